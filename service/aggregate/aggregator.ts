@@ -1,0 +1,366 @@
+/**
+ * The fleet statistics, updated one event at a time: every structure here is
+ * bounded or grows only with the number of runners and repositories, so the
+ * cost of a pass follows the new bytes, not the history.
+ */
+import {
+  jobKey,
+  validEventTime,
+  type CcoEvent,
+  type JobCompletedEvent,
+  type JobEvent,
+  type JobResult,
+  type JobStartedEvent,
+} from "../events";
+import { DurationStats, round3, type DurationSummary } from "./durations";
+
+/** How many completed job keys are remembered to drop re-sent events (the forwarder delivers at least once). */
+export const RECENT_COMPLETIONS = 65_536;
+/** GitHub cancels a self-hosted job after 5 days: a start older than that will never complete. */
+export const ABANDON_AFTER_MS = 5 * 24 * 3600 * 1000;
+
+export type SnapshotStatus = "warming_up" | "partial" | "ok";
+
+export interface LastJob {
+  repo: string;
+  workflow: string;
+  job: string;
+  runId: number;
+  runAttempt: number;
+  /** Absent while the job runs. */
+  result?: JobResult;
+  at: string;
+}
+
+/** Jobs by state and result: the shape shared by the fleet, each runner and each repository. */
+export interface JobCounts {
+  started: number;
+  completed: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+interface RunnerCounts extends JobCounts {
+  busySeconds: number;
+}
+
+export interface RunnerStats extends RunnerCounts {
+  lastEventAt: string | null;
+  lastHeartbeatAt: string | null;
+  lastJob: LastJob | null;
+}
+
+export type RepoStats = Omit<JobCounts, "running">;
+
+export interface AggregationInfo {
+  /** Wall time of the pass that produced this snapshot. */
+  durationMs: number;
+  /** Bytes read by that pass (only what was appended since the pass before). */
+  bytesRead: number;
+  /** `*.jsonl` files followed. */
+  files: number;
+  /** Passes completed since the service started. */
+  passes: number;
+  /** Bytes read since the service started. */
+  totalBytesRead: number;
+  /** Where aggregation runs: a worker thread or the main thread. */
+  mode: string;
+}
+
+export interface Snapshot {
+  generatedAt: string;
+  status: SnapshotStatus;
+  events: { total: number; rejected: number; duplicates: number };
+  jobs: JobCounts & {
+    /** Started more than 5 days ago and never completed. */
+    abandoned: number;
+  };
+  durationSeconds: DurationSummary;
+  runners: Record<string, RunnerStats>;
+  repos: Record<string, RepoStats>;
+  aggregation: AggregationInfo;
+}
+
+/** One entry of `/api/stats/history`: the headline numbers of a snapshot. */
+export interface CompactSnapshot extends JobCounts {
+  at: string;
+  events: number;
+  rejected: number;
+  p50: number | null;
+  p95: number | null;
+  /** Runners with at least one job running. */
+  busyRunners: number;
+}
+
+interface RunnerState extends RunnerCounts {
+  lastEventMs: number;
+  lastHeartbeatMs: number;
+  lastJob: LastJob | null;
+  lastJobMs: number;
+}
+
+interface OpenJob {
+  startMs: number;
+  runner: RunnerState;
+}
+
+/** A completion remembered to drop duplicates and to pair a start that arrives late. */
+interface Completion {
+  ms: number;
+  /** Whether its start has been seen (and the duration counted). */
+  paired: boolean;
+}
+
+function isoOrNull(ms: number): string | null {
+  return ms === -Infinity ? null : new Date(ms).toISOString();
+}
+
+export class Aggregator {
+  private total = 0;
+  private rejected = 0;
+  private duplicates = 0;
+  private started = 0;
+  private completed = 0;
+  private abandoned = 0;
+  private readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
+  private readonly durations = new DurationStats();
+  private readonly runners = new Map<string, RunnerState>();
+  private readonly repos = new Map<string, RepoStats>();
+  private readonly open = new Map<string, OpenJob>();
+  private readonly recent = new Map<string, Completion>();
+  private latestMs = -Infinity;
+
+  /**
+   * Feeds complete lines (the text ends at a line boundary). Blank lines are
+   * ignored; a line that is not JSON or not a valid event counts as rejected.
+   */
+  consume(text: string): number {
+    let lines = 0;
+    let start = 0;
+    const end = text.length;
+    while (start < end) {
+      let nl = text.indexOf("\n", start);
+      if (nl === -1) nl = end;
+      if (nl > start) {
+        lines++;
+        this.line(text.slice(start, nl));
+      }
+      start = nl + 1;
+    }
+    return lines;
+  }
+
+  /** One line of a file. */
+  line(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      if (text.trim() !== "") this.rejected++;
+      return;
+    }
+    const ms = validEventTime(value);
+    if (Number.isNaN(ms)) {
+      this.rejected++;
+      return;
+    }
+    this.apply(value as CcoEvent, ms);
+  }
+
+  /** A line that could not even be read (longer than the reader accepts). */
+  reject(): void {
+    this.rejected++;
+  }
+
+  /** Counts one valid event; `ms` is its `ts` in ms since the epoch. */
+  apply(e: CcoEvent, ms: number): void {
+    this.total++;
+    if (ms > this.latestMs) this.latestMs = ms;
+    const runner = this.runner(e.runner);
+    if (ms > runner.lastEventMs) runner.lastEventMs = ms;
+    if (e.type === "heartbeat") {
+      if (ms > runner.lastHeartbeatMs) runner.lastHeartbeatMs = ms;
+    } else if (e.type === "job_started") {
+      this.jobStarted(e, ms, runner);
+    } else {
+      this.jobCompleted(e, ms, runner);
+    }
+  }
+
+  private jobStarted(e: JobStartedEvent, ms: number, runner: RunnerState): void {
+    const key = jobKey(e);
+    const done = this.recent.get(key);
+    if (this.open.has(key) || done?.paired) {
+      this.duplicates++;
+      return;
+    }
+    this.started++;
+    runner.started++;
+    this.repo(e.repo).started++;
+    if (done) {
+      // Its completion was read first (files are read one after another).
+      done.paired = true;
+      this.countDuration(done.ms - ms, runner);
+      this.noteLastJob(runner, e, ms);
+      return;
+    }
+    this.open.set(key, { startMs: ms, runner });
+    runner.running++;
+    this.noteLastJob(runner, e, ms);
+  }
+
+  private jobCompleted(e: JobCompletedEvent, ms: number, runner: RunnerState): void {
+    const key = jobKey(e);
+    if (this.recent.has(key)) {
+      this.duplicates++;
+      return;
+    }
+    const result = e.result;
+    const opened = this.open.get(key);
+    if (opened) {
+      this.open.delete(key);
+      opened.runner.running--;
+      this.countDuration(ms - opened.startMs, runner);
+    }
+    this.remember(key, { ms, paired: opened !== undefined });
+    this.completed++;
+    this.results[result]++;
+    runner.completed++;
+    runner[result]++;
+    const repo = this.repo(e.repo);
+    repo.completed++;
+    repo[result]++;
+    this.noteLastJob(runner, e, ms);
+  }
+
+  private countDuration(ms: number, runner: RunnerState): void {
+    if (ms < 0) return; // clocks disagree: no honest duration
+    const seconds = ms / 1000;
+    this.durations.add(seconds);
+    runner.busySeconds += seconds;
+  }
+
+  private remember(key: string, completion: Completion): void {
+    this.recent.set(key, completion);
+    if (this.recent.size > RECENT_COMPLETIONS) {
+      // Maps iterate in insertion order: the first key is the oldest.
+      this.recent.delete(this.recent.keys().next().value!);
+    }
+  }
+
+  private noteLastJob(runner: RunnerState, e: JobEvent, ms: number): void {
+    if (ms < runner.lastJobMs) return;
+    runner.lastJobMs = ms;
+    runner.lastJob = {
+      repo: e.repo,
+      workflow: e.workflow,
+      job: e.job,
+      runId: e.runId,
+      runAttempt: e.runAttempt,
+      ...(e.type === "job_completed" ? { result: e.result } : {}),
+      at: e.ts,
+    };
+  }
+
+  private runner(name: string): RunnerState {
+    let r = this.runners.get(name);
+    if (!r) {
+      r = {
+        started: 0,
+        completed: 0,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        cancelled: 0,
+        busySeconds: 0,
+        lastEventMs: -Infinity,
+        lastHeartbeatMs: -Infinity,
+        lastJob: null,
+        lastJobMs: -Infinity,
+      };
+      this.runners.set(name, r);
+    }
+    return r;
+  }
+
+  private repo(name: string): RepoStats {
+    let r = this.repos.get(name);
+    if (!r) {
+      r = { started: 0, completed: 0, succeeded: 0, failed: 0, cancelled: 0 };
+      this.repos.set(name, r);
+    }
+    return r;
+  }
+
+  /** Drops starts older than GitHub's job limit, measured against the newest event seen. */
+  private expireAbandoned(): void {
+    const cutoff = this.latestMs - ABANDON_AFTER_MS;
+    for (const [key, job] of this.open) {
+      if (job.startMs < cutoff) {
+        this.open.delete(key);
+        job.runner.running--;
+        this.abandoned++;
+      }
+    }
+  }
+
+  snapshot(generatedAt: Date, status: SnapshotStatus, aggregation: AggregationInfo): Snapshot {
+    this.expireAbandoned();
+    const runners: Record<string, RunnerStats> = Object.create(null);
+    for (const [name, r] of [...this.runners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      runners[name] = {
+        started: r.started,
+        completed: r.completed,
+        running: r.running,
+        succeeded: r.succeeded,
+        failed: r.failed,
+        cancelled: r.cancelled,
+        busySeconds: round3(r.busySeconds),
+        lastEventAt: isoOrNull(r.lastEventMs),
+        lastHeartbeatAt: isoOrNull(r.lastHeartbeatMs),
+        lastJob: r.lastJob,
+      };
+    }
+    const repos: Record<string, RepoStats> = Object.create(null);
+    for (const [name, r] of [...this.repos].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      repos[name] = { ...r };
+    }
+    return {
+      generatedAt: generatedAt.toISOString(),
+      status,
+      events: { total: this.total, rejected: this.rejected, duplicates: this.duplicates },
+      jobs: {
+        started: this.started,
+        completed: this.completed,
+        running: this.open.size,
+        ...this.results,
+        abandoned: this.abandoned,
+      },
+      durationSeconds: this.durations.summary(),
+      runners,
+      repos,
+      aggregation,
+    };
+  }
+}
+
+export function compact(s: Snapshot): CompactSnapshot {
+  let busyRunners = 0;
+  for (const name in s.runners) if (s.runners[name]!.running > 0) busyRunners++;
+  return {
+    at: s.generatedAt,
+    events: s.events.total,
+    rejected: s.events.rejected,
+    started: s.jobs.started,
+    completed: s.jobs.completed,
+    running: s.jobs.running,
+    succeeded: s.jobs.succeeded,
+    failed: s.jobs.failed,
+    cancelled: s.jobs.cancelled,
+    p50: s.durationSeconds.p50,
+    p95: s.durationSeconds.p95,
+    busyRunners,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The service's environment (DESIGN.md, "Stats service HTTP API"), parsed once
+ * at start. A bad value stops the service with a message naming the variable.
+ */
+import { z } from "zod";
+
+export interface StatsConfig {
+  /** Address to bind: loopback unless deliberately set (never "" = every interface). */
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  dataDir: string;
+  /** Bearer token for `POST /api/events`; unset: generated once and kept in the data dir. */
+  ingestToken: string | undefined;
+  intervalMs: number;
+  historyLimit: number;
+  /** Where passes run: a worker thread (default) or the main thread. */
+  aggregation: "worker" | "inline";
+}
+
+export const DEFAULTS = {
+  STATS_HOST: "127.0.0.1",
+  STATS_PORT: "8080",
+  STATS_DATA_DIR: "./.data/stats",
+  STATS_INTERVAL_MS: "30000",
+  STATS_HISTORY_LIMIT: "3600",
+  STATS_AGGREGATION: "worker",
+} as const;
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+const schema = z.object({
+  STATS_HOST: z.string().trim().min(1, "must name an address (an empty one would listen on every interface)"),
+  STATS_PORT: intIn(0, 65535),
+  STATS_DATA_DIR: z.string().min(1, "must name a directory"),
+  STATS_INGEST_TOKEN: z.string().min(1, "must not be empty (unset it to generate one)").optional(),
+  STATS_INTERVAL_MS: intIn(10, 24 * 3600 * 1000),
+  STATS_HISTORY_LIMIT: intIn(1, 1_000_000),
+  STATS_AGGREGATION: z.enum(["worker", "inline"]),
+});
+
+export class ConfigError extends Error {}
+
+export function loadStatsConfig(env: NodeJS.ProcessEnv = process.env): StatsConfig {
+  const input: Record<string, string | undefined> = { ...DEFAULTS };
+  for (const key of [...Object.keys(DEFAULTS), "STATS_INGEST_TOKEN"]) {
+    if (env[key] !== undefined) input[key] = env[key];
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]);
+    const shown = key === "STATS_INGEST_TOKEN" ? "(hidden)" : JSON.stringify(input[key]);
+    throw new ConfigError(`${key}=${shown} ${issue.message}`);
+  }
+  const c = parsed.data;
+  return {
+    host: c.STATS_HOST,
+    port: c.STATS_PORT,
+    dataDir: c.STATS_DATA_DIR,
+    ingestToken: c.STATS_INGEST_TOKEN,
+    intervalMs: c.STATS_INTERVAL_MS,
+    historyLimit: c.STATS_HISTORY_LIMIT,
+    aggregation: c.STATS_AGGREGATION,
+  };
+}

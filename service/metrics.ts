@@ -1,0 +1,157 @@
+/**
+ * `/metrics` in Prometheus text format. Names follow actions-runner-controller's
+ * (`..._jobs_started_total`, `..._jobs_completed_total{result}`, ...) with the
+ * `cco_` prefix. Every value is read from the cached snapshot at scrape time
+ * (`collect()`), so a scrape costs no aggregation and agrees with /api/stats.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
+import { PROMETHEUS_BUCKETS } from "./aggregate/durations";
+import type { SnapshotStore } from "./store";
+
+/** Counters the HTTP layer updates itself (they are not in the snapshot). */
+export interface IngestCounters {
+  acceptedEvents: Counter;
+  rejectedRequests: Counter<"reason">;
+}
+
+export interface ServiceMetrics {
+  registry: Registry;
+  ingest: IngestCounters;
+}
+
+export function createMetrics(store: SnapshotStore): ServiceMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const snap = () => store.snapshot;
+
+  // Metrics that mirror values kept in the snapshot: reset, then set from it.
+  type Fill<L extends string> = (set: (value: number, labels?: Partial<Record<L, string>>) => void) => void;
+  function mirror<L extends string>(kind: "counter" | "gauge", name: string, help: string, labelNames: L[], fill: Fill<L>) {
+    const config = { name, help, labelNames, registers };
+    if (kind === "counter") {
+      return new Counter<L>({ ...config, collect() { this.reset(); fill((v, labels = {}) => this.inc(labels, v)); } });
+    }
+    return new Gauge<L>({ ...config, collect() { this.reset(); fill((v, labels = {}) => this.set(labels, v)); } });
+  }
+  const mirroredCounter = <L extends string>(name: string, help: string, labelNames: L[], fill: Fill<L>) =>
+    mirror("counter", name, help, labelNames, fill);
+  const mirroredGauge = <L extends string>(name: string, help: string, labelNames: L[], fill: Fill<L>) =>
+    mirror("gauge", name, help, labelNames, fill);
+
+  mirroredCounter("cco_events_total", "Valid events aggregated from the event files.", [], (set) =>
+    set(snap().events.total),
+  );
+  mirroredCounter("cco_events_rejected_total", "Malformed or invalid lines skipped.", [], (set) =>
+    set(snap().events.rejected),
+  );
+  mirroredCounter("cco_events_duplicate_total", "Events delivered twice and counted once.", [], (set) =>
+    set(snap().events.duplicates),
+  );
+  mirroredCounter("cco_jobs_started_total", "Jobs started.", [], (set) => set(snap().jobs.started));
+  mirroredCounter("cco_jobs_completed_total", "Jobs completed, by result.", ["result"], (set) => {
+    const j = snap().jobs;
+    set(j.succeeded, { result: "succeeded" });
+    set(j.failed, { result: "failed" });
+    set(j.cancelled, { result: "cancelled" });
+  });
+  mirroredGauge("cco_jobs_running", "Jobs started and not completed.", [], (set) => set(snap().jobs.running));
+  mirroredCounter("cco_runner_jobs_completed_total", "Jobs completed per runner.", ["runner"], (set) => {
+    for (const [runner, r] of Object.entries(snap().runners)) set(r.completed, { runner });
+  });
+  mirroredGauge("cco_runner_jobs_running", "Jobs running per runner.", ["runner"], (set) => {
+    for (const [runner, r] of Object.entries(snap().runners)) set(r.running, { runner });
+  });
+  mirroredCounter("cco_runner_busy_seconds_total", "Seconds spent in completed jobs per runner.", ["runner"], (set) => {
+    for (const [runner, r] of Object.entries(snap().runners)) set(r.busySeconds, { runner });
+  });
+  mirroredGauge(
+    "cco_runner_last_heartbeat_timestamp_seconds",
+    "Time of each runner's last heartbeat.",
+    ["runner"],
+    (set) => {
+      for (const [runner, r] of Object.entries(snap().runners)) {
+        if (r.lastHeartbeatAt) set(Date.parse(r.lastHeartbeatAt) / 1000, { runner });
+      }
+    },
+  );
+  mirroredCounter(
+    "cco_repo_jobs_completed_total",
+    "Jobs completed per repository, by result.",
+    ["repo", "result"],
+    (set) => {
+      for (const [repo, r] of Object.entries(snap().repos)) {
+        set(r.succeeded, { repo, result: "succeeded" });
+        set(r.failed, { repo, result: "failed" });
+        set(r.cancelled, { repo, result: "cancelled" });
+      }
+    },
+  );
+  mirroredGauge("cco_aggregation_duration_seconds", "Duration of the last aggregation pass.", [], (set) =>
+    set(snap().aggregation.durationMs / 1000),
+  );
+  mirroredCounter("cco_aggregation_bytes_read_total", "Bytes of event files read.", [], (set) =>
+    set(snap().aggregation.totalBytesRead),
+  );
+  mirroredGauge("cco_aggregation_files", "Event files followed.", [], (set) => set(snap().aggregation.files));
+  mirroredCounter("cco_aggregation_passes_total", "Aggregation passes, by outcome.", ["outcome"], (set) => {
+    const h = store.health().body;
+    set(h.passes, { outcome: "ok" });
+    set(h.failedPasses, { outcome: "failed" });
+  });
+  mirroredGauge(
+    "cco_snapshot_age_seconds",
+    "Age of the last complete snapshot (-1 before the first).",
+    [],
+    (set) => {
+      const age = store.health().body.ageMs;
+      set(age === null ? -1 : age / 1000);
+    },
+  );
+  registry.registerMetric(durationHistogram(store) as unknown as Metric);
+
+  const ingest: IngestCounters = {
+    acceptedEvents: new Counter({
+      name: "cco_ingest_events_accepted_total",
+      help: "Events accepted by POST /api/events (durably appended).",
+      registers,
+    }),
+    rejectedRequests: new Counter({
+      name: "cco_ingest_requests_rejected_total",
+      help: "POST /api/events requests refused, by reason.",
+      labelNames: ["reason"],
+      registers,
+    }),
+  };
+  collectDefaultMetrics({ register: registry });
+  return { registry, ingest };
+}
+
+/**
+ * `cco_job_duration_seconds`: prom-client's Histogram only grows by observe(),
+ * but these buckets already exist in the snapshot, so this metric hands them to
+ * the registry in the shape its `get()` returns.
+ */
+function durationHistogram(store: SnapshotStore) {
+  const name = "cco_job_duration_seconds";
+  return {
+    name,
+    help: "Duration of completed jobs (start to completion).",
+    type: "histogram",
+    aggregator: "sum",
+    reset() {},
+    get() {
+      const d = store.snapshot.durationSeconds;
+      const values = [
+        ...PROMETHEUS_BUCKETS.map((le) => ({
+          metricName: `${name}_bucket`,
+          labels: { le },
+          value: d.buckets[String(le)] ?? 0,
+        })),
+        { metricName: `${name}_bucket`, labels: { le: "+Inf" }, value: d.count },
+        { metricName: `${name}_sum`, labels: {}, value: d.sumSeconds },
+        { metricName: `${name}_count`, labels: {}, value: d.count },
+      ];
+      return { name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { expect } from "chai";
+import { ABANDON_AFTER_MS, Aggregator, compact, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
+import { completed, heartbeat, ndjson, started } from "../helpers/events";
+
+const info = { durationMs: 1, bytesRead: 0, files: 0, passes: 1, totalBytesRead: 0, mode: "test" };
+function snap(events: unknown[], extra = "") {
+  const a = new Aggregator();
+  a.consume(ndjson(events) + extra);
+  return a.snapshot(new Date("2026-11-27T00:00:00Z"), "ok", info);
+}
+
+describe("aggregator: statistics from events", () => {
+  it("matches starts with completions and counts results, durations and busy time", () => {
+    const s = snap([
+      started({ runId: 1 }, 0),
+      started({ runId: 2, runner: "runner-02" }, 10),
+      completed({ runId: 1 }, 250.5, "succeeded"),
+      completed({ runId: 2, runner: "runner-02" }, 70, "failed"),
+      started({ runId: 3, repo: "brentley/other" }, 100),
+    ]);
+    expect(s.jobs).to.deep.equal({ started: 3, completed: 2, running: 1, succeeded: 1, failed: 1, cancelled: 0, abandoned: 0 });
+    expect(s.durationSeconds).to.include({ count: 2, p50: 60, p95: 250.5, max: 250.5 });
+    expect(s.runners["runner-01"]).to.include({ started: 2, completed: 1, running: 1, busySeconds: 250.5 });
+    expect(s.runners["runner-02"]).to.include({ started: 1, completed: 1, running: 0, failed: 1, busySeconds: 60 });
+    expect(s.repos["brentley/cco"]).to.include({ completed: 2, failed: 1 });
+    expect(s.repos["brentley/other"]).to.include({ started: 1, completed: 0 });
+    expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0 });
+  });
+
+  it("tells jobs apart by repo, run, attempt, job and runner", () => {
+    const s = snap([
+      started({ runId: 1 }),
+      started({ runId: 1, runAttempt: 2 }),
+      started({ runId: 1, job: "lint" }),
+      started({ runId: 1, runner: "runner-02" }),
+      started({ runId: 1, repo: "brentley/other" }),
+      completed({ runId: 1, runAttempt: 2 }, 30),
+    ]);
+    expect(s.jobs).to.include({ started: 5, completed: 1, running: 4 });
+  });
+
+  it("counts re-sent events once (the forwarder delivers at least once)", () => {
+    const s = snap([started({ runId: 1 }, 0), started({ runId: 1 }, 0), completed({ runId: 1 }, 30), completed({ runId: 1 }, 30), started({ runId: 1 }, 0)]);
+    expect(s.jobs).to.include({ started: 1, completed: 1, running: 0 });
+    expect(s.events).to.include({ total: 5, duplicates: 3 });
+    expect(s.durationSeconds.count).to.equal(1);
+  });
+
+  it("pairs a completion read before its start", () => {
+    const s = snap([completed({ runId: 1 }, 90), started({ runId: 1 }, 30)]);
+    expect(s.jobs).to.include({ started: 1, completed: 1, running: 0 });
+    expect(s.durationSeconds).to.include({ count: 1, max: 60 });
+  });
+
+  it("skips (and counts) malformed and invalid lines without stopping", () => {
+    const s = snap([started({ runId: 1 }), { v: 1, type: "nope", ts: "x", runner: "r" }], '{"v":1,"type":\nnot json\n\n   \n[1,2]\n');
+    expect(s.events).to.include({ total: 1, rejected: 4 });
+    expect(s.jobs.started).to.equal(1);
+  });
+
+  it("shows each runner's last heartbeat and last event", () => {
+    const s = snap([heartbeat("runner-03", 100), heartbeat("runner-03", 50), started({ runId: 1, runner: "runner-03" }, 70)]);
+    expect(s.runners["runner-03"]).to.include({
+      lastHeartbeatAt: "2026-11-26T18:01:40.000Z",
+      lastEventAt: "2026-11-26T18:01:40.000Z",
+    });
+    expect(s.runners["runner-03"]!.lastJob).to.include({ runId: 1, at: "2026-11-26T18:01:10.000Z" });
+    expect(s.runners["runner-03"]!.lastJob).to.not.have.property("result");
+  });
+
+  it("gives up on a start older than GitHub's 5-day job limit", () => {
+    const later = (ABANDON_AFTER_MS + 60_000) / 1000;
+    const s = snap([started({ runId: 1 }, 0), heartbeat("runner-02", later)]);
+    expect(s.jobs).to.include({ started: 1, running: 0, abandoned: 1 });
+    expect(s.runners["runner-01"]!.running).to.equal(0);
+  });
+
+  it("keeps names that look like object internals as plain keys", () => {
+    const s = snap([heartbeat("__proto__"), heartbeat("constructor")]);
+    const parsed = JSON.parse(JSON.stringify(s));
+    expect(Object.keys(parsed.runners)).to.deep.equal(["__proto__", "constructor"]);
+  });
+
+  it("remembers a bounded number of completions", () => {
+    const a = new Aggregator();
+    const events = [];
+    for (let i = 1; i <= RECENT_COMPLETIONS + 10; i++) events.push(completed({ runId: i }, 1));
+    a.consume(ndjson(events));
+    // The oldest completions are forgotten: the first one re-sent now counts again.
+    a.consume(ndjson([completed({ runId: 1 }, 1), completed({ runId: RECENT_COMPLETIONS + 10 }, 1)]));
+    const s = a.snapshot(new Date(), "ok", info);
+    expect(s.jobs.completed).to.equal(RECENT_COMPLETIONS + 11);
+    expect(s.events.duplicates).to.equal(1);
+  });
+
+  it("compacts a snapshot for the history", () => {
+    const s = snap([started({ runId: 1 }), started({ runId: 2, runner: "runner-02" }), completed({ runId: 2, runner: "runner-02" }, 5)]);
+    expect(compact(s)).to.deep.include({ started: 2, completed: 1, running: 1, busyRunners: 1, p50: 5 });
+  });
+});

@@ -1,0 +1,116 @@
+import { expect } from "chai";
+import {
+  BatchTooLargeError,
+  EventSchema,
+  isValidEvent,
+  MAX_BATCH_EVENTS,
+  MAX_NAME_LENGTH,
+  parseBatch,
+} from "../../service/events";
+import { completed, heartbeat, started } from "../helpers/events";
+
+describe("events: the contract", () => {
+  describe("parseBatch", () => {
+    it("accepts one JSON event, even pretty-printed over several lines", () => {
+      const r = parseBatch(JSON.stringify(started({ runId: 1 }), null, 2));
+      expect(r.ok).to.equal(true);
+      if (r.ok) expect(r.events).to.have.length(1);
+    });
+
+    it("accepts NDJSON, ignoring blank lines and CRLF", () => {
+      const body = `${JSON.stringify(started({ runId: 1 }))}\r\n\n${JSON.stringify(heartbeat("runner-02"))}\n`;
+      const r = parseBatch(body);
+      expect(r.ok).to.equal(true);
+      if (r.ok) expect(r.events.map((e) => e.type)).to.deep.equal(["job_started", "heartbeat"]);
+    });
+
+    it("keeps extra fields (the audit trail)", () => {
+      const r = parseBatch(JSON.stringify({ ...started({ runId: 1 }), actor: "octocat", sha: "abc", ref: "refs/heads/main", event: "push" }));
+      expect(r.ok && r.events[0]).to.include({ actor: "octocat", sha: "abc", ref: "refs/heads/main", event: "push" });
+    });
+
+    it("names the first bad line (1-based, blank lines counted) and its field", () => {
+      const body = [JSON.stringify(started({ runId: 1 })), "", JSON.stringify({ ...started({ runId: 2 }), runId: -4 })].join("\n");
+      const r = parseBatch(body);
+      expect(r).to.deep.include({ ok: false });
+      if (!r.ok) {
+        expect(r.error.line).to.equal(3);
+        expect(r.error.field).to.equal("runId");
+      }
+    });
+
+    it("says which line is not JSON", () => {
+      const r = parseBatch(`${JSON.stringify(started({ runId: 1 }))}\n{"v":1,\n`);
+      expect(!r.ok && r.error).to.include({ line: 2, field: "(json)" });
+    });
+
+    it("rejects an empty body", () => {
+      const r = parseBatch("  \n");
+      expect(!r.ok && r.error.message).to.equal("body is empty");
+    });
+
+    const bad: Array<[string, Record<string, unknown>, string]> = [
+      ["unknown type", { ...heartbeat("r"), type: "job_queued" }, "type"],
+      ["wrong version", { ...heartbeat("r"), v: 2 }, "v"],
+      ["time without zone", { ...heartbeat("r"), ts: "2026-11-26T18:00:00" }, "ts"],
+      ["impossible date", { ...heartbeat("r"), ts: "2026-13-45T18:00:00Z" }, "ts"],
+      ["empty runner", heartbeat(""), "runner"],
+      ["repo without owner", { ...started({ runId: 1 }), repo: "cco" }, "repo"],
+      ["fractional runId", { ...started({ runId: 1 }), runId: 1.5 }, "runId"],
+      ["runAttempt as text", { ...started({ runId: 1 }), runAttempt: "1" }, "runAttempt"],
+      ["completion without result", (({ result: _r, ...e }) => e)(completed({ runId: 1 }, 5)), "result"],
+      ["unknown result", { ...completed({ runId: 1 }, 5), result: "skipped" }, "result"],
+      ["overlong job name", { ...started({ runId: 1 }), job: "x".repeat(MAX_NAME_LENGTH + 1) }, "job"],
+    ];
+    for (const [what, event, field] of bad) {
+      it(`rejects ${what}, naming ${field}`, () => {
+        const r = parseBatch(JSON.stringify(event));
+        expect(r.ok).to.equal(false);
+        if (!r.ok) expect(r.error.field).to.equal(field);
+      });
+    }
+
+    it(`refuses more than ${MAX_BATCH_EVENTS} events`, () => {
+      const line = JSON.stringify(heartbeat("r"));
+      expect(parseBatch(`${line}\n`.repeat(MAX_BATCH_EVENTS))).to.deep.include({ ok: true });
+      expect(() => parseBatch(`${line}\n`.repeat(MAX_BATCH_EVENTS + 1))).to.throw(BatchTooLargeError);
+    });
+  });
+
+  describe("isValidEvent (the aggregation fast path) agrees with the zod schema", () => {
+    // Every field of every type, replaced by values that are wrong in different ways.
+    const variants: unknown[] = [undefined, null, "", "x", 0, -1, 1, 1.5, 2 ** 60, true, [], {}, "a/b", "a b/c", "x".repeat(MAX_NAME_LENGTH + 1),
+      "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00+02:00", "2026-11-26 18:00:00Z", "2026-02-30T00:00:00Z", "job_started", "job_completed",
+      "heartbeat", "succeeded", "failed", "cancelled", "skipped"];
+    const bases = [started({ runId: 7 }), completed({ runId: 7 }, 9, "failed"), heartbeat("runner-03")];
+    const fields = ["v", "type", "ts", "runner", "repo", "workflow", "job", "runId", "runAttempt", "result", "extra"];
+
+    it("on valid events and every single-field mutation of them", () => {
+      let checked = 0;
+      let valid = 0;
+      for (const base of bases) {
+        for (const field of fields) {
+          for (const value of variants) {
+            const e: Record<string, unknown> = { ...base };
+            if (value === undefined) delete e[field];
+            else e[field] = value;
+            const zodSays = EventSchema.safeParse(e).success;
+            expect(isValidEvent(e), `${JSON.stringify(e)}`).to.equal(zodSays);
+            checked++;
+            if (zodSays) valid++;
+          }
+        }
+      }
+      // Both outcomes were exercised in numbers, so agreement means something.
+      expect(checked).to.equal(bases.length * fields.length * variants.length);
+      expect(valid).to.be.greaterThan(50);
+      expect(checked - valid).to.be.greaterThan(300);
+    });
+
+    it("on values that are not objects", () => {
+      for (const v of [null, 1, "x", [], [started({ runId: 1 })]]) {
+        expect(isValidEvent(v)).to.equal(EventSchema.safeParse(v).success).and.equal(false);
+      }
+    });
+  });
+});
