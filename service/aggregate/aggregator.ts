@@ -4,7 +4,6 @@
  * cost of a pass follows the new bytes, not the history.
  */
 import {
-  jobKey,
   validEventTime,
   type CcoEvent,
   type JobCompletedEvent,
@@ -14,7 +13,7 @@ import {
 } from "../events";
 import { DurationStats, round3, type DurationSummary } from "./durations";
 
-/** How many completed job keys are remembered to drop re-sent events (the forwarder delivers at least once). */
+/** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
 export const RECENT_COMPLETIONS = 65_536;
 /** GitHub cancels a self-hosted job after 5 days: a start older than that will never complete. */
 export const ABANDON_AFTER_MS = 5 * 24 * 3600 * 1000;
@@ -97,20 +96,29 @@ export interface CompactSnapshot extends JobCounts {
 interface RunnerState extends RunnerCounts {
   lastEventMs: number;
   lastHeartbeatMs: number;
-  lastJob: LastJob | null;
+  /** The newest job event of this runner (kept as read: no copy per event). */
+  lastJob: JobEvent | null;
   lastJobMs: number;
 }
 
-interface OpenJob {
-  startMs: number;
+/**
+ * A job, identified (DESIGN.md) by repo, runId, runAttempt, job and runner.
+ * Open while only its start is known; once completed it is kept (a bounded
+ * number of them) so that re-sent events count once, and so that a start read
+ * after its completion still gets its duration.
+ */
+interface JobEntry {
+  runId: number;
+  runAttempt: number;
+  job: string;
+  repo: string;
   runner: RunnerState;
-}
-
-/** A completion remembered to drop duplicates and to pair a start that arrives late. */
-interface Completion {
-  ms: number;
-  /** Whether its start has been seen (and the duration counted). */
-  paired: boolean;
+  /** NaN until the start is seen. */
+  startMs: number;
+  /** NaN until the completion is seen. */
+  doneMs: number;
+  /** The next job of the same runId (a run has a few jobs). */
+  next: JobEntry | null;
 }
 
 function isoOrNull(ms: number): string | null {
@@ -123,13 +131,26 @@ export class Aggregator {
   private duplicates = 0;
   private started = 0;
   private completed = 0;
+  private running = 0;
   private abandoned = 0;
   private readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
   private readonly durations = new DurationStats();
   private readonly runners = new Map<string, RunnerState>();
   private readonly repos = new Map<string, RepoStats>();
-  private readonly open = new Map<string, OpenJob>();
-  private readonly recent = new Map<string, Completion>();
+  /**
+   * Open jobs and the last RECENT_COMPLETIONS completed ones, chained by runId.
+   * A number key and a short chain walk cost much less than building and
+   * hashing a string key of five fields for every event.
+   */
+  private readonly jobs = new Map<number, JobEntry>();
+  /**
+   * Completed jobs in the order they completed, as a ring: the oldest is
+   * forgotten when a new one arrives. (Evicting through a Map's own iterator
+   * costs O(deleted entries) per call: V8 keeps tombstones at the front of the
+   * table until it rehashes, which made cold passes quadratic.)
+   */
+  private readonly completedOrder = new Array<JobEntry | undefined>(RECENT_COMPLETIONS);
+  private completedNext = 0;
   private latestMs = -Infinity;
 
   /**
@@ -189,42 +210,72 @@ export class Aggregator {
     }
   }
 
+  private findJob(e: JobEvent, runner: RunnerState): JobEntry | undefined {
+    for (let j: JobEntry | null | undefined = this.jobs.get(e.runId); j; j = j.next) {
+      if (j.runAttempt === e.runAttempt && j.runner === runner && j.job === e.job && j.repo === e.repo) return j;
+    }
+    return undefined;
+  }
+
+  private addJob(e: JobEvent, runner: RunnerState, startMs: number, doneMs: number): JobEntry {
+    const next = this.jobs.get(e.runId) ?? null;
+    const entry: JobEntry = { runId: e.runId, runAttempt: e.runAttempt, job: e.job, repo: e.repo, runner, startMs, doneMs, next };
+    this.jobs.set(e.runId, entry);
+    return entry;
+  }
+
+  private removeJob(entry: JobEntry): void {
+    const head = this.jobs.get(entry.runId);
+    if (head === entry) {
+      if (entry.next) this.jobs.set(entry.runId, entry.next);
+      else this.jobs.delete(entry.runId);
+      return;
+    }
+    for (let j: JobEntry | null | undefined = head; j; j = j.next) {
+      if (j.next === entry) {
+        j.next = entry.next;
+        return;
+      }
+    }
+  }
+
   private jobStarted(e: JobStartedEvent, ms: number, runner: RunnerState): void {
-    const key = jobKey(e);
-    const done = this.recent.get(key);
-    if (this.open.has(key) || done?.paired) {
+    const job = this.findJob(e, runner);
+    if (job && !Number.isNaN(job.startMs)) {
       this.duplicates++;
       return;
     }
     this.started++;
     runner.started++;
     this.repo(e.repo).started++;
-    if (done) {
+    this.noteLastJob(runner, e, ms);
+    if (job) {
       // Its completion was read first (files are read one after another).
-      done.paired = true;
-      this.countDuration(done.ms - ms, runner);
-      this.noteLastJob(runner, e, ms);
+      job.startMs = ms;
+      this.countDuration(job.doneMs - ms, runner);
       return;
     }
-    this.open.set(key, { startMs: ms, runner });
+    this.addJob(e, runner, ms, NaN);
     runner.running++;
-    this.noteLastJob(runner, e, ms);
+    this.running++;
   }
 
   private jobCompleted(e: JobCompletedEvent, ms: number, runner: RunnerState): void {
-    const key = jobKey(e);
-    if (this.recent.has(key)) {
+    let job = this.findJob(e, runner);
+    if (job && !Number.isNaN(job.doneMs)) {
       this.duplicates++;
       return;
     }
-    const result = e.result;
-    const opened = this.open.get(key);
-    if (opened) {
-      this.open.delete(key);
-      opened.runner.running--;
-      this.countDuration(ms - opened.startMs, runner);
+    if (job) {
+      job.doneMs = ms;
+      runner.running--;
+      this.running--;
+      this.countDuration(ms - job.startMs, runner);
+    } else {
+      job = this.addJob(e, runner, NaN, ms);
     }
-    this.remember(key, { ms, paired: opened !== undefined });
+    this.rememberCompleted(job);
+    const result = e.result;
     this.completed++;
     this.results[result]++;
     runner.completed++;
@@ -242,26 +293,17 @@ export class Aggregator {
     runner.busySeconds += seconds;
   }
 
-  private remember(key: string, completion: Completion): void {
-    this.recent.set(key, completion);
-    if (this.recent.size > RECENT_COMPLETIONS) {
-      // Maps iterate in insertion order: the first key is the oldest.
-      this.recent.delete(this.recent.keys().next().value!);
-    }
+  private rememberCompleted(job: JobEntry): void {
+    const oldest = this.completedOrder[this.completedNext];
+    if (oldest) this.removeJob(oldest);
+    this.completedOrder[this.completedNext] = job;
+    this.completedNext = (this.completedNext + 1) % RECENT_COMPLETIONS;
   }
 
   private noteLastJob(runner: RunnerState, e: JobEvent, ms: number): void {
     if (ms < runner.lastJobMs) return;
     runner.lastJobMs = ms;
-    runner.lastJob = {
-      repo: e.repo,
-      workflow: e.workflow,
-      job: e.job,
-      runId: e.runId,
-      runAttempt: e.runAttempt,
-      ...(e.type === "job_completed" ? { result: e.result } : {}),
-      at: e.ts,
-    };
+    runner.lastJob = e;
   }
 
   private runner(name: string): RunnerState {
@@ -296,13 +338,19 @@ export class Aggregator {
 
   /** Drops starts older than GitHub's job limit, measured against the newest event seen. */
   private expireAbandoned(): void {
+    if (this.running === 0) return;
     const cutoff = this.latestMs - ABANDON_AFTER_MS;
-    for (const [key, job] of this.open) {
-      if (job.startMs < cutoff) {
-        this.open.delete(key);
-        job.runner.running--;
-        this.abandoned++;
+    const expired: JobEntry[] = [];
+    for (const head of this.jobs.values()) {
+      for (let j: JobEntry | null = head; j; j = j.next) {
+        if (j.startMs < cutoff && Number.isNaN(j.doneMs)) expired.push(j);
       }
+    }
+    for (const j of expired) {
+      this.removeJob(j);
+      j.runner.running--;
+      this.running--;
+      this.abandoned++;
     }
   }
 
@@ -320,7 +368,7 @@ export class Aggregator {
         busySeconds: round3(r.busySeconds),
         lastEventAt: isoOrNull(r.lastEventMs),
         lastHeartbeatAt: isoOrNull(r.lastHeartbeatMs),
-        lastJob: r.lastJob,
+        lastJob: r.lastJob && lastJobOf(r.lastJob),
       };
     }
     const repos: Record<string, RepoStats> = Object.create(null);
@@ -334,7 +382,7 @@ export class Aggregator {
       jobs: {
         started: this.started,
         completed: this.completed,
-        running: this.open.size,
+        running: this.running,
         ...this.results,
         abandoned: this.abandoned,
       },
@@ -344,6 +392,11 @@ export class Aggregator {
       aggregation,
     };
   }
+}
+
+function lastJobOf(e: JobEvent): LastJob {
+  const { repo, workflow, job, runId, runAttempt, ts } = e;
+  return { repo, workflow, job, runId, runAttempt, ...(e.type === "job_completed" ? { result: e.result } : {}), at: ts };
 }
 
 export function compact(s: Snapshot): CompactSnapshot {

@@ -6,6 +6,7 @@ import {
   MAX_BATCH_EVENTS,
   MAX_NAME_LENGTH,
   parseBatch,
+  parseIsoTime,
 } from "../../service/events";
 import { completed, heartbeat, started } from "../helpers/events";
 
@@ -77,11 +78,35 @@ describe("events: the contract", () => {
     });
   });
 
+  describe("parseIsoTime", () => {
+    it("reads the time exactly as Date.parse does for real times", () => {
+      for (const ts of [
+        "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00Z", "2026-11-26T18:00:00.5Z", "2026-11-26T18:00:00.25Z",
+        "2026-11-26T18:00:00.123456789Z", "2026-11-26T20:30:00+02:30", "2026-11-26T10:00:00-08:00", "2024-02-29T12:00:00Z",
+        "1970-01-01T00:00:00Z", "2099-12-31T23:59:59.999Z",
+      ]) {
+        expect(parseIsoTime(ts), ts).to.equal(Date.parse(ts));
+      }
+    });
+
+    it("refuses what is not a real time, even where Date.parse is lenient", () => {
+      for (const ts of [
+        "2026-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-26T24:00:00Z",
+        "2026-11-26T18:60:00Z", "2026-11-26T18:00:60Z", "2026-11-26T18:00:00+24:00", "1969-12-31T23:59:59Z",
+        "2026-11-26T18:00:00", "2026-11-26 18:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00.1234567890Z", "2026-11-26",
+      ]) {
+        expect(parseIsoTime(ts), ts).to.be.NaN;
+      }
+    });
+  });
+
   describe("isValidEvent (the aggregation fast path) agrees with the zod schema", () => {
     // Every field of every type, replaced by values that are wrong in different ways.
     const variants: unknown[] = [undefined, null, "", "x", 0, -1, 1, 1.5, 2 ** 60, true, [], {}, "a/b", "a b/c", "x".repeat(MAX_NAME_LENGTH + 1),
       "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00+02:00", "2026-11-26 18:00:00Z", "2026-02-30T00:00:00Z", "job_started", "job_completed",
-      "heartbeat", "succeeded", "failed", "cancelled", "skipped"];
+      "heartbeat", "succeeded", "failed", "cancelled", "skipped", "2024-02-29T23:59:59.999999999Z", "2023-02-29T00:00:00Z",
+      "2026-11-26T24:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00.1234567890Z", "2026-11-26T18:00:00+2:00", "1969-12-31T23:59:59Z",
+      "２０２６-11-26T18:00:00Z", "2026-11-26T18:00:00z", "2026-11-26T18:00:00Z "];
     const bases = [started({ runId: 7 }), completed({ runId: 7 }, 9, "failed"), heartbeat("runner-03")];
     const fields = ["v", "type", "ts", "runner", "repo", "workflow", "job", "runId", "runAttempt", "result", "extra"];
 
