@@ -34,9 +34,14 @@ export interface ChildService {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `npm start`'s program in a child process (tsx), with STATS_* from `env`. */
-export async function spawnService(env: Record<string, string>): Promise<ChildService> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "service", "main.ts")], {
+/**
+ * A server in a child process, by default `npm start`'s program, with STATS_*
+ * from `env`. TypeScript entries run under tsx, JavaScript (the esbuild
+ * bundle) under plain node. Its URL is read from the log line it prints.
+ */
+export async function spawnService(env: Record<string, string>, entry = join(ROOT, "service", "main.ts")): Promise<ChildService> {
+  const args = entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, STATS_PORT: "0", ...env },
     stdio: ["ignore", "ignore", "pipe"],

@@ -1,0 +1,282 @@
+/**
+ * `npm run bench`: the stats service's speed and memory, each figure next to
+ * a bare baseline measured in the same run (this machine is shared, so only
+ * ratios compare across runs). Prints figures; asserts nothing.
+ *
+ *   1. /api/stats at 50 connections vs a bare node:http server (same bytes, same headers)
+ *   2. cold aggregation of 1M events vs a bare read + JSON.parse loop
+ *   3. /api/stats p99 while that cold aggregation runs (worker and inline)
+ *   4. one pass reading 10k new events on top of 1M vs on top of 10k
+ *   5. RSS after 1M events, and after a long run of fast passes fills the history
+ *
+ * The service runs as the esbuild bundle that is deployed, in a child process.
+ * `npm run bench -- 1 4` runs only figures 1 and 4.
+ */
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, appendFile } from "node:fs/promises";
+import { cpus, totalmem, tmpdir, release } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { bundleStatsService } from "../../infra/stats/bundle";
+import { AggregationEngine } from "../../service/aggregate/engine";
+import { spawnService, waitFor, type ChildService } from "../helpers/service";
+import { EventGenerator, writeHistory } from "./generate";
+import { load, type LoadResult } from "./load";
+
+const TOKEN = "bench-token-0123456789abcdef";
+const HISTORY_EVENTS = 1_000_000;
+const HTTP_ROUNDS = 3;
+const HTTP_SECONDS = 6;
+
+type Row = { figure: string; value: string; baseline: string; ratio: string; target: string; met: string };
+const rows: Row[] = [];
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+function record(figure: string, value: string, baseline: string, ratio: number | null, target: string, met: boolean | null) {
+  rows.push({ figure, value, baseline, ratio: ratio === null ? "" : `${f2(ratio)}x`, target, met: met === null ? "" : met ? "yes" : "NO" });
+}
+
+async function stopChild(c: ChildService): Promise<void> {
+  if (c.child.exitCode === null) c.child.kill("SIGTERM");
+  await c.exited;
+}
+
+async function statusOf(url: string): Promise<number> {
+  try {
+    return (await fetch(url)).status;
+  } catch {
+    return 0;
+  }
+}
+
+/** VmRSS and VmHWM (peak) of a process, in bytes. */
+async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+function serviceEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { STATS_DATA_DIR: dataDir, STATS_INGEST_TOKEN: TOKEN, STATS_INTERVAL_MS: "600000", ...extra };
+}
+
+async function benchHttp(bundle: string, work: string): Promise<LoadResult> {
+  say("\n1. GET /api/stats, 50 connections");
+  const dir = join(work, "http");
+  await mkdir(dir);
+  await writeHistory(dir, 20_000, 2, new EventGenerator(7));
+  const svc = await spawnService(serviceEnv(dir), bundle);
+  await waitFor("first pass", async () => (await statusOf(`${svc.url}/healthz`)) === 200, 60_000);
+  const res = await fetch(`${svc.url}/api/stats`);
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    if (!["date", "connection", "keep-alive", "content-length", "transfer-encoding"].includes(k)) headers[k] = v;
+  });
+  const body = await res.text();
+  const responseFile = join(work, "response.json");
+  await writeFile(responseFile, JSON.stringify({ headers, body }));
+  const bare = await spawnService({ BENCH_RESPONSE: responseFile }, join(__dirname, "bare-server.ts"));
+  say(`   response: ${body.length} bytes, ${Object.keys(headers).length} headers, identical on both servers`);
+  try {
+    await load(`${bare.url}/`, { seconds: 2 }); // warm-up (JIT, connections)
+    await load(`${svc.url}/api/stats`, { seconds: 2 });
+    const b: LoadResult[] = [];
+    const s: LoadResult[] = [];
+    for (let r = 0; r < HTTP_ROUNDS; r++) {
+      b.push(await load(`${bare.url}/`, { seconds: HTTP_SECONDS }));
+      s.push(await load(`${svc.url}/api/stats`, { seconds: HTTP_SECONDS }));
+      say(`   round ${r + 1}: bare ${f1(b[r]!.rps)} req/s p99 ${f2(b[r]!.p99)} ms | service ${f1(s[r]!.rps)} req/s p99 ${f2(s[r]!.p99)} ms`);
+    }
+    const bareRps = median(b.map((x) => x.rps));
+    const svcRps = median(s.map((x) => x.rps));
+    const bareP50 = median(b.map((x) => x.p50));
+    const svcP50 = median(s.map((x) => x.p50));
+    const bareP99 = median(b.map((x) => x.p99));
+    const svcP99 = median(s.map((x) => x.p99));
+    const errors = s.reduce((n, x) => n + x.errors + x.non2xx, 0);
+    say(`   median: bare ${f1(bareRps)} req/s p50 ${f2(bareP50)} p99 ${f2(bareP99)} ms; service ${f1(svcRps)} req/s p50 ${f2(svcP50)} p99 ${f2(svcP99)} ms; errors ${errors}`);
+    record("1. /api/stats req/s", f1(svcRps), f1(bareRps), svcRps / bareRps, ">= 0.85x", svcRps / bareRps >= 0.85);
+    record("1. /api/stats p50 (ms)", f2(svcP50), f2(bareP50), svcP50 / bareP50, "", null);
+    record("1. /api/stats p99 (ms)", f2(svcP99), f2(bareP99), svcP99 / bareP99, "<= 1.25x", svcP99 / bareP99 <= 1.25);
+    return { ...b[0]!, rps: bareRps, p50: bareP50, p99: bareP99 };
+  } finally {
+    await stopChild(bare);
+    await stopChild(svc);
+  }
+}
+
+/** The baseline of figure 2: read every file and JSON.parse every line, nothing else. */
+async function bareParse(dir: string): Promise<number> {
+  let lines = 0;
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith(".jsonl")).sort()) {
+    const text = await readFile(join(dir, name), "utf8");
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      lines++;
+      try {
+        JSON.parse(line);
+      } catch {
+        // counted, skipped
+      }
+    }
+  }
+  return lines;
+}
+
+async function benchCold(dir: string, lines: number): Promise<void> {
+  say(`\n2. cold aggregation of ${lines.toLocaleString("en")} lines (in-process, best of 3 each, alternated)`);
+  const bare: number[] = [];
+  const worker: number[] = [];
+  const inline: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    let t = performance.now();
+    const n = await bareParse(dir);
+    bare.push(n / ((performance.now() - t) / 1000));
+    for (const [chunkBytes, out] of [[1024 * 1024, worker], [64 * 1024, inline]] as const) {
+      const engine = new AggregationEngine(dir, "bench", { chunkBytes });
+      t = performance.now();
+      const result = await engine.pass();
+      out.push(lines / ((performance.now() - t) / 1000));
+      if (r === 0 && chunkBytes > 64 * 1024) {
+        const ev = result.snapshot.events;
+        say(`   engine saw ${ev.total.toLocaleString("en")} events + ${ev.rejected.toLocaleString("en")} rejected lines`);
+      }
+      await engine.close();
+    }
+  }
+  const b = Math.max(...bare);
+  const w = Math.max(...worker);
+  const i = Math.max(...inline);
+  say(`   bare read+JSON.parse ${f1(b / 1000)}k lines/s; engine (1 MiB steps, as in the worker) ${f1(w / 1000)}k; (64 KiB steps, as inline) ${f1(i / 1000)}k`);
+  record("2. cold aggregation (lines/s)", `${f1(w / 1000)}k`, `${f1(b / 1000)}k`, w / b, ">= 0.6x", w / b >= 0.6);
+}
+
+async function benchDuringCold(bundle: string, dir: string, bareP99: number): Promise<void> {
+  say("\n3. GET /api/stats during the cold aggregation of the same history");
+  for (const mode of ["worker", "inline"] as const) {
+    const svc = await spawnService(serviceEnv(dir, { STATS_AGGREGATION: mode }), bundle);
+    try {
+      let passDone = false;
+      const r = await load(`${svc.url}/api/stats`, {
+        seconds: 120,
+        until: async () => (passDone = (await statusOf(`${svc.url}/healthz`)) === 200),
+      });
+      const s = (await (await fetch(`${svc.url}/api/stats`)).json()) as { aggregation: { durationMs: number } };
+      say(`   ${mode}: pass ${f1(s.aggregation.durationMs)} ms; during it ${r.requests} requests, ${f1(r.rps)} req/s, p50 ${f2(r.p50)} p99 ${f2(r.p99)} max ${f2(r.max)} ms, errors ${r.errors + r.non2xx}${passDone ? "" : " (pass did not finish)"}`);
+      const ratio = r.p99 / bareP99;
+      record(`3. p99 during cold pass, ${mode} (ms)`, f2(r.p99), f2(bareP99), ratio, mode === "worker" ? "<= 3x" : "(comparison)", mode === "worker" ? ratio <= 3 : null);
+    } finally {
+      await stopChild(svc);
+    }
+  }
+}
+
+async function benchIncremental(work: string, bigDir: string): Promise<void> {
+  say("\n4. one pass reading 10,000 new events: on top of 1M vs on top of 10k (median of 5)");
+  const smallDir = join(work, "small");
+  await mkdir(smallDir);
+  await writeHistory(smallDir, 10_000, 1, new EventGenerator(11));
+  const costs: Record<string, number[]> = { big: [], small: [] };
+  for (const [label, dir] of [["big", bigDir], ["small", smallDir]] as const) {
+    const engine = new AggregationEngine(dir, "bench");
+    await engine.pass();
+    const gen = new EventGenerator(99, 50_000_000);
+    const file = join(dir, "zz-new.jsonl");
+    for (let r = 0; r < 5; r++) {
+      await appendFile(file, gen.lines(10_000).text);
+      const result = await engine.pass();
+      costs[label]!.push(result.snapshot.aggregation.durationMs);
+    }
+    await engine.close();
+    await rm(file);
+  }
+  const big = median(costs.big!);
+  const small = median(costs.small!);
+  say(`   on 1M: ${costs.big!.map(f1).join(", ")} ms; on 10k: ${costs.small!.map(f1).join(", ")} ms`);
+  record("4. pass with 10k new (ms)", `${f1(big)} (1M)`, `${f1(small)} (10k)`, big / small, "<= 1.5x", big / small <= 1.5);
+}
+
+async function benchMemory(bundle: string, dir: string): Promise<void> {
+  say("\n5. RSS of the service (main thread + aggregation worker)");
+  const svc = await spawnService(serviceEnv(dir, { STATS_INTERVAL_MS: "10", STATS_HISTORY_LIMIT: "3600" }), bundle);
+  try {
+    await waitFor("first pass", async () => (await statusOf(`${svc.url}/healthz`)) === 200, 120_000);
+    const afterCold = await memoryOf(svc.child.pid!);
+    say(`   after the first pass over 1M events: RSS ${mb(afterCold.rss)} (peak ${mb(afterCold.peak)})`);
+    // Fill the 3600-entry history with fast passes while events keep arriving.
+    const gen = new EventGenerator(5, 90_000_000);
+    let passes = 0;
+    let posted = 0;
+    const deadline = Date.now() + 300_000;
+    for (let i = 0; i < 100_000 && passes < 3700 && Date.now() < deadline; i++) {
+      const batch = gen.lines(20).text.split("\n").filter((l) => l && !l.includes('"job_queued"') && l.endsWith("}"));
+      const res = await fetch(`${svc.url}/api/events`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: batch.join("\n") });
+      if (res.status === 202) posted += batch.length;
+      passes = ((await (await fetch(`${svc.url}/healthz`)).json()) as { passes: number }).passes;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const history = (await (await fetch(`${svc.url}/api/stats/history`)).json()) as unknown[];
+    const after = await memoryOf(svc.child.pid!);
+    say(`   after ${passes} passes (history holds ${history.length}), ${posted} more events posted: RSS ${mb(after.rss)} (peak ${mb(after.peak)})`);
+    record("5. RSS after 1M events", mb(afterCold.rss), "", null, "<= 200 MB", afterCold.rss <= 200 * 1024 * 1024);
+    record(`5. RSS after ${passes} passes`, mb(after.rss), "", null, "<= 200 MB", after.rss <= 200 * 1024 * 1024);
+    record("5. peak RSS (VmHWM)", mb(after.peak), "", null, "(for reference)", null);
+  } finally {
+    await stopChild(svc);
+  }
+}
+
+/** `npm run bench -- 2 4` runs only those figures (3 needs 1's baseline, so it brings 1 along). */
+function selectedFigures(argv: string[]): Set<number> {
+  const picked = argv.map(Number).filter((n) => n >= 1 && n <= 5);
+  const set = new Set(picked.length ? picked : [1, 2, 3, 4, 5]);
+  if (set.has(3)) set.add(1);
+  return set;
+}
+
+async function main(): Promise<void> {
+  const figures = selectedFigures(process.argv.slice(2));
+  const cpu = cpus();
+  say(`machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${mb(totalmem())} RAM, Linux ${release()}, Node ${process.version}`);
+  const work = await mkdtemp(join(tmpdir(), "cco-bench-"));
+  try {
+    const bundle = bundleStatsService(join(work, "stats-service.js"));
+    say(`bundle: ${(bundle.bytes / 1024).toFixed(0)} KiB (esbuild, as deployed)`);
+    const histDir = join(work, "history");
+    await mkdir(histDir);
+    let lines = 0;
+    if ([2, 3, 4, 5].some((f) => figures.has(f))) {
+      const t = performance.now();
+      const gen = await writeHistory(histDir, HISTORY_EVENTS);
+      lines = gen.lines;
+      say(`history: ${gen.lines.toLocaleString("en")} lines, ${mb(gen.bytes)}, ${(100 * gen.malformed / gen.lines).toFixed(1)}% malformed (generated in ${f1((performance.now() - t) / 1000)} s)`);
+    }
+    const bare = figures.has(1) ? await benchHttp(bundle.path, work) : null;
+    if (figures.has(2)) await benchCold(histDir, lines);
+    if (figures.has(3)) await benchDuringCold(bundle.path, histDir, bare!.p99);
+    if (figures.has(4)) await benchIncremental(work, histDir);
+    if (figures.has(5)) await benchMemory(bundle.path, histDir);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  say("\nsummary");
+  const widths = Object.keys(rows[0] ?? {}).map((k) => Math.max(k.length, ...rows.map((r) => String(r[k as keyof Row]).length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  say(line(["figure", "value", "baseline", "ratio", "target", "met"]));
+  say(line(widths.map((w) => "-".repeat(w))));
+  for (const r of rows) say(line([r.figure, r.value, r.baseline, r.ratio, r.target, r.met]));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
