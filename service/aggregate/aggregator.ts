@@ -66,6 +66,8 @@ export interface AggregationInfo {
   totalBytesRead: number;
   /** Where aggregation runs: a worker thread or the main thread. */
   mode: string;
+  /** V8 heap in use by the thread that aggregates, after the pass. */
+  heapUsedBytes: number;
 }
 
 export interface Snapshot {
@@ -96,9 +98,22 @@ export interface CompactSnapshot extends JobCounts {
 interface RunnerState extends RunnerCounts {
   lastEventMs: number;
   lastHeartbeatMs: number;
-  /** The newest job event of this runner (kept as read: no copy per event). */
-  lastJob: JobEvent | null;
+  /** The newest job event read in this pass (kept as read: no copy per event). */
+  lastJobEvent: JobEvent | null;
   lastJobMs: number;
+  /** That event in the snapshot's shape, made (with owned strings) at the end of the pass. */
+  lastJob: LastJob | null;
+}
+
+/**
+ * A copy of `s` that shares no memory with the text it was parsed from.
+ * V8 may return strings from JSON.parse as slices of the source line, itself a
+ * slice of the chunk read from disk; a slice kept in long-lived state pins the
+ * whole chunk (up to 1 MiB) in the old generation. Everything this class keeps
+ * across events goes through here, once per distinct name.
+ */
+function ownCopy(s: string): string {
+  return (" " + s).slice(1);
 }
 
 /**
@@ -110,8 +125,9 @@ interface RunnerState extends RunnerCounts {
 interface JobEntry {
   runId: number;
   runAttempt: number;
+  /** Interned: compared by identity, and never a slice of a read chunk. */
   job: string;
-  repo: string;
+  repo: RepoStats;
   runner: RunnerState;
   /** NaN until the start is seen. */
   startMs: number;
@@ -137,6 +153,7 @@ export class Aggregator {
   private readonly durations = new DurationStats();
   private readonly runners = new Map<string, RunnerState>();
   private readonly repos = new Map<string, RepoStats>();
+  private readonly jobNames = new Map<string, string>();
   /**
    * Open jobs and the last RECENT_COMPLETIONS completed ones, chained by runId.
    * A number key and a short chain walk cost much less than building and
@@ -151,6 +168,8 @@ export class Aggregator {
    */
   private readonly completedOrder = new Array<JobEntry | undefined>(RECENT_COMPLETIONS);
   private completedNext = 0;
+  /** An evicted entry waiting to be reused. */
+  private spare: JobEntry | null = null;
   private latestMs = -Infinity;
 
   /**
@@ -210,16 +229,29 @@ export class Aggregator {
     }
   }
 
-  private findJob(e: JobEvent, runner: RunnerState): JobEntry | undefined {
+  private findJob(e: JobEvent, runner: RunnerState, repo: RepoStats, job: string): JobEntry | undefined {
     for (let j: JobEntry | null | undefined = this.jobs.get(e.runId); j; j = j.next) {
-      if (j.runAttempt === e.runAttempt && j.runner === runner && j.job === e.job && j.repo === e.repo) return j;
+      if (j.runAttempt === e.runAttempt && j.runner === runner && j.repo === repo && j.job === job) return j;
     }
     return undefined;
   }
 
-  private addJob(e: JobEvent, runner: RunnerState, startMs: number, doneMs: number): JobEntry {
+  private addJob(e: JobEvent, runner: RunnerState, repo: RepoStats, job: string, startMs: number, doneMs: number): JobEntry {
     const next = this.jobs.get(e.runId) ?? null;
-    const entry: JobEntry = { runId: e.runId, runAttempt: e.runAttempt, job: e.job, repo: e.repo, runner, startMs, doneMs, next };
+    let entry = this.spare;
+    if (entry) {
+      this.spare = null;
+      entry.runId = e.runId;
+      entry.runAttempt = e.runAttempt;
+      entry.job = job;
+      entry.repo = repo;
+      entry.runner = runner;
+      entry.startMs = startMs;
+      entry.doneMs = doneMs;
+      entry.next = next;
+    } else {
+      entry = { runId: e.runId, runAttempt: e.runAttempt, job, repo, runner, startMs, doneMs, next };
+    }
     this.jobs.set(e.runId, entry);
     return entry;
   }
@@ -240,14 +272,16 @@ export class Aggregator {
   }
 
   private jobStarted(e: JobStartedEvent, ms: number, runner: RunnerState): void {
-    const job = this.findJob(e, runner);
+    const repo = this.repo(e.repo);
+    const jobName = this.jobName(e.job);
+    const job = this.findJob(e, runner, repo, jobName);
     if (job && !Number.isNaN(job.startMs)) {
       this.duplicates++;
       return;
     }
     this.started++;
     runner.started++;
-    this.repo(e.repo).started++;
+    repo.started++;
     this.noteLastJob(runner, e, ms);
     if (job) {
       // Its completion was read first (files are read one after another).
@@ -255,13 +289,15 @@ export class Aggregator {
       this.countDuration(job.doneMs - ms, runner);
       return;
     }
-    this.addJob(e, runner, ms, NaN);
+    this.addJob(e, runner, repo, jobName, ms, NaN);
     runner.running++;
     this.running++;
   }
 
   private jobCompleted(e: JobCompletedEvent, ms: number, runner: RunnerState): void {
-    let job = this.findJob(e, runner);
+    const repo = this.repo(e.repo);
+    const jobName = this.jobName(e.job);
+    let job = this.findJob(e, runner, repo, jobName);
     if (job && !Number.isNaN(job.doneMs)) {
       this.duplicates++;
       return;
@@ -272,7 +308,7 @@ export class Aggregator {
       this.running--;
       this.countDuration(ms - job.startMs, runner);
     } else {
-      job = this.addJob(e, runner, NaN, ms);
+      job = this.addJob(e, runner, repo, jobName, NaN, ms);
     }
     this.rememberCompleted(job);
     const result = e.result;
@@ -280,7 +316,6 @@ export class Aggregator {
     this.results[result]++;
     runner.completed++;
     runner[result]++;
-    const repo = this.repo(e.repo);
     repo.completed++;
     repo[result]++;
     this.noteLastJob(runner, e, ms);
@@ -295,7 +330,12 @@ export class Aggregator {
 
   private rememberCompleted(job: JobEntry): void {
     const oldest = this.completedOrder[this.completedNext];
-    if (oldest) this.removeJob(oldest);
+    if (oldest) {
+      this.removeJob(oldest);
+      // Reused by the next job: entries live long enough to reach the old
+      // generation, and dropping one per job filled it with garbage.
+      this.spare = oldest;
+    }
     this.completedOrder[this.completedNext] = job;
     this.completedNext = (this.completedNext + 1) % RECENT_COMPLETIONS;
   }
@@ -303,7 +343,7 @@ export class Aggregator {
   private noteLastJob(runner: RunnerState, e: JobEvent, ms: number): void {
     if (ms < runner.lastJobMs) return;
     runner.lastJobMs = ms;
-    runner.lastJob = e;
+    runner.lastJobEvent = e;
   }
 
   private runner(name: string): RunnerState {
@@ -319,10 +359,11 @@ export class Aggregator {
         busySeconds: 0,
         lastEventMs: -Infinity,
         lastHeartbeatMs: -Infinity,
-        lastJob: null,
+        lastJobEvent: null,
         lastJobMs: -Infinity,
+        lastJob: null,
       };
-      this.runners.set(name, r);
+      this.runners.set(ownCopy(name), r);
     }
     return r;
   }
@@ -331,9 +372,18 @@ export class Aggregator {
     let r = this.repos.get(name);
     if (!r) {
       r = { started: 0, completed: 0, succeeded: 0, failed: 0, cancelled: 0 };
-      this.repos.set(name, r);
+      this.repos.set(ownCopy(name), r);
     }
     return r;
+  }
+
+  private jobName(name: string): string {
+    let own = this.jobNames.get(name);
+    if (own === undefined) {
+      own = ownCopy(name);
+      this.jobNames.set(own, own);
+    }
+    return own;
   }
 
   /** Drops starts older than GitHub's job limit, measured against the newest event seen. */
@@ -354,6 +404,24 @@ export class Aggregator {
     }
   }
 
+  /** Turns the last job event read into its snapshot shape, letting go of the event (and its chunk). */
+  private settleLastJob(r: RunnerState): LastJob | null {
+    const e = r.lastJobEvent;
+    if (e) {
+      r.lastJobEvent = null;
+      r.lastJob = {
+        repo: ownCopy(e.repo),
+        workflow: ownCopy(e.workflow),
+        job: ownCopy(e.job),
+        runId: e.runId,
+        runAttempt: e.runAttempt,
+        ...(e.type === "job_completed" ? { result: e.result } : {}),
+        at: ownCopy(e.ts),
+      };
+    }
+    return r.lastJob;
+  }
+
   snapshot(generatedAt: Date, status: SnapshotStatus, aggregation: AggregationInfo): Snapshot {
     this.expireAbandoned();
     const runners: Record<string, RunnerStats> = Object.create(null);
@@ -368,7 +436,7 @@ export class Aggregator {
         busySeconds: round3(r.busySeconds),
         lastEventAt: isoOrNull(r.lastEventMs),
         lastHeartbeatAt: isoOrNull(r.lastHeartbeatMs),
-        lastJob: r.lastJob && lastJobOf(r.lastJob),
+        lastJob: this.settleLastJob(r),
       };
     }
     const repos: Record<string, RepoStats> = Object.create(null);
@@ -392,11 +460,6 @@ export class Aggregator {
       aggregation,
     };
   }
-}
-
-function lastJobOf(e: JobEvent): LastJob {
-  const { repo, workflow, job, runId, runAttempt, ts } = e;
-  return { repo, workflow, job, runId, runAttempt, ...(e.type === "job_completed" ? { result: e.result } : {}), at: ts };
 }
 
 export function compact(s: Snapshot): CompactSnapshot {
