@@ -14,8 +14,10 @@ export interface StatsConfig {
   ingestToken: string | undefined;
   intervalMs: number;
   historyLimit: number;
-  /** Where passes run: a worker thread (default) or the main thread. */
+  /** Where passes run: the main thread in short steps (default) or a worker thread. */
   aggregation: "worker" | "inline";
+  /** Old-generation limit of the aggregation worker, in MB. */
+  workerHeapMb: number;
 }
 
 export const DEFAULTS = {
@@ -24,7 +26,8 @@ export const DEFAULTS = {
   STATS_DATA_DIR: "./.data/stats",
   STATS_INTERVAL_MS: "30000",
   STATS_HISTORY_LIMIT: "3600",
-  STATS_AGGREGATION: "worker",
+  STATS_AGGREGATION: "inline",
+  STATS_WORKER_HEAP_MB: "128",
 } as const;
 
 const intIn = (min: number, max: number) =>
@@ -41,7 +44,8 @@ const schema = z.object({
   STATS_INGEST_TOKEN: z.string().min(1, "must not be empty (unset it to generate one)").optional(),
   STATS_INTERVAL_MS: intIn(10, 24 * 3600 * 1000),
   STATS_HISTORY_LIMIT: intIn(1, 1_000_000),
-  STATS_AGGREGATION: z.enum(["worker", "inline"]),
+  STATS_AGGREGATION: z.enum(["inline", "worker"]),
+  STATS_WORKER_HEAP_MB: intIn(32, 16384),
 });
 
 export class ConfigError extends Error {}
@@ -67,5 +71,6 @@ export function loadStatsConfig(env: NodeJS.ProcessEnv = process.env): StatsConf
     intervalMs: c.STATS_INTERVAL_MS,
     historyLimit: c.STATS_HISTORY_LIMIT,
     aggregation: c.STATS_AGGREGATION,
+    workerHeapMb: c.STATS_WORKER_HEAP_MB,
   };
 }

@@ -92,6 +92,12 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
   mirroredCounter("cco_aggregation_bytes_read_total", "Bytes of event files read.", [], (set) =>
     set(snap().aggregation.totalBytesRead),
   );
+  mirroredGauge(
+    "cco_aggregation_heap_used_bytes",
+    "V8 heap used by the aggregating thread after the last pass.",
+    [],
+    (set) => set(snap().aggregation.heapUsedBytes),
+  );
   mirroredGauge("cco_aggregation_files", "Event files followed.", [], (set) => set(snap().aggregation.files));
   mirroredCounter("cco_aggregation_passes_total", "Aggregation passes, by outcome.", ["outcome"], (set) => {
     const h = store.health().body;

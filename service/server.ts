@@ -32,7 +32,9 @@ export interface RunningService {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function createBackend(config: StatsConfig): AggregationBackend {
-  return config.aggregation === "worker" ? new WorkerBackend(config.dataDir) : new InlineBackend(config.dataDir);
+  return config.aggregation === "worker"
+    ? new WorkerBackend(config.dataDir, config.workerHeapMb)
+    : new InlineBackend(config.dataDir);
 }
 
 export async function startService(config: StatsConfig, log: Logger): Promise<RunningService> {

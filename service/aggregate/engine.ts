@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
 import { Aggregator, compact, type CompactSnapshot, type Snapshot, type SnapshotStatus } from "./aggregator";
 import { DirectoryTailer } from "./tailer";
 
@@ -42,6 +43,7 @@ export function warmingUpSnapshot(mode: string, now = new Date()): Published {
       passes: 0,
       totalBytesRead: 0,
       mode,
+      heapUsedBytes: 0,
     }),
   );
 }
@@ -89,6 +91,7 @@ export class AggregationEngine {
         passes: this.passes,
         totalBytesRead: this.totalBytesRead,
         mode: this.mode,
+        heapUsedBytes: getHeapStatistics().used_heap_size,
       });
       return { ...publish(snapshot), history: compact(snapshot) };
     } finally {
@@ -115,6 +118,7 @@ export class AggregationEngine {
           passes: 0,
           totalBytesRead: 0,
           mode: this.mode,
+          heapUsedBytes: getHeapStatistics().used_heap_size,
         }),
       ),
     );

@@ -1,4 +1,5 @@
 /** Event builders for tests and the bench. */
+import type { AggregationInfo } from "../../service/aggregate/aggregator";
 import type { JobResult } from "../../service/events";
 
 export interface JobSpec {
@@ -47,3 +48,14 @@ export function ndjson(events: unknown[]): string {
 export async function jsonOf(res: Response): Promise<any> {
   return res.json();
 }
+
+/** What a pass reports about itself, for snapshots made by hand in tests. */
+export const PASS_INFO: AggregationInfo = {
+  durationMs: 2,
+  bytesRead: 10,
+  files: 1,
+  passes: 1,
+  totalBytesRead: 10,
+  mode: "test",
+  heapUsedBytes: 0,
+};

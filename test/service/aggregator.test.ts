@@ -1,8 +1,7 @@
 import { expect } from "chai";
 import { ABANDON_AFTER_MS, Aggregator, compact, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
-import { completed, heartbeat, ndjson, started } from "../helpers/events";
+import { completed, heartbeat, ndjson, PASS_INFO as info, started } from "../helpers/events";
 
-const info = { durationMs: 1, bytesRead: 0, files: 0, passes: 1, totalBytesRead: 0, mode: "test" };
 function snap(events: unknown[], extra = "") {
   const a = new Aggregator();
   a.consume(ndjson(events) + extra);

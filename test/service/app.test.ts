@@ -8,7 +8,7 @@ import { EventLog } from "../../service/eventlog";
 import { silentLogger } from "../../service/log";
 import { createMetrics } from "../../service/metrics";
 import { SnapshotStore } from "../../service/store";
-import { completed, heartbeat, jsonOf, ndjson, started } from "../helpers/events";
+import { completed, heartbeat, jsonOf, ndjson, PASS_INFO, started } from "../helpers/events";
 import { useTempDir } from "../helpers/tmp";
 
 const TOKEN = "test-token-0123456789";
@@ -31,7 +31,7 @@ describe("app: the HTTP API", () => {
   function publishEvents(events: unknown[]) {
     const a = new Aggregator();
     a.consume(ndjson(events));
-    const s = a.snapshot(new Date(), "ok", { durationMs: 2, bytesRead: 10, files: 1, passes: 1, totalBytesRead: 10, mode: "test" });
+    const s = a.snapshot(new Date(), "ok", PASS_INFO);
     store.passSucceeded({ ...publish(s), history: compact(s) });
   }
   async function storedLines(): Promise<string[]> {

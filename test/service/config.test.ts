@@ -10,16 +10,17 @@ describe("config: STATS_* environment", () => {
       ingestToken: undefined,
       intervalMs: 30000,
       historyLimit: 3600,
-      aggregation: "worker",
+      aggregation: "inline",
+      workerHeapMb: 128,
     });
   });
 
   it("reads every variable", () => {
     const c = loadStatsConfig({
       STATS_HOST: "0.0.0.0", STATS_PORT: "9000", STATS_DATA_DIR: "/var/lib/x", STATS_INGEST_TOKEN: "t".repeat(20),
-      STATS_INTERVAL_MS: "500", STATS_HISTORY_LIMIT: "10", STATS_AGGREGATION: "inline",
+      STATS_INTERVAL_MS: "500", STATS_HISTORY_LIMIT: "10", STATS_AGGREGATION: "worker",
     });
-    expect(c).to.include({ host: "0.0.0.0", port: 9000, dataDir: "/var/lib/x", intervalMs: 500, historyLimit: 10, aggregation: "inline" });
+    expect(c).to.include({ host: "0.0.0.0", port: 9000, dataDir: "/var/lib/x", intervalMs: 500, historyLimit: 10, aggregation: "worker" });
   });
 
   const bad: Array<[Record<string, string>, RegExp]> = [
@@ -29,6 +30,7 @@ describe("config: STATS_* environment", () => {
     [{ STATS_INTERVAL_MS: "-5" }, /^STATS_INTERVAL_MS="-5"/],
     [{ STATS_HISTORY_LIMIT: "0" }, /^STATS_HISTORY_LIMIT="0" must be a whole number from 1/],
     [{ STATS_AGGREGATION: "threads" }, /^STATS_AGGREGATION="threads"/],
+    [{ STATS_WORKER_HEAP_MB: "8" }, /^STATS_WORKER_HEAP_MB="8" must be a whole number from 32/],
     [{ STATS_INGEST_TOKEN: "" }, /^STATS_INGEST_TOKEN=\(hidden\) must not be empty/],
   ];
   for (const [env, message] of bad) {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { request } from "node:http";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { completed, jsonOf, ndjson, started } from "../helpers/events";
 import { spawnService, startTestService, TEST_TOKEN, waitFor } from "../helpers/service";
@@ -48,39 +49,49 @@ describe("server: real HTTP on 127.0.0.1", function () {
     });
   }
 
-  it("answers /api/stats at once while a cold start aggregates", async () => {
-    // ~60 MB of history: long enough that the first pass is still reading below.
-    const lines: string[] = [];
-    for (let i = 1; i <= 100_000; i++) {
-      lines.push(JSON.stringify(started({ runId: i, runner: `runner-0${i % 8}` }, i)));
-      lines.push(JSON.stringify(completed({ runId: i, runner: `runner-0${i % 8}` }, i + 30)));
-    }
-    const chunk = `${lines.join("\n")}\n`;
-    for (let f = 0; f < 3; f++) await writeFile(join(tmp.path, `history-${f}.jsonl`), chunk.replaceAll('"build"', `"build-${f}"`));
+  describe("while a cold start aggregates a large history", () => {
+    before(async function () {
+      // ~60 MB of history: long enough that the first pass is still reading below.
+      this.timeout(60_000);
+      coldDir = await mkdtemp(join(tmpdir(), "cco-cold-"));
+      const lines: string[] = [];
+      for (let i = 1; i <= 100_000; i++) {
+        lines.push(JSON.stringify(started({ runId: i, runner: `runner-0${i % 8}` }, i)));
+        lines.push(JSON.stringify(completed({ runId: i, runner: `runner-0${i % 8}` }, i + 30)));
+      }
+      const chunk = `${lines.join("\n")}\n`;
+      for (let f = 0; f < 3; f++) await writeFile(join(coldDir, `history-${f}.jsonl`), chunk.replaceAll('"build"', `"build-${f}"`));
+    });
+    after(() => rm(coldDir, { recursive: true, force: true }));
+    let coldDir = "";
 
-    service = await startTestService(tmp.path, { aggregation: "worker", intervalMs: 60_000 });
-    const seen = new Set<string>();
-    let answered = 0;
-    const deadline = Date.now() + 50_000;
-    for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
-      const health = (await fetch(`${service.url}/healthz`)).status;
-      const res = await fetch(`${service.url}/api/stats`);
-      expect(res.status).to.equal(200);
-      const s = await jsonOf(res);
-      answered++;
-      seen.add(s.status);
-      if (s.status === "ok") break;
-      // Asked before a snapshot that is still not complete: the pass had not ended.
-      expect(health).to.equal(503);
-      await new Promise((r) => setTimeout(r, 5));
+    for (const aggregation of ["inline", "worker"] as const) {
+      it(`answers /api/stats at once, marked as not complete, until the pass ends (${aggregation})`, async () => {
+        service = await startTestService(coldDir, { aggregation, intervalMs: 60_000 });
+        const seen = new Set<string>();
+        let answered = 0;
+        const deadline = Date.now() + 50_000;
+        for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+          const health = (await fetch(`${service.url}/healthz`)).status;
+          const res = await fetch(`${service.url}/api/stats`);
+          expect(res.status).to.equal(200);
+          const s = await jsonOf(res);
+          answered++;
+          seen.add(s.status);
+          if (s.status === "ok") break;
+          // Asked before a snapshot that is still not complete: the pass had not ended.
+          expect(health).to.equal(503);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        // Requests were answered while the pass ran, with a snapshot marked as not complete.
+        expect(answered).to.be.greaterThan(5);
+        expect([...seen].filter((x) => x !== "ok")).to.not.be.empty;
+        expect(seen.has("ok")).to.equal(true);
+        const final = await getJson(`${service.url}/api/stats`);
+        expect(final.jobs).to.include({ started: 300_000, completed: 300_000 });
+        expect((await fetch(`${service.url}/healthz`)).status).to.equal(200);
+      });
     }
-    // Requests were answered while the pass ran, with a snapshot marked as not complete.
-    expect(answered).to.be.greaterThan(5);
-    expect([...seen].filter((x) => x !== "ok")).to.not.be.empty;
-    expect(seen.has("ok")).to.equal(true);
-    const final = await getJson(`${service.url}/api/stats`);
-    expect(final.jobs).to.include({ started: 300_000, completed: 300_000 });
-    expect((await fetch(`${service.url}/healthz`)).status).to.equal(200);
   });
 
   it("stops on SIGTERM after finishing a request in flight, exit code 0", async () => {

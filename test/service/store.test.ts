@@ -2,11 +2,10 @@ import { expect } from "chai";
 import { Aggregator, compact } from "../../service/aggregate/aggregator";
 import { publish, warmingUpSnapshot, type PassResult } from "../../service/aggregate/engine";
 import { SnapshotStore, STALE_AFTER_INTERVALS } from "../../service/store";
+import { PASS_INFO } from "../helpers/events";
 
 function passResult(n: number): PassResult {
-  const s = new Aggregator().snapshot(new Date(Date.UTC(2026, 10, 26, 0, 0, n)), "ok", {
-    durationMs: 1, bytesRead: 0, files: 0, passes: n, totalBytesRead: 0, mode: "test",
-  });
+  const s = new Aggregator().snapshot(new Date(Date.UTC(2026, 10, 26, 0, 0, n)), "ok", { ...PASS_INFO, passes: n });
   return { ...publish(s), history: compact(s) };
 }
 
