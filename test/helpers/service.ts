@@ -39,8 +39,12 @@ export interface ChildService {
  * from `env`. TypeScript entries run under tsx, JavaScript (the esbuild
  * bundle) under plain node. Its URL is read from the log line it prints.
  */
-export async function spawnService(env: Record<string, string>, entry = join(ROOT, "service", "main.ts")): Promise<ChildService> {
-  const args = entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+export async function spawnService(
+  env: Record<string, string>,
+  entry = join(ROOT, "service", "main.ts"),
+  nodeFlags: readonly string[] = [],
+): Promise<ChildService> {
+  const args = [...nodeFlags, ...(entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry])];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, STATS_PORT: "0", ...env },
