@@ -1,10 +1,13 @@
 import { expect } from "chai";
 import { request } from "node:http";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { completed, jsonOf, ndjson, started } from "../helpers/events";
-import { spawnService, startTestService, TEST_TOKEN, waitFor } from "../helpers/service";
+import { spawnService, startTestService, TEST_TOKEN, testConfig, waitFor } from "../helpers/service";
+import { createLogger } from "../../service/log";
+import { startService } from "../../service/server";
+import { TOKEN_FILE } from "../../service/token";
 import { useTempDir } from "../helpers/tmp";
 import type { RunningService } from "../../service/server";
 
@@ -155,6 +158,52 @@ describe("server: real HTTP on 127.0.0.1", function () {
     } finally {
       again.child.kill("SIGTERM");
       await again.exited;
+    }
+  });
+});
+
+describe("server: ingest token and failing passes", function () {
+  this.timeout(30_000);
+  const tmp = useTempDir();
+
+  it("generates a token once (mode 0600), logs where it is but never the token, and reuses it", async () => {
+    const lines: string[] = [];
+    const log = createLogger((l) => lines.push(l));
+    const config = { ...testConfig(tmp.path), ingestToken: undefined };
+    const first = await startService(config, log);
+    await first.stop();
+    const path = join(tmp.path, TOKEN_FILE);
+    const token = (await readFile(path, "utf8")).trim();
+    expect(token).to.have.length.greaterThan(30);
+    expect((await stat(path)).mode & 0o777).to.equal(0o600);
+    expect(lines.join("")).to.include(path).and.not.include(token);
+
+    const second = await startService(config, log);
+    try {
+      const body = ndjson([started({ runId: 1 })]);
+      const ok = await fetch(`${second.url}/api/events`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body });
+      expect(ok.status).to.equal(202);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("keeps serving the last snapshot when a pass fails, and recovers", async () => {
+    const dir = join(tmp.path, "data");
+    const lines: string[] = [];
+    const service = await startService(testConfig(dir), createLogger((l) => lines.push(l)));
+    try {
+      await writeFile(join(dir, "a.jsonl"), ndjson([started({ runId: 1 })]));
+      await waitFor("the event", async () => (await getJson(`${service.url}/api/stats`)).jobs.started === 1 || undefined);
+      await rm(dir, { recursive: true }); // every pass now fails: readdir ENOENT
+      await waitFor("a failed pass", () => service.store.health().body.failedPasses > 0 || undefined);
+      expect((await getJson(`${service.url}/api/stats`)).jobs.started).to.equal(1);
+      expect(lines.join("")).to.include("aggregation pass failed");
+      await mkdir(dir);
+      await writeFile(join(dir, "b.jsonl"), ndjson([started({ runId: 2 })]));
+      await waitFor("recovery", async () => (await getJson(`${service.url}/api/stats`)).jobs.started === 2 || undefined);
+    } finally {
+      await service.stop();
     }
   });
 });
