@@ -1,0 +1,424 @@
+/**
+ * The stack configuration (namespace `cco-infra`), parsed and validated once,
+ * before any resource is declared. Every key is declared here once: its type,
+ * description and default (Pulumi.yaml repeats them; a test keeps both equal),
+ * the rule it must follow, and how that rule reads in an error message.
+ *
+ * A bad value stops the program with a message that names the key, the value
+ * and what is allowed (`ConfigError`); nothing is registered.
+ */
+import { z } from "zod";
+import { cidrContains, formatIpv4, isHostAddress, parseCidr, parseIpv4 } from "./ipv4";
+
+export const NAMESPACE = "cco-infra";
+
+/**
+ * The default egress allowlist: the domains GitHub documents for self-hosted
+ * runners (each also allows its subdomains, so actions.githubusercontent.com
+ * covers the runner service hosts and blob.core.windows.net artifact and cache
+ * storage), and Debian's update mirrors. Stacks add what their builds need.
+ */
+export const GITHUB_RUNNER_DOMAINS = [
+  "github.com",
+  "api.github.com",
+  "codeload.github.com",
+  "objects.githubusercontent.com",
+  "objects-origin.githubusercontent.com",
+  "github-releases.githubusercontent.com",
+  "github-registry-files.githubusercontent.com",
+  "release-assets.githubusercontent.com",
+  "raw.githubusercontent.com",
+  "actions.githubusercontent.com",
+  "pkg.actions.githubusercontent.com",
+  "results-receiver.actions.githubusercontent.com",
+  "blob.core.windows.net",
+  "ghcr.io",
+  "pkg-containers.githubusercontent.com",
+  "npm.pkg.github.com",
+  "maven.pkg.github.com",
+  // Debian's security and package updates of the containers themselves.
+  "deb.debian.org",
+  "security.debian.org",
+] as const;
+
+type KeyType = "string" | "integer" | "boolean" | "array";
+
+interface KeySpec<T> {
+  type: KeyType;
+  description: string;
+  /** Undefined: the key is required. */
+  default: T | undefined;
+  /** What is allowed, as error messages say it. */
+  allowed: string;
+  schema: z.ZodType<T>;
+}
+
+function key<T>(type: KeyType, description: string, defaultValue: T | undefined, allowed: string, schema: z.ZodType<T>): KeySpec<T> {
+  return { type, description, default: defaultValue, allowed, schema };
+}
+
+/** The secrets `pulumi up` needs, all set with `pulumi config set --secret`. */
+export const REQUIRED_SECRETS = {
+  "github:token": "GitHub token of the repository owner (repo administration, actions and contents)",
+  "proxmoxve:apiToken": "Proxmox API token, user@realm!tokenid=uuid",
+  "cco-infra:sshPrivateKey": "private half of the provisioning SSH key",
+} as const;
+
+/** Secret keys: only ever read as secrets (pulumi config set --secret), never validated as text. */
+export const SECRET_KEYS = {
+  sshPrivateKey: "Private half of the provisioning SSH key (OpenSSH format); set with --secret",
+} as const;
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const hex = (length: number) => z.string().regex(new RegExp(`^[0-9a-f]{${length}}$`));
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const SEMVER = /^\d+\.\d+\.\d+$/;
+const httpsUrl = z.string().regex(/^https:\/\/[^\s]+$/);
+const ipv4 = z.string().refine((s) => parseIpv4(s) !== undefined);
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined);
+const unique = <T>(list: T[]) => new Set(list).size === list.length;
+const uniqueStrings = (item: z.ZodType<string>) => z.array(item).refine(unique, "has duplicates");
+
+/** Every project key: Pulumi.yaml must declare exactly these. */
+export const CONFIG_KEYS = {
+  // The GitHub repository
+  repoName: key("string", "Name of the private GitHub repository", "cco", "a GitHub repository name (letters, digits, . _ -)",
+    z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).refine((s) => s !== "." && s !== "..")),
+  repoDescription: key("string", "Description of the repository", "cco: built, tested and released on our own runners", "any text up to 350 characters",
+    z.string().max(350)),
+  protectionMode: key("string", "How main is protected: classic branch protection, or a repository ruleset (needs a paid plan on private repos)", "classic", "classic or ruleset",
+    z.enum(["classic", "ruleset"])),
+  requiredApprovals: key("integer", "Approving reviews a pull request needs before it merges into main", 1, "a whole number from 1 to 6",
+    int(1, 6)),
+  // Runners
+  runnerCount: key("integer", "Number of self-hosted runners (runner-01 ... runner-NN)", 4, "a whole number from 4 to 10",
+    int(4, 10)),
+  runnerLabels: key("array", "Labels of every runner besides self-hosted (always first) and its own name", [] as string[],
+    "a list of distinct labels of letters, digits, . _ - (up to 64 characters), without self-hosted",
+    uniqueStrings(z.string().regex(LABEL).refine((s) => s.toLowerCase() !== "self-hosted"))),
+  runnerCores: key("integer", "CPU cores of each runner container", 4, "a whole number from 2 to 128", int(2, 128)),
+  runnerMemoryMb: key("integer", "Memory of each runner container, in MB", 8192, "a whole number of MB from 2048 to 1048576", int(2048, 1048576)),
+  runnerSwapMb: key("integer", "Swap of each runner container, in MB", 1024, "a whole number of MB from 0 to 65536", int(0, 65536)),
+  runnerDiskGb: key("integer", "Root disk of each runner container, in GB", 50, "a whole number of GB from 20 to 4096", int(20, 4096)),
+  runnerVersion: key("string", "Version of the GitHub Actions runner (set runnerSha256 with it)", "2.329.0", "a version like 2.329.0",
+    z.string().regex(SEMVER)),
+  runnerSha256: key("string", "SHA-256 of the runner's linux-x64 tarball (from its release notes)",
+    "194f1e1e4bd02f80b7e9633fc546084d8d4e19f3928a324d512ea53430102e1d", "64 lowercase hex digits", hex(64)),
+  runnerTarballUrl: key("string", "Where the runner tarball is downloaded ({version} is replaced); a mirror works",
+    "https://github.com/actions/runner/releases/download/v{version}/actions-runner-linux-x64-{version}.tar.gz", "an https URL", httpsUrl),
+  runnerAutoUpdate: key("boolean", "Let the runner update itself (off: the pinned version is kept; raise it here within GitHub's 30-day window)", false, "true or false",
+    z.boolean()),
+  dockerInJobs: key("boolean", "Allow Docker inside jobs (turns on LXC nesting and keyctl, and the docker group)", false, "true or false",
+    z.boolean()),
+  vmIdStart: key("integer", "vmId of runner-01; runner-NN gets vmIdStart + NN - 1 (ten ids are reserved)", 200, "a whole number from 100 to 999999990",
+    int(100, 999_999_990)),
+  // Proxmox
+  proxmoxNodes: key("array", "Proxmox nodes to place containers on", ["pve"], "a non-empty list of distinct node names (letters, digits, -)",
+    uniqueStrings(z.string().regex(NODE_NAME)).refine((l) => l.length > 0, "is empty")),
+  runnerPlacement: key("array", "Node of each runner by index (runner-01 first); runners past the list go round-robin over proxmoxNodes", [] as string[],
+    "a list of up to 10 names from proxmoxNodes", z.array(z.string()).max(10)),
+  proxmoxDatastore: key("string", "Datastore of the containers' root disks", "local-lvm", "a datastore id", z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  proxmoxTemplateDatastore: key("string", "Datastore that holds the LXC template (content type vztmpl)", "local", "a datastore id",
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  proxmoxBridge: key("string", "Bridge the containers' network interface joins", "vmbr0", "a Linux bridge name", z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/)),
+  lxcTemplateUrl: key("string", "LXC template: Debian 12, the system the hardening tests boot", "http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst",
+    "an http(s) URL of a .tar.zst/.tar.xz/.tar.gz template", z.string().regex(/^https?:\/\/\S+\.tar\.(zst|xz|gz)$/)),
+  lxcTemplateChecksum: key("string", "SHA-512 of the LXC template (Proxmox checks it after download)",
+    "39f6d06e082d6a418438483da4f76092ebd0370a91bad30b82ab6d0f442234d63fe27a15569895e34d6d1e5ca50319f62637f7fb96b98dbde4f6103cf05bff6d",
+    "128 lowercase hex digits (SHA-512)", hex(128)),
+  // Network
+  networkMode: key("string", "static: addresses from runnerIpStart; dhcp: runners ask the LAN (the stats service stays static)", "static", "static or dhcp",
+    z.enum(["static", "dhcp"])),
+  networkCidr: key("string", "The containers' LAN", "192.168.1.0/24", "an IPv4 block like 192.168.1.0/24", cidr),
+  networkGateway: key("string", "Default gateway of the LAN", "192.168.1.1", "an IPv4 address inside networkCidr", ipv4),
+  runnerIpStart: key("string", "Address of runner-01; runner-NN gets the NN-th from here (ten are reserved)", "192.168.1.200",
+    "an IPv4 address such that ten addresses from it fit in networkCidr", ipv4),
+  dnsServers: key("array", "Upstream resolvers the containers' dnsmasq forwards to (the only DNS they may reach)", ["1.1.1.1", "9.9.9.9"],
+    "a non-empty list of distinct IPv4 addresses", uniqueStrings(ipv4).refine((l) => l.length > 0, "is empty")),
+  adminCidr: key("string", "Where SSH into the containers is allowed from (the Proxmox firewall enforces it)", "192.168.1.0/24", "an IPv4 block", cidr),
+  // Egress
+  egressDomains: key("array", "Domains (and their subdomains) runners may reach on 443/80; everything else is dropped", [...GITHUB_RUNNER_DOMAINS],
+    "a non-empty list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME)).refine((l) => l.length > 0, "is empty")),
+  egressExtraCidrs: key("array", "Extra IPv4 blocks runners may reach (any port), e.g. an internal registry", [] as string[],
+    "a list of distinct IPv4 blocks", uniqueStrings(cidr)),
+  // SSH
+  sshUser: key("string", "User Pulumi provisions the containers as over SSH", "root", "a Linux user name", z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/)),
+  sshPublicKey: key<string>("string", "Public half of the provisioning key (the private half is the secret sshPrivateKey)", undefined,
+    "an OpenSSH public key (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)",
+    z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/)),
+  // The stats service
+  statsVmId: key("integer", "vmId of the stats service's container", 210, "a whole number from 100 to 999999999 outside the runners' ten", int(100, 999_999_999)),
+  statsNode: key("string", "Proxmox node of the stats service (empty: the first of proxmoxNodes)", "", "empty or a name from proxmoxNodes", z.string()),
+  statsIp: key("string", "Static address of the stats service", "192.168.1.210", "an IPv4 host address in networkCidr, outside the runners' ten", ipv4),
+  statsPort: key("integer", "Port of the stats service", 8080, "a whole number from 1024 to 65535", int(1024, 65535)),
+  statsCores: key("integer", "CPU cores of the stats container", 1, "a whole number from 1 to 16", int(1, 16)),
+  statsMemoryMb: key("integer", "Memory of the stats container, in MB", 1024, "a whole number of MB from 512 to 65536", int(512, 65536)),
+  statsDiskGb: key("integer", "Root disk of the stats container, in GB", 8, "a whole number of GB from 4 to 1024", int(4, 1024)),
+  nodeVersion: key("string", "Node.js LTS run by the stats service (set nodeSha256 with it)", "22.21.1", "a version like 22.21.1 (20 or later)",
+    z.string().regex(SEMVER).refine((v) => Number(v.split(".")[0]) >= 20)),
+  nodeSha256: key("string", "SHA-256 of node-v{version}-linux-x64.tar.xz (from nodejs.org SHASUMS256.txt)",
+    "680d3f30b24a7ff24b98db5e96f294c0070f8f9078df658da1bce1b9c9873c88", "64 lowercase hex digits", hex(64)),
+  nodeTarballUrl: key("string", "Where Node.js is downloaded ({version} is replaced)", "https://nodejs.org/dist/v{version}/node-v{version}-linux-x64.tar.xz",
+    "an https URL", httpsUrl),
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+type Values = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K] extends KeySpec<infer T> ? T : never };
+
+/** The validated configuration, shaped for the components. */
+export interface InfraConfig {
+  repository: {
+    name: string;
+    description: string;
+    protectionMode: "classic" | "ruleset";
+    requiredApprovals: number;
+  };
+  runners: {
+    count: number;
+    /** runner-01 ... runner-NN, each with its vmId, node and address. */
+    instances: RunnerInstance[];
+    /** self-hosted first, then the configured ones. */
+    labels: string[];
+    cores: number;
+    memoryMb: number;
+    swapMb: number;
+    diskGb: number;
+    version: string;
+    sha256: string;
+    tarballUrl: string;
+    autoUpdate: boolean;
+    dockerInJobs: boolean;
+  };
+  proxmox: {
+    nodes: string[];
+    datastore: string;
+    templateDatastore: string;
+    bridge: string;
+    templateUrl: string;
+    templateChecksum: string;
+  };
+  network: {
+    mode: "static" | "dhcp";
+    cidr: string;
+    prefix: number;
+    gateway: string;
+    dnsServers: string[];
+    adminCidr: string;
+  };
+  egress: { domains: string[]; extraCidrs: string[] };
+  ssh: { user: string; publicKey: string };
+  stats: {
+    vmId: number;
+    node: string;
+    ip: string;
+    port: number;
+    cores: number;
+    memoryMb: number;
+    diskGb: number;
+    nodeVersion: string;
+    nodeSha256: string;
+    nodeTarballUrl: string;
+  };
+}
+
+export interface RunnerInstance {
+  /** runner-01 */
+  name: string;
+  index: number;
+  vmId: number;
+  node: string;
+  /** Static address, or undefined with DHCP. */
+  ip: string | undefined;
+}
+
+/** Ten vmIds and addresses are reserved for runners, so scaling up never collides. */
+export const MAX_RUNNERS = 10;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    readonly allowed: string,
+    problem?: string,
+  ) {
+    super(`Invalid config ${NAMESPACE}:${key} = ${JSON.stringify(value)}${problem ? ` (${problem})` : ""}. Allowed: ${allowed}.`);
+    this.name = "ConfigError";
+  }
+}
+
+function fail(k: ConfigKey, value: unknown, problem?: string): never {
+  throw new ConfigError(k, value, CONFIG_KEYS[k].allowed, problem);
+}
+
+/** A raw value (a string, as Pulumi hands config over) as the key's type. */
+function decode(k: ConfigKey, raw: string): unknown {
+  const type = CONFIG_KEYS[k].type;
+  if (type === "string") return raw;
+  if (type === "integer") return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : fail(k, raw, "not a whole number");
+  if (type === "boolean") {
+    if (raw === "true" || raw === "false") return raw === "true";
+    return fail(k, raw, "not true or false");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail(k, raw, "not a list");
+  }
+  return Array.isArray(parsed) ? parsed : fail(k, parsed, "not a list");
+}
+
+function readValues(raw: Record<string, string | undefined>): Values {
+  const unknown = Object.keys(raw).filter((k) => !(k in CONFIG_KEYS) && !(k in SECRET_KEYS) && raw[k] !== undefined);
+  if (unknown.length > 0) {
+    const k = unknown[0]!;
+    throw new ConfigError(k, raw[k], `one of the keys declared in Pulumi.yaml (${Object.keys(CONFIG_KEYS).join(", ")})`, "unknown key");
+  }
+  const values: Record<string, unknown> = {};
+  for (const k of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const given = raw[k];
+    if (given === undefined && CONFIG_KEYS[k].default === undefined) fail(k, undefined, "required");
+    const value = given === undefined ? CONFIG_KEYS[k].default : decode(k, given);
+    const parsed = (CONFIG_KEYS[k].schema as z.ZodType).safeParse(value);
+    if (!parsed.success) {
+      // The allowed text says what the rule is; only a list item's position or
+      // a rule of our own ("has duplicates") adds to it.
+      const issue = parsed.error.issues[0];
+      const where =
+        issue && issue.path.length > 0
+          ? `item ${Number(issue.path[0]) + 1} is invalid`
+          : issue?.code === "custom" && issue.message !== "Invalid input"
+            ? issue.message
+            : undefined;
+      fail(k, value, where);
+    }
+    values[k] = parsed.data;
+  }
+  return values as Values;
+}
+
+/** The release a pinned artifact comes from must be pinned with its checksum. */
+function requirePair(raw: Record<string, string | undefined>, version: ConfigKey, checksum: ConfigKey): void {
+  const changed = raw[version] !== undefined && raw[version] !== CONFIG_KEYS[version].default;
+  if (changed && raw[checksum] === undefined) {
+    fail(checksum, undefined, `${NAMESPACE}:${version} is ${raw[version]}, so its checksum must be set too`);
+  }
+}
+
+function ipOrFail(k: ConfigKey, value: string): number {
+  return parseIpv4(value) ?? fail(k, value);
+}
+
+/**
+ * Parses and validates every key. `raw` maps key (without namespace) to the
+ * string Pulumi holds; a missing key takes its default. Throws ConfigError.
+ */
+export function parseConfig(raw: Record<string, string | undefined>): InfraConfig {
+  const v = readValues(raw);
+  requirePair(raw, "runnerVersion", "runnerSha256");
+  requirePair(raw, "nodeVersion", "nodeSha256");
+
+  // Placement: every named node exists.
+  v.runnerPlacement.forEach((node, i) => {
+    if (!v.proxmoxNodes.includes(node)) {
+      fail("runnerPlacement", v.runnerPlacement, `item ${i + 1} "${node}" is not in proxmoxNodes ${JSON.stringify(v.proxmoxNodes)}`);
+    }
+  });
+  const statsNode = v.statsNode === "" ? v.proxmoxNodes[0]! : v.statsNode;
+  if (!v.proxmoxNodes.includes(statsNode)) fail("statsNode", v.statsNode, `not in proxmoxNodes ${JSON.stringify(v.proxmoxNodes)}`);
+
+  // vmIds: the runners' ten and the stats service's never overlap.
+  const lastRunnerVmId = v.vmIdStart + MAX_RUNNERS - 1;
+  if (v.statsVmId >= v.vmIdStart && v.statsVmId <= lastRunnerVmId) {
+    fail("statsVmId", v.statsVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
+  }
+
+  // Addresses: the plan fits the block and nothing collides.
+  const block = parseCidr(v.networkCidr)!;
+  const gateway = ipOrFail("networkGateway", v.networkGateway);
+  if (!isHostAddress(block, gateway)) fail("networkGateway", v.networkGateway, `not a host address in ${v.networkCidr}`);
+  const stats = ipOrFail("statsIp", v.statsIp);
+  if (!isHostAddress(block, stats)) fail("statsIp", v.statsIp, `not a host address in ${v.networkCidr}`);
+  if (stats === gateway) fail("statsIp", v.statsIp, "is the gateway");
+  const first = ipOrFail("runnerIpStart", v.runnerIpStart);
+  if (v.networkMode === "static") {
+    const last = first + MAX_RUNNERS - 1;
+    if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
+      fail("runnerIpStart", v.runnerIpStart, `${v.runnerIpStart}-${formatIpv4(last)} does not fit in ${v.networkCidr}`);
+    }
+    if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
+    if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
+  }
+  if (!cidrContains(block, gateway)) fail("networkGateway", v.networkGateway);
+
+  const instances: RunnerInstance[] = [];
+  for (let i = 1; i <= v.runnerCount; i++) {
+    instances.push({
+      name: runnerName(i),
+      index: i,
+      vmId: v.vmIdStart + i - 1,
+      node: v.runnerPlacement[i - 1] ?? v.proxmoxNodes[(i - 1) % v.proxmoxNodes.length]!,
+      ip: v.networkMode === "static" ? formatIpv4(first + i - 1) : undefined,
+    });
+  }
+
+  return {
+    repository: {
+      name: v.repoName,
+      description: v.repoDescription,
+      protectionMode: v.protectionMode,
+      requiredApprovals: v.requiredApprovals,
+    },
+    runners: {
+      count: v.runnerCount,
+      instances,
+      labels: ["self-hosted", ...v.runnerLabels],
+      cores: v.runnerCores,
+      memoryMb: v.runnerMemoryMb,
+      swapMb: v.runnerSwapMb,
+      diskGb: v.runnerDiskGb,
+      version: v.runnerVersion,
+      sha256: v.runnerSha256,
+      tarballUrl: v.runnerTarballUrl.replaceAll("{version}", v.runnerVersion),
+      autoUpdate: v.runnerAutoUpdate,
+      dockerInJobs: v.dockerInJobs,
+    },
+    proxmox: {
+      nodes: v.proxmoxNodes,
+      datastore: v.proxmoxDatastore,
+      templateDatastore: v.proxmoxTemplateDatastore,
+      bridge: v.proxmoxBridge,
+      templateUrl: v.lxcTemplateUrl,
+      templateChecksum: v.lxcTemplateChecksum,
+    },
+    network: {
+      mode: v.networkMode,
+      cidr: v.networkCidr,
+      prefix: block.prefix,
+      gateway: v.networkGateway,
+      dnsServers: v.dnsServers,
+      adminCidr: v.adminCidr,
+    },
+    egress: { domains: v.egressDomains, extraCidrs: v.egressExtraCidrs },
+    ssh: { user: v.sshUser, publicKey: v.sshPublicKey },
+    stats: {
+      vmId: v.statsVmId,
+      node: statsNode,
+      ip: v.statsIp,
+      port: v.statsPort,
+      cores: v.statsCores,
+      memoryMb: v.statsMemoryMb,
+      diskGb: v.statsDiskGb,
+      nodeVersion: v.nodeVersion,
+      nodeSha256: v.nodeSha256,
+      nodeTarballUrl: v.nodeTarballUrl.replaceAll("{version}", v.nodeVersion),
+    },
+  };
+}
+
+/** runner-01 ... runner-10: stable names, the index zero-padded. */
+export function runnerName(index: number): string {
+  return `runner-${String(index).padStart(2, "0")}`;
+}

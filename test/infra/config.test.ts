@@ -1,0 +1,167 @@
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { CONFIG_KEYS, ConfigError, GITHUB_RUNNER_DOMAINS, NAMESPACE, parseConfig, SECRET_KEYS } from "../../infra/config";
+import { projectFile } from "../../infra/project";
+import { projectKeys, PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB57RW9d/UH86wa7SOv4EQ9hjvlT9Pb9ClYl62A1YGgJ test";
+/** The smallest valid raw config: defaults for everything but the required key. */
+const base = (extra: Record<string, string> = {}) => ({ sshPublicKey: KEY, ...extra });
+
+function errorOf(raw: Record<string, string>): ConfigError {
+  try {
+    parseConfig(raw);
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(raw)} to be refused`);
+}
+
+describe("config: stack configuration", () => {
+  describe("refuses bad values, naming the key, the value and what is allowed", () => {
+    const cases: Array<[string, Record<string, string>, string, RegExp]> = [
+      ["too few runners", { runnerCount: "3" }, "runnerCount", /^Invalid config cco-infra:runnerCount = 3\. Allowed: a whole number from 4 to 10\.$/],
+      ["too many runners", { runnerCount: "11" }, "runnerCount", /cco-infra:runnerCount = 11\. Allowed: a whole number from 4 to 10/],
+      ["a fractional runner count", { runnerCount: "4.5" }, "runnerCount", /cco-infra:runnerCount = "4\.5" \(not a whole number\)\. Allowed: a whole number from 4 to 10/],
+      ["a runner count that is not a number", { runnerCount: "four" }, "runnerCount", /runnerCount = "four" \(not a whole number\)/],
+      ["too little memory", { runnerMemoryMb: "1024" }, "runnerMemoryMb", /runnerMemoryMb = 1024\. Allowed: a whole number of MB from 2048/],
+      ["too small a disk", { runnerDiskGb: "10" }, "runnerDiskGb", /runnerDiskGb = 10\. Allowed: a whole number of GB from 20/],
+      ["one core", { runnerCores: "1" }, "runnerCores", /runnerCores = 1\. Allowed: a whole number from 2 to 128/],
+      ["a stats vmId among the runners'", { vmIdStart: "200", statsVmId: "205" }, "statsVmId", /statsVmId = 205 \(collides with the runners' vmIds 200-209\)/],
+      ["a vmId below Proxmox's range", { vmIdStart: "99" }, "vmIdStart", /vmIdStart = 99\. Allowed: a whole number from 100/],
+      ["runner addresses past the block", { networkCidr: "192.168.1.0/24", runnerIpStart: "192.168.1.250" }, "runnerIpStart",
+        /runnerIpStart = "192\.168\.1\.250" \(192\.168\.1\.250-192\.168\.2\.3 does not fit in 192\.168\.1\.0\/24\)/],
+      ["the stats address among the runners'", { runnerIpStart: "192.168.1.200", statsIp: "192.168.1.203" }, "statsIp", /statsIp = "192\.168\.1\.203" \(among the runners' ten addresses/],
+      ["the gateway among the runners'", { networkGateway: "192.168.1.201" }, "runnerIpStart", /the gateway 192\.168\.1\.201 is among the runners' ten addresses/],
+      ["a stats address outside the block", { statsIp: "10.0.0.5" }, "statsIp", /statsIp = "10\.0\.0\.5" \(not a host address in 192\.168\.1\.0\/24\)/],
+      ["a block with host bits", { networkCidr: "192.168.1.7/24" }, "networkCidr", /networkCidr = "192\.168\.1\.7\/24"\. Allowed: an IPv4 block/],
+      ["an address that is not one", { networkGateway: "192.168.1.300" }, "networkGateway", /networkGateway = "192\.168\.1\.300"/],
+      ["an unknown node in placement", { proxmoxNodes: '["pve1","pve2"]', runnerPlacement: '["pve1","pve3"]' }, "runnerPlacement",
+        /runnerPlacement = \["pve1","pve3"\] \(item 2 "pve3" is not in proxmoxNodes \["pve1","pve2"\]\)/],
+      ["an unknown stats node", { statsNode: "pve9" }, "statsNode", /statsNode = "pve9" \(not in proxmoxNodes \["pve"\]\)/],
+      ["duplicate nodes", { proxmoxNodes: '["pve","pve"]' }, "proxmoxNodes", /proxmoxNodes = \["pve","pve"\] \(has duplicates\)/],
+      ["a label with a space", { runnerLabels: '["gpu box"]' }, "runnerLabels", /runnerLabels = \["gpu box"\] \(item 1 is invalid\)\. Allowed: a list of distinct labels/],
+      ["a label with a comma", { runnerLabels: '["a,b"]' }, "runnerLabels", /runnerLabels = \["a,b"\] \(item 1 is invalid\)/],
+      ["self-hosted listed again", { runnerLabels: '["Self-Hosted"]' }, "runnerLabels", /without self-hosted/],
+      ["labels that are not a list", { runnerLabels: "gpu" }, "runnerLabels", /runnerLabels = "gpu" \(not a list\)/],
+      ["a runner version without its SHA-256", { runnerVersion: "2.330.0" }, "runnerSha256",
+        /runnerSha256 = undefined \(cco-infra:runnerVersion is 2\.330\.0, so its checksum must be set too\)\. Allowed: 64 lowercase hex digits/],
+      ["a runner checksum that is not SHA-256", { runnerSha256: "abc" }, "runnerSha256", /runnerSha256 = "abc"\. Allowed: 64 lowercase hex digits/],
+      ["a Node.js version without its SHA-256", { nodeVersion: "22.22.0" }, "nodeSha256", /nodeSha256 = undefined \(cco-infra:nodeVersion is 22\.22\.0/],
+      ["a Node.js older than 20", { nodeVersion: "18.20.4", nodeSha256: "a".repeat(64) }, "nodeVersion", /nodeVersion = "18\.20\.4"\. Allowed: a version like 22\.21\.1 \(20 or later\)/],
+      ["an egress domain that is not a domain", { egressDomains: '["github.com","https://evil.example/"]' }, "egressDomains",
+        /egressDomains = \["github\.com","https:\/\/evil\.example\/"\] \(item 2 is invalid\)\. Allowed: a non-empty list of distinct lowercase domain names/],
+      ["a wildcard egress domain", { egressDomains: '["*.github.com"]' }, "egressDomains", /item 1 is invalid/],
+      ["an empty allowlist", { egressDomains: "[]" }, "egressDomains", /egressDomains = \[\] \(is empty\)/],
+      ["a bad extra CIDR", { egressExtraCidrs: '["10.0.0.0/33"]' }, "egressExtraCidrs", /egressExtraCidrs = \["10\.0\.0\.0\/33"\] \(item 1 is invalid\)/],
+      ["a plain http runner mirror", { runnerTarballUrl: "http://mirror/x.tgz" }, "runnerTarballUrl", /Allowed: an https URL/],
+      ["a missing SSH public key", { sshPublicKey: "" }, "sshPublicKey", /sshPublicKey = ""\. Allowed: an OpenSSH public key/],
+      ["a private key where the public one goes", { sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }, "sshPublicKey", /Allowed: an OpenSSH public key/],
+      ["an unknown protection mode", { protectionMode: "strict" }, "protectionMode", /protectionMode = "strict"\. Allowed: classic or ruleset/],
+      ["zero approvals", { requiredApprovals: "0" }, "requiredApprovals", /requiredApprovals = 0\. Allowed: a whole number from 1 to 6/],
+      ["a boolean that is not one", { dockerInJobs: "yes" }, "dockerInJobs", /dockerInJobs = "yes" \(not true or false\)\. Allowed: true or false/],
+      ["an unknown key (a typo)", { runnerCont: "5" }, "runnerCont", /runnerCont = "5" \(unknown key\)\. Allowed: one of the keys declared in Pulumi\.yaml/],
+    ];
+    for (const [what, raw, key, message] of cases) {
+      it(`${what} (${key})`, () => {
+        const err = errorOf(base(raw));
+        expect(err.key).to.equal(key);
+        expect(err.message).to.match(message);
+      });
+    }
+
+    it("requires the SSH public key", () => {
+      const err = errorOf({});
+      expect(err.message).to.match(/^Invalid config cco-infra:sshPublicKey = undefined \(required\)/);
+    });
+  });
+
+  describe("derives the fleet", () => {
+    it("names runners runner-01..NN with stable vmIds and addresses", () => {
+      const c = parseConfig(base({ runnerCount: "7" }));
+      expect(c.runners.instances.map((r) => r.name)).to.deep.equal(["runner-01", "runner-02", "runner-03", "runner-04", "runner-05", "runner-06", "runner-07"]);
+      expect(c.runners.instances.map((r) => r.vmId)).to.deep.equal([200, 201, 202, 203, 204, 205, 206]);
+      expect(c.runners.instances[6]!.ip).to.equal("192.168.1.206");
+    });
+
+    it("keeps the first runners identical when the count changes", () => {
+      const seven = parseConfig(base({ runnerCount: "7", proxmoxNodes: '["a","b","c"]' })).runners.instances;
+      const four = parseConfig(base({ runnerCount: "4", proxmoxNodes: '["a","b","c"]' })).runners.instances;
+      expect(seven.slice(0, 4)).to.deep.equal(four);
+    });
+
+    it("spreads runners round-robin over nodes, after explicit placement", () => {
+      const c = parseConfig(base({ runnerCount: "5", proxmoxNodes: '["a","b","c"]', runnerPlacement: '["c"]' }));
+      expect(c.runners.instances.map((r) => r.node)).to.deep.equal(["c", "b", "c", "a", "b"]);
+    });
+
+    it("puts self-hosted first among the labels", () => {
+      expect(parseConfig(base({ runnerLabels: '["gpu","x64"]' })).runners.labels).to.deep.equal(["self-hosted", "gpu", "x64"]);
+    });
+
+    it("fills the version into download URLs", () => {
+      const c = parseConfig(base());
+      expect(c.runners.tarballUrl).to.equal("https://github.com/actions/runner/releases/download/v2.329.0/actions-runner-linux-x64-2.329.0.tar.gz");
+      expect(c.stats.nodeTarballUrl).to.equal("https://nodejs.org/dist/v22.21.1/node-v22.21.1-linux-x64.tar.xz");
+    });
+
+    it("leaves runner addresses to DHCP in dhcp mode", () => {
+      const c = parseConfig(base({ networkMode: "dhcp", runnerIpStart: "192.168.1.250" }));
+      expect(c.runners.instances.every((r) => r.ip === undefined)).to.equal(true);
+    });
+
+    it("has the design's defaults: 4 runners of 4 cores, 8192 MB, 50 GB, self-hosted", () => {
+      const c = parseConfig(base());
+      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: false, dockerInJobs: false });
+      expect(c.runners.labels).to.deep.equal(["self-hosted"]);
+      expect(c.egress.domains).to.deep.equal([...GITHUB_RUNNER_DOMAINS]);
+    });
+  });
+
+  describe("project and stack files", () => {
+    it("Pulumi.yaml is what infra/config.ts declares (npm run sync:project)", () => {
+      expect(readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")).to.equal(projectFile());
+    });
+
+    it("declares every key with a type Pulumi accepts, a description, and the default", () => {
+      const project = parse(readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8"));
+      expect(project.name).to.equal(NAMESPACE);
+      expect(project.runtime.name).to.equal("nodejs");
+      const declared = Object.keys(project.config);
+      expect(declared).to.have.members([...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_KEYS)]);
+      for (const [k, spec] of Object.entries(project.config) as [string, Record<string, unknown>][]) {
+        // Pulumi's project schema: these properties only, type from this set, items for arrays.
+        expect(Object.keys(spec).every((p) => ["type", "description", "default", "items", "secret"].includes(p)), k).to.equal(true);
+        expect(["string", "integer", "boolean", "array"]).to.include(spec.type);
+        if (spec.type === "array") expect(spec.items, k).to.deep.equal({ type: "string" });
+        expect(spec.description, k).to.be.a("string").and.not.empty;
+      }
+      expect(project.config.sshPrivateKey.secret).to.equal(true);
+    });
+
+    for (const stack of ["dev", "prod"]) {
+      it(`Pulumi.${stack}.yaml is valid and keeps no secret in clear`, () => {
+        const { values, encrypted } = readStackFile(stack);
+        expect(() => parseConfig(projectKeys(values, NAMESPACE))).to.not.throw();
+        expect(encrypted).to.deep.equal([]);
+        for (const k of Object.keys(values)) expect(k).to.not.match(/token|password|secret|privateKey/i);
+      });
+    }
+
+    it("prod mirrors the seed: 4 runners of 4 cores / 8192 MB / 50 GB, vmIds from 200", () => {
+      const c = parseConfig(projectKeys(readStackFile("prod").values, NAMESPACE));
+      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50 });
+      expect(c.runners.instances[0]!.vmId).to.equal(200);
+      expect(c.egress.domains).to.include.members(["crates.io", "static.rust-lang.org"]);
+    });
+
+    it("dev is smaller than prod", () => {
+      const dev = parseConfig(projectKeys(readStackFile("dev").values, NAMESPACE)).runners;
+      const prod = parseConfig(projectKeys(readStackFile("prod").values, NAMESPACE)).runners;
+      expect(dev.cores * dev.memoryMb * dev.diskGb).to.be.below(prod.cores * prod.memoryMb * prod.diskGb);
+    });
+  });
+});
