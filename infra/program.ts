@@ -1,0 +1,44 @@
+/**
+ * The whole program: read and validate the stack config, then declare every
+ * component. index.ts exports what this returns as stack outputs; the tests
+ * and the offline plan run this same function under Pulumi's mock runtime.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { NAMESPACE, parseConfig, type InfraConfig } from "./config";
+import { CcoRepository } from "./github/repository";
+
+export interface StackOutputs {
+  repositoryUrl: pulumi.Output<string>;
+  runnerNames: string[];
+  requiredChecks: string[];
+}
+
+/** This project's keys from the runtime config, as strings (namespace stripped). */
+export function rawStackConfig(): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const [k, v] of Object.entries(pulumi.runtime.allConfig())) {
+    if (k.startsWith(`${NAMESPACE}:`)) raw[k.slice(NAMESPACE.length + 1)] = v;
+  }
+  return raw;
+}
+
+/** Validates the config first: a ConfigError leaves nothing registered. */
+export function program(): StackOutputs {
+  const config = parseConfig(rawStackConfig());
+  return declare(config);
+}
+
+export function declare(config: InfraConfig): StackOutputs {
+  const repository = new CcoRepository("cco", {
+    name: config.repository.name,
+    description: config.repository.description,
+    runnerLabels: config.runners.labels,
+    protectionMode: config.repository.protectionMode,
+    requiredApprovals: config.repository.requiredApprovals,
+  });
+  return {
+    repositoryUrl: repository.htmlUrl,
+    runnerNames: config.runners.instances.map((r) => r.name),
+    requiredChecks: repository.requiredChecks,
+  };
+}
