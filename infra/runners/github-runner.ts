@@ -1,0 +1,161 @@
+/**
+ * The GitHub side of a runner's life, run on the operator's machine by the
+ * Pulumi program (command.local.Command), with the operator's token:
+ *
+ *   mint         print a fresh registration token (create step of a runner)
+ *   deregister   remove the runner from GitHub (delete step, before its container goes)
+ *
+ * Environment: GITHUB_TOKEN, GITHUB_REPOSITORY (owner/name), RUNNER_NAME, and
+ * for deregister RUNNER_ID (from the registration) when known.
+ * GITHUB_API_URL points at another API (GitHub Enterprise, or a test fake).
+ *
+ * Deregistration tolerates a runner already gone (404, or no runner of that
+ * name), retries while GitHub answers 422 (the runner is running a job) for
+ * at most DEREGISTER_TIMEOUT_S seconds (default 600), and then fails with a
+ * clear message instead of waiting forever: the container is then kept, so no
+ * runner is left "offline" in GitHub; `pulumi up` again once the job is done.
+ */
+
+export interface GitHubEnv {
+  token: string;
+  repository: string;
+  api: string;
+}
+
+export class GitHubError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+export function githubEnv(): GitHubEnv {
+  const repository = env("GITHUB_REPOSITORY");
+  if (!/^[^/\s]+\/[^/\s]+$/.test(repository)) throw new Error(`GITHUB_REPOSITORY must be owner/name, got ${repository}`);
+  return { token: env("GITHUB_TOKEN"), repository, api: (process.env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "") };
+}
+
+async function call(gh: GitHubEnv, method: string, path: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${gh.api}/repos/${gh.repository}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${gh.token}`,
+      Accept: "application/vnd.github+json",
+      "X-GitHub-Api-Version": "2022-11-28",
+      "User-Agent": "cco-infra",
+    },
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text for the message
+  }
+  return { status: res.status, body };
+}
+
+function describe(body: unknown): string {
+  return typeof body === "object" && body && "message" in body ? String((body as { message: unknown }).message) : String(body ?? "");
+}
+
+/** A registration token (valid one hour), for config.sh. */
+export async function mintRegistrationToken(gh: GitHubEnv): Promise<string> {
+  const r = await call(gh, "POST", "/actions/runners/registration-token");
+  if (r.status !== 201) throw new GitHubError(`registration token: HTTP ${r.status} ${describe(r.body)}`, r.status);
+  const token = (r.body as { token?: unknown }).token;
+  if (typeof token !== "string" || !token) throw new GitHubError("registration token: no token in the answer", r.status);
+  return token;
+}
+
+/** The runner's id by name, or undefined if GitHub has no runner of that name. */
+export async function findRunnerId(gh: GitHubEnv, name: string): Promise<number | undefined> {
+  for (let page = 1; page <= 50; page++) {
+    const r = await call(gh, "GET", `/actions/runners?per_page=100&page=${page}`);
+    if (r.status !== 200) throw new GitHubError(`list runners: HTTP ${r.status} ${describe(r.body)}`, r.status);
+    const runners = ((r.body as { runners?: { id: number; name: string }[] }).runners ?? []);
+    const found = runners.find((x) => x.name === name);
+    if (found) return found.id;
+    if (runners.length < 100) return undefined;
+  }
+  return undefined;
+}
+
+export interface DeregisterOptions {
+  name: string;
+  /** The id recorded at registration; looked up by name when absent. */
+  id?: number;
+  timeoutMs: number;
+  retryEveryMs: number;
+  log: (line: string) => void;
+}
+
+export type DeregisterOutcome = "removed" | "already gone";
+
+export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<DeregisterOutcome> {
+  const id = o.id ?? (await findRunnerId(gh, o.name));
+  if (id === undefined) {
+    o.log(`${o.name}: no such runner in ${gh.repository}; nothing to remove`);
+    return "already gone";
+  }
+  const deadline = Date.now() + o.timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const r = await call(gh, "DELETE", `/actions/runners/${id}`);
+    if (r.status === 204) {
+      o.log(`${o.name}: removed runner ${id} from ${gh.repository}`);
+      return "removed";
+    }
+    if (r.status === 404) {
+      o.log(`${o.name}: runner ${id} is already gone`);
+      return "already gone";
+    }
+    if (r.status !== 422) throw new GitHubError(`remove runner ${id}: HTTP ${r.status} ${describe(r.body)}`, r.status);
+    if (Date.now() + o.retryEveryMs > deadline) {
+      throw new GitHubError(
+        `${o.name}: runner ${id} is still running a job after ${Math.round(o.timeoutMs / 1000)} s; its container is kept so that ` +
+          "no offline runner is left in GitHub. Let the job finish (or cancel it), then run pulumi up again.",
+        422,
+      );
+    }
+    o.log(`${o.name}: runner ${id} is busy (attempt ${attempt}); retrying in ${Math.round(o.retryEveryMs / 1000)} s`);
+    await new Promise((r2) => setTimeout(r2, o.retryEveryMs));
+  }
+}
+
+async function main(command: string | undefined): Promise<void> {
+  const gh = githubEnv();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (command === "mint") {
+    // stdout carries only the token: Pulumi keeps it as a secret output.
+    process.stdout.write(await mintRegistrationToken(gh));
+    return;
+  }
+  if (command === "deregister") {
+    const rawId = process.env.RUNNER_ID;
+    await deregister(gh, {
+      name: env("RUNNER_NAME"),
+      id: rawId && /^\d+$/.test(rawId) ? Number(rawId) : undefined,
+      timeoutMs: Number(process.env.DEREGISTER_TIMEOUT_S ?? 600) * 1000,
+      retryEveryMs: Number(process.env.DEREGISTER_RETRY_S ?? 15) * 1000,
+      log,
+    });
+    return;
+  }
+  throw new Error("usage: github-runner.ts mint|deregister");
+}
+
+if (require.main === module) {
+  main(process.argv[2]).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
