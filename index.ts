@@ -22,3 +22,4 @@ const outputs = run();
 export const repositoryUrl = outputs.repositoryUrl;
 export const runnerNames = outputs.runnerNames;
 export const requiredChecks = outputs.requiredChecks;
+export const statsUrl = outputs.statsUrl;

@@ -6,11 +6,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, parseConfig, type InfraConfig } from "./config";
 import { CcoRepository } from "./github/repository";
+import { lxcTemplates, RunnerFleet } from "./runners/fleet";
+import { StatsService } from "./stats/service";
 
 export interface StackOutputs {
   repositoryUrl: pulumi.Output<string>;
   runnerNames: string[];
   requiredChecks: string[];
+  statsUrl: string;
 }
 
 /** This project's keys from the runtime config, as strings (namespace stripped). */
@@ -29,6 +32,9 @@ export function program(): StackOutputs {
 }
 
 export function declare(config: InfraConfig): StackOutputs {
+  const sshPrivateKey = new pulumi.Config(NAMESPACE).requireSecret("sshPrivateKey");
+  const githubToken = new pulumi.Config("github").requireSecret("token");
+
   const repository = new CcoRepository("cco", {
     name: config.repository.name,
     description: config.repository.description,
@@ -36,9 +42,23 @@ export function declare(config: InfraConfig): StackOutputs {
     protectionMode: config.repository.protectionMode,
     requiredApprovals: config.repository.requiredApprovals,
   });
+  const templates = lxcTemplates(config);
+  const stats = new StatsService("cco-stats", { config, template: templates[config.stats.node]!, sshPrivateKey });
+  const fleet = new RunnerFleet("fleet", {
+    config,
+    templates,
+    repository: repository.repository.fullName,
+    githubToken,
+    sshPrivateKey,
+    statsUrl: stats.url,
+    statsHost: config.stats.ip,
+    statsPort: config.stats.port,
+    ingestToken: stats.ingestToken,
+  });
   return {
     repositoryUrl: repository.htmlUrl,
-    runnerNames: config.runners.instances.map((r) => r.name),
+    runnerNames: fleet.runners.map((r) => r.name),
     requiredChecks: repository.requiredChecks,
+    statsUrl: stats.url,
   };
 }

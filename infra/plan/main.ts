@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, REQUIRED_SECRETS } from "../config";
 import { PROJECT_ROOT, readStackFile } from "../stackfile";
-import { AssetValue, SecretValue, settle, startRecording, type PlannedResource } from "./recorder";
+import { ArchiveValue, AssetValue, SecretValue, settle, startRecording, type PlannedResource } from "./recorder";
 
 interface Options {
   stack: string;
@@ -70,6 +70,7 @@ const KEY_INPUTS: Record<string, string[]> = {
 function short(v: unknown): string {
   if (v instanceof SecretValue) return "[secret]";
   if (v instanceof AssetValue) return `<${v.path ?? `${Buffer.byteLength(v.text ?? "")} bytes`}>`;
+  if (v instanceof ArchiveValue) return `<${Object.keys(v.assets).length} files>`;
   if (typeof v === "string") return v.includes("\n") ? `<${v.split("\n").length} lines>` : v.length > 48 ? `${v.slice(0, 45)}...` : v;
   return JSON.stringify(v, (_k, x: unknown) => (x instanceof SecretValue ? "[secret]" : x));
 }
@@ -79,7 +80,7 @@ function keyInputs(r: PlannedResource): string {
   const keys = KEY_INPUTS[r.type];
   if (keys) return keys.filter((k) => r.inputs[k] !== undefined).map((k) => `${k}=${short(r.inputs[k])}`).join(" ");
   return Object.entries(r.inputs)
-    .filter(([, v]) => v === null || typeof v !== "object" || v instanceof SecretValue || v instanceof AssetValue)
+    .filter(([, v]) => v === null || typeof v !== "object" || v instanceof SecretValue || v instanceof AssetValue || v instanceof ArchiveValue)
     .slice(0, 8)
     .map(([k, v]) => `${k}=${short(v)}`)
     .join(" ");
@@ -108,8 +109,14 @@ export function artifacts(resources: PlannedResource[]): Map<string, string | Bu
     if (r.type === "github:index/repositoryFile:RepositoryFile") {
       put(join("github", String(i.repository), String(i.file)), String(i.content));
     } else if (r.type === "command:remote:CopyToRemote" && i.source instanceof AssetValue) {
-      const content = i.source.text ?? readFileSync(i.source.path!);
-      put(join("containers", r.parent ?? r.name, String(i.remotePath)), content);
+      put(join("containers", r.parent ?? r.name, String(i.remotePath)), i.source.text ?? readFileSync(i.source.path!));
+    } else if (r.type === "command:remote:CopyToRemote" && i.source instanceof ArchiveValue) {
+      // The directory copied into the container, file by file (units, scripts, parameters).
+      for (const [name, asset] of Object.entries(i.source.assets)) {
+        if (asset instanceof AssetValue) {
+          put(join("containers", r.parent ?? r.name, String(i.remotePath), name), asset.text ?? readFileSync(asset.path!));
+        }
+      }
     }
   }
   return files;

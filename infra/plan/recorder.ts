@@ -16,7 +16,6 @@ import * as pulumi from "@pulumi/pulumi";
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SPECIAL_SIG = SECRET_SIG;
 const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
-const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
 const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** An input that was a Pulumi secret. */
@@ -38,9 +37,32 @@ export class AssetValue {
   }
 }
 
+/** An archive input (a directory of files copied somewhere). */
+export class ArchiveValue {
+  constructor(
+    readonly assets: Record<string, unknown>,
+    readonly path: string | undefined,
+  ) {}
+  toJSON(): unknown {
+    return this.path !== undefined ? { archive: "file", path: this.path } : { archive: "assets", files: Object.keys(this.assets).sort() };
+  }
+}
+
+/** The resource options the engine would receive, as far as the plan and tests need them. */
+export interface PlannedOptions {
+  /** URNs of explicit and implicit dependencies. */
+  dependencies: string[];
+  /** URNs whose replacement replaces this resource. */
+  replaceWith: string[];
+  additionalSecretOutputs: string[];
+  ignoreChanges: string[];
+}
+
 export interface PlannedResource {
   type: string;
   name: string;
+  urn: string;
+  options: PlannedOptions;
   /** Name of the parent resource, if any. */
   parent: string | undefined;
   parentType: string | undefined;
@@ -54,16 +76,30 @@ export interface PlannedInvoke {
   inputs: Record<string, unknown>;
 }
 
-function unwrap(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(unwrap);
+/**
+ * Inputs as recorded: secrets (still wrapped, as setMocks hands them over) as
+ * SecretValue; assets and archives (already deserialized into SDK objects,
+ * whose contents are promises) as AssetValue and ArchiveValue.
+ */
+async function unwrap(value: unknown): Promise<unknown> {
+  if (Array.isArray(value)) return Promise.all(value.map(unwrap));
   if (value === null || typeof value !== "object") return value;
+  if (pulumi.asset.Asset.isInstance(value)) {
+    const a = value as unknown as { text?: Promise<string>; path?: Promise<string> };
+    return new AssetValue(await a.text, await a.path);
+  }
+  if (pulumi.asset.Archive.isInstance(value)) {
+    const a = value as unknown as { assets?: Promise<Record<string, unknown>>; path?: Promise<string> };
+    const assets = (await a.assets) ?? {};
+    const entries = await Promise.all(Object.entries(assets).map(async ([k, v]) => [k, await unwrap(v)] as const));
+    return new ArchiveValue(Object.fromEntries(entries), await a.path);
+  }
   const o = value as Record<string, unknown>;
   const sig = o[SPECIAL_SIG];
-  if (sig === SECRET_VALUE_SIG) return new SecretValue(unwrap(o.value));
+  if (sig === SECRET_VALUE_SIG) return new SecretValue(await unwrap(o.value));
   if (sig === ASSET_SIG) return new AssetValue(o.text as string | undefined, o.path as string | undefined);
-  if (sig === ARCHIVE_SIG) return { archive: o.path ?? o.uri ?? "(assets)" };
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = unwrap(v);
+  for (const [k, v] of Object.entries(o)) out[k] = await unwrap(v);
   return out;
 }
 
@@ -71,14 +107,30 @@ function unwrap(value: unknown): unknown {
 export function reveal(value: unknown): unknown {
   if (value instanceof SecretValue) return reveal(value.value);
   if (Array.isArray(value)) return value.map(reveal);
-  if (value instanceof AssetValue || value === null || typeof value !== "object") return value;
+  if (value instanceof AssetValue || value instanceof ArchiveValue || value === null || typeof value !== "object") return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+}
+
+/** The parts of the engine's RegisterResourceRequest read here. */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getReplaceWithList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+  getIgnorechangesList(): string[];
 }
 
 /** Outputs a provider computes, so that dependent values resolve under mocks. */
 type Computed = (inputs: Record<string, unknown>, name: string) => Record<string, unknown>;
 const owner = () => pulumi.runtime.allConfig()["github:owner"] ?? "OWNER";
 const COMPUTED: Record<string, Computed> = {
+  // What the commands would print: a placeholder token from the mint step, a
+  // runner id from provisioning, nothing otherwise.
+  "command:local:Command": (i) => ({ stdout: String(i.create ?? "").endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "", stderr: "" }),
+  "random:index/randomPassword:RandomPassword": (_i, name) => ({ result: `PLACEHOLDER-GENERATED-${name}` }),
+  "command:remote:Command": (i) => ({ stdout: String(i.create ?? "").includes("provision.sh") ? "runner-id=0\n" : "", stderr: "" }),
   "github:index/repository:Repository": (i) => ({
     htmlUrl: `https://github.com/${owner()}/${String(i.name)}`,
     fullName: `${owner()}/${String(i.name)}`,
@@ -89,20 +141,29 @@ const COMPUTED: Record<string, Computed> = {
 export class PlanRecorder implements pulumi.runtime.Mocks {
   readonly resources: PlannedResource[] = [];
   readonly invokes: PlannedInvoke[] = [];
-  private readonly parents = new Map<string, string>();
+  private readonly requests = new Map<string, RegisterRequest>();
 
   /** Noted by the wrapped monitor before newResource is called. */
-  noteParent(type: string, name: string, parentUrn: string): void {
-    if (parentUrn) this.parents.set(`${type}::${name}`, parentUrn);
+  noteRequest(req: RegisterRequest): void {
+    this.requests.set(`${req.getType()}::${req.getName()}`, req);
   }
 
-  newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-    const inputs = unwrap(args.inputs) as Record<string, unknown>;
-    const parentUrn = this.parents.get(`${args.type}::${args.name}`);
+  async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
+    const inputs = (await unwrap(args.inputs)) as Record<string, unknown>;
+    const req = this.requests.get(`${args.type}::${args.name}`);
+    const parentUrn = req?.getParent() || undefined;
     const parentQualified = parentUrn?.split("::")[2];
     this.resources.push({
       type: args.type,
       name: args.name,
+      // The URN as the mock monitor makes it (it keeps only the parent's own type).
+      urn: `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${parentQualified ? `${parentQualified.split("$").pop()}$` : ""}${args.type}::${args.name}`,
+      options: {
+        dependencies: req?.getDependenciesList() ?? [],
+        replaceWith: req?.getReplaceWithList() ?? [],
+        additionalSecretOutputs: req?.getAdditionalsecretoutputsList() ?? [],
+        ignoreChanges: req?.getIgnorechangesList() ?? [],
+      },
       parent: parentUrn?.split("::").pop(),
       parentType: parentQualified?.split("$").pop(),
       custom: args.custom ?? true,
@@ -113,7 +174,7 @@ export class PlanRecorder implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
-    this.invokes.push({ token: args.token, inputs: unwrap(args.inputs) as Record<string, unknown> });
+    this.invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
     return INVOKE_RESULTS[args.token]?.(args.inputs) ?? {};
   }
 
@@ -153,11 +214,11 @@ export async function startRecording(
   await pulumi.runtime.setMocks(recorder, project, stack, true);
   pulumi.runtime.setAllConfig(config, secretKeys);
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: { getType(): string; getName(): string; getParent(): string }, cb: unknown): unknown;
+    registerResource(req: RegisterRequest, cb: unknown): unknown;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
-    recorder.noteParent(req.getType(), req.getName(), req.getParent());
+    recorder.noteRequest(req);
     return register(req, cb);
   };
   return recorder;

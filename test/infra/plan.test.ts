@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../infra/config";
 import { settle, startRecording } from "../../infra/plan/recorder";
 import { program } from "../../infra/program";
-import { runProgram, TEST_SSH_KEY } from "../helpers/program";
+import { runProgram, TEST_SECRETS, TEST_SSH_KEY } from "../helpers/program";
 import { useTempDir } from "../helpers/tmp";
 
 const run = promisify(execFile);
@@ -85,7 +85,7 @@ describe("plan: npm run plan, offline", function () {
 
 describe("program: nothing is registered when config is bad", () => {
   it("throws the ConfigError before declaring any resource", async () => {
-    const recorder = await startRecording("cco-infra", "test", { "cco-infra:sshPublicKey": TEST_SSH_KEY, "cco-infra:runnerCount": "11" });
+    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:sshPublicKey": TEST_SSH_KEY, "cco-infra:runnerCount": "11" });
     expect(() => program()).to.throw(ConfigError, /cco-infra:runnerCount = 11/);
     await settle();
     expect(recorder.resources).to.deep.equal([]);

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Sends the job events the hooks appended to the spool to the stats service
+# (POST /api/events, NDJSON) and a heartbeat for this runner. Run by
+# cco-forwarder.timer. The offset advances only after a 202, so nothing is
+# lost while the stats service is down; a line the service refuses (400) is
+# set aside in the journal and skipped, so one bad line never blocks the rest.
+set -uo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+load_params "${CCO_PARAMS:-/etc/cco/runner.env}"
+require RUNNER_NAME STATS_URL
+export LC_ALL=C # lengths below are bytes
+
+spool=${CCO_SPOOL:-/var/spool/cco/events.jsonl}
+state=${CCO_STATE:-/var/lib/cco}
+token_file=${CCO_TOKEN_FILE:-/etc/cco/ingest-token}
+max_lines=${CCO_BATCH_LINES:-1000}
+max_bytes=${CCO_BATCH_BYTES:-524288}
+token=$(cat "$token_file")
+
+# post FILE -> prints the HTTP status; the body goes to $response.
+response=$(mktemp)
+batch=$(mktemp)
+trap 'rm -f "$response" "$batch"' EXIT
+post() {
+  curl -sS --max-time 30 -o "$response" -w '%{http_code}' \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/x-ndjson' \
+    --data-binary "@$1" "$STATS_URL/api/events" 2> /dev/null || echo 000
+}
+
+# forward SPOOL OFFSET_FILE: sends complete lines past the offset, batch by batch.
+forward() {
+  local file=$1 offset_file=$2 offset size lines bytes line n status bad
+  [ -f "$file" ] || return 0
+  offset=$(cat "$offset_file" 2> /dev/null || echo 0)
+  [[ $offset =~ ^[0-9]+$ ]] || offset=0
+  for _ in $(seq 1 1000); do
+    size=$(stat -c %s "$file")
+    if [ "$size" -lt "$offset" ]; then
+      log "$file shrank below the forwarded offset: reading it again from the start"
+      offset=0
+    fi
+    [ "$size" -gt "$offset" ] || break
+    : > "$batch"
+    lines=0
+    bytes=0
+    # Only complete lines: read -r fails on a last line without its newline.
+    while IFS= read -r line; do
+      n=$((${#line} + 1))
+      if [ "$lines" -ge "$max_lines" ] || { [ "$lines" -gt 0 ] && [ $((bytes + n)) -gt "$max_bytes" ]; }; then break; fi
+      printf '%s\n' "$line" >> "$batch"
+      lines=$((lines + 1))
+      bytes=$((bytes + n))
+    done < <(tail -c +"$((offset + 1))" "$file")
+    [ "$lines" -gt 0 ] || break
+    status=$(post "$batch")
+    if [ "$status" = 202 ]; then
+      offset=$((offset + bytes))
+      echo "$offset" > "$offset_file"
+      continue
+    fi
+    if [ "$status" = 400 ]; then
+      # The service names the first bad line: send what precedes it, skip it.
+      bad=$(jq -r '.line // 1' "$response" 2> /dev/null || echo 1)
+      [[ $bad =~ ^[0-9]+$ ]] && [ "$bad" -ge 1 ] || bad=1
+      skip=$(sed -n "${bad}p" "$batch")
+      head -n "$((bad - 1))" "$batch" > "$batch.good"
+      if [ "$bad" -gt 1 ]; then
+        status=$(post "$batch.good")
+        [ "$status" = 202 ] || { rm -f "$batch.good"; log "stats service answered $status; will retry"; return 1; }
+      fi
+      offset=$((offset + $(stat -c %s "$batch.good") + ${#skip} + 1))
+      rm -f "$batch.good"
+      echo "$offset" > "$offset_file"
+      log "skipped a line the stats service refused: $(jq -c . "$response" 2> /dev/null) -- $skip"
+      continue
+    fi
+    log "stats service answered $status; will retry"
+    return 1
+  done
+  return 0
+}
+
+# A spool set aside by rotation is finished first.
+if [ -f "$spool.1" ]; then
+  forward "$spool.1" "$state/spool.1.offset" && [ "$(cat "$state/spool.1.offset" 2> /dev/null)" = "$(stat -c %s "$spool.1")" ] &&
+    rm -f "$spool.1" "$state/spool.1.offset"
+fi
+forward "$spool" "$state/spool.offset"
+sent=$?
+
+# Rotate a large spool once everything in it is forwarded: rename it, give the
+# hooks a new one, and finish the old one next time (a hook mid-append lands there).
+if [ "$sent" = 0 ] && [ ! -f "$spool.1" ] && [ "$(stat -c %s "$spool")" -gt "${CCO_ROTATE_BYTES:-16777216}" ]; then
+  mv "$spool" "$spool.1"
+  mv "$state/spool.offset" "$state/spool.1.offset"
+  install -m 620 -o "$(stat -c %U "$spool.1")" -g "$(stat -c %G "$spool.1")" /dev/null "$spool"
+  log "rotated the spool"
+fi
+
+# The heartbeat: this runner is alive and can reach the stats service.
+printf '{"v":1,"type":"heartbeat","ts":"%s","runner":"%s"}\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$RUNNER_NAME" > "$batch"
+status=$(post "$batch")
+[ "$status" = 202 ] || log "heartbeat not accepted ($status)"
+exit "$sent"

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Provisions a runner container (Debian 12, as root). Idempotent: a second run
+# changes nothing. Run by the Pulumi program after copying this directory to
+# /opt/cco/provision with its parameters in runner.env beside it.
+#
+# Secrets arrive on stdin as KEY=value lines, never as arguments:
+#   REGISTRATION_TOKEN  used only when the runner is not registered yet
+#   INGEST_TOKEN        the stats service's bearer token, for the forwarder
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+load_params "$HERE/runner.env"
+require RUNNER_NAME RUNNER_LABELS RUNNER_VERSION RUNNER_SHA256 RUNNER_URL GITHUB_URL STATS_URL \
+  EGRESS_DOMAINS DNS_SERVERS STATS_HOST STATS_PORT ADMIN_CIDR
+REGISTRATION_TOKEN=""
+INGEST_TOKEN=""
+read_secrets
+require INGEST_TOKEN
+
+HOME_DIR=/home/runner
+RUNNER_DIR=$HOME_DIR/actions-runner
+
+# --- packages ---------------------------------------------------------------
+ensure_packages ca-certificates curl jq dnsmasq ipset iptables openssh-server
+
+# --- the runner user: no sudo, no docker unless jobs may use Docker -----------
+if ! id runner > /dev/null 2>&1; then
+  useradd --create-home --home-dir "$HOME_DIR" --shell /bin/bash runner
+  log "created user runner"
+fi
+for group in sudo adm; do
+  if id -nG runner | tr ' ' '\n' | grep -qx "$group"; then gpasswd -d runner "$group" > /dev/null; log "removed runner from $group"; fi
+done
+if [ "${DOCKER_IN_JOBS:-false}" = true ]; then
+  getent group docker > /dev/null || groupadd docker
+  id -nG runner | tr ' ' '\n' | grep -qx docker || { usermod -aG docker runner; log "added runner to docker"; }
+elif id -nG runner | tr ' ' '\n' | grep -qx docker; then
+  gpasswd -d runner docker > /dev/null
+  log "removed runner from docker"
+fi
+
+# --- parameters and secrets the services read --------------------------------
+install_file "$HERE/runner.env" /etc/cco/runner.env 644 root:root
+printf '%s\n' "$INGEST_TOKEN" | install_text /etc/cco/ingest-token 600 root:root
+# The stats service's address, for the runner-health workflow (not a secret).
+printf '%s\n' "$STATS_URL" | install_text /etc/cco/stats-url 644 root:root
+
+# --- egress allowlist: rules first, so nothing runs without them -------------
+install_file "$HERE/egress.sh" /opt/cco/egress.sh 755 root:root
+egress_changed=$CHANGED
+install_file "$HERE/units/cco-egress.service" /etc/systemd/system/cco-egress.service 644 root:root
+egress_changed=$((egress_changed | CHANGED))
+[ "$egress_changed" = 1 ] && systemctl daemon-reload
+ensure_unit cco-egress.service "$egress_changed"
+
+# --- sshd: keys only, verbose, no forwarding ---------------------------------
+install_file "$HERE/config/sshd-cco.conf" /etc/ssh/sshd_config.d/50-cco.conf 644 root:root
+if [ "$CHANGED" = 1 ]; then
+  sshd -t
+  systemctl reload ssh
+fi
+
+# --- journald keeps logs across reboots (the audit trail of sshd and units) ---
+install_file "$HERE/config/journald-cco.conf" /etc/systemd/journald.conf.d/50-cco.conf 644 root:root
+[ "$CHANGED" = 1 ] && systemctl restart systemd-journald
+
+# --- job hooks and the spool they append to -----------------------------------
+ensure_dir /var/spool/cco 755 root:root
+[ -f /var/spool/cco/events.jsonl ] || install -m 620 -o root -g runner /dev/null /var/spool/cco/events.jsonl
+ensure_dir /var/lib/cco 700 root:root
+for f in job-hook.sh job-started.sh job-completed.sh forwarder.sh; do
+  install_file "$HERE/$f" "/opt/cco/$f" 755 root:root
+done
+
+# --- the Actions runner, pinned and verified before unpacking ----------------
+ensure_dir /var/cache/cco 755 root:root
+tarball=/var/cache/cco/actions-runner-linux-x64-$RUNNER_VERSION.tar.gz
+fetch_verified "$RUNNER_URL" "$RUNNER_SHA256" "$tarball"
+if [ "$(cat "$RUNNER_DIR/.cco-version" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
+  systemctl stop actions-runner.service 2> /dev/null || true
+  install -d -m 750 -o runner -g runner "$RUNNER_DIR"
+  runuser -u runner -- tar -xzf "$tarball" -C "$RUNNER_DIR"
+  "$RUNNER_DIR/bin/installdependencies.sh" > /dev/null
+  printf '%s\n' "$RUNNER_VERSION" | install_text "$RUNNER_DIR/.cco-version" 644 runner:runner
+  log "unpacked runner $RUNNER_VERSION"
+fi
+
+# --- registration, once ---------------------------------------------------------
+registered=$(jq -r '.agentName // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
+if [ "$registered" != "$RUNNER_NAME" ]; then
+  require REGISTRATION_TOKEN
+  update_flag=()
+  [ "${RUNNER_AUTO_UPDATE:-false}" = true ] || update_flag=(--disableupdate)
+  # The token reaches config.sh on its command line inside this container only.
+  runuser -u runner -- "$RUNNER_DIR/config.sh" --unattended --replace \
+    --url "$GITHUB_URL" --token "$REGISTRATION_TOKEN" --name "$RUNNER_NAME" \
+    --labels "$RUNNER_LABELS" --work _work "${update_flag[@]}" > /dev/null
+  log "registered $RUNNER_NAME"
+fi
+
+# --- services ---------------------------------------------------------------------
+changed=0
+install_file "$HERE/units/actions-runner.service" /etc/systemd/system/actions-runner.service 644 root:root
+changed=$((changed | CHANGED))
+install_file "$HERE/units/cco-forwarder.service" /etc/systemd/system/cco-forwarder.service 644 root:root
+changed=$((changed | CHANGED))
+install_file "$HERE/units/cco-forwarder.timer" /etc/systemd/system/cco-forwarder.timer 644 root:root
+changed=$((changed | CHANGED))
+[ "$changed" = 1 ] && systemctl daemon-reload
+ensure_unit actions-runner.service "$changed"
+ensure_unit cco-forwarder.timer
+
+# The id GitHub gave this runner: the Pulumi program keeps it for deregistration.
+printf 'runner-id=%s\n' "$(jq -r '.agentId // empty' "$RUNNER_DIR/.runner")"

@@ -1,0 +1,170 @@
+import { expect } from "chai";
+import { AssetValue, ArchiveValue, reveal, SecretValue, type PlannedResource } from "../../../infra/plan/recorder";
+import { runProgram } from "../../helpers/program";
+
+const T = {
+  container: "proxmoxve:index/containerLegacy:ContainerLegacy",
+  template: "proxmoxve:download/file:File",
+  copy: "command:remote:CopyToRemote",
+  remote: "command:remote:Command",
+  local: "command:local:Command",
+};
+const runnerContainers = (rs: PlannedResource[]) =>
+  rs.filter((r) => r.type === T.container && r.name.startsWith("runner-")).sort((a, b) => a.name.localeCompare(b.name));
+
+function isSecretDeep(v: unknown): boolean {
+  return v instanceof SecretValue;
+}
+
+describe("runners: the fleet under mocks", function () {
+  this.timeout(60_000);
+
+  for (const count of [4, 10]) {
+    it(`declares exactly ${count} unprivileged containers with every property`, async () => {
+      const { recorder } = await runProgram({ runnerCount: String(count), runnerCores: "6", runnerMemoryMb: "12288", runnerSwapMb: "512", runnerDiskGb: "80" });
+      const containers = runnerContainers(recorder.resources);
+      expect(containers.map((c) => c.name)).to.deep.equal(Array.from({ length: count }, (_, i) => `runner-${String(i + 1).padStart(2, "0")}`));
+      containers.forEach((c, i) => {
+        const inputs = reveal(c.inputs) as {
+          cpu: object; memory: object; disk: object; features: object; tags: string[]; description: string;
+          initialization: { ipConfigs: { ipv4: object }[]; userAccount: { keys: string[] } };
+          networkInterfaces: object[]; operatingSystem: { templateFileId: string };
+        };
+        expect(c.inputs).to.include({ unprivileged: true, startOnBoot: true, started: true, vmId: 200 + i, nodeName: "pve" });
+        expect(inputs.cpu).to.include({ cores: 6 });
+        expect(inputs.memory).to.deep.equal({ dedicated: 12288, swap: 512 });
+        expect(inputs.disk).to.include({ size: 80, datastoreId: "local-lvm" });
+        expect(inputs.features).to.deep.equal({ nesting: false, keyctl: false });
+        expect(inputs.tags.every((t: string) => t === t.toLowerCase())).to.equal(true);
+        expect(inputs.description).to.include(c.name);
+        expect(inputs.initialization.ipConfigs[0]!.ipv4).to.deep.equal({ address: `192.168.1.${200 + i}/24`, gateway: "192.168.1.1" });
+        expect(inputs.initialization.userAccount.keys[0]).to.match(/^ssh-ed25519 /);
+        expect(inputs.networkInterfaces[0]).to.include({ firewall: true, bridge: "vmbr0" });
+        expect(inputs.operatingSystem.templateFileId).to.equal("lxc-template-pve-id");
+        expect(c.parentType).to.equal("cco:runners:Runner");
+      });
+    });
+  }
+
+  it("turns on nesting and keyctl only for Docker in jobs", async () => {
+    const { recorder } = await runProgram({ dockerInJobs: "true" });
+    for (const c of runnerContainers(recorder.resources)) expect(c.inputs.features).to.deep.equal({ nesting: true, keyctl: true });
+  });
+
+  it("spreads runners over three nodes, with the template on each", async () => {
+    const { recorder } = await runProgram({ runnerCount: "6", proxmoxNodes: '["pve1","pve2","pve3"]' });
+    expect(runnerContainers(recorder.resources).map((c) => c.inputs.nodeName)).to.deep.equal(["pve1", "pve2", "pve3", "pve1", "pve2", "pve3"]);
+    const templates = recorder.ofType(T.template);
+    expect(templates.map((t) => t.inputs.nodeName)).to.deep.equal(["pve1", "pve2", "pve3"]);
+    for (const t of templates) expect(t.inputs).to.include({ contentType: "vztmpl", checksumAlgorithm: "sha512" });
+  });
+
+  it("keeps the first four runners exactly as they were when going from 7 to 4", async () => {
+    const seven = await runProgram({ runnerCount: "7" });
+    const four = await runProgram({ runnerCount: "4" });
+    const key = (r: PlannedResource) => `${r.type} ${r.name}`;
+    const four_ = new Map(four.recorder.resources.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const sevenNames = seven.recorder.resources.map(key);
+    // Everything of runner-05..07 goes; everything else is declared with identical inputs.
+    const gone = sevenNames.filter((k) => !four_.has(k));
+    expect(gone.length).to.be.greaterThan(0);
+    expect(gone.every((k) => /runner-0[5-7]/.test(k))).to.equal(true, gone.join("\n"));
+    for (const r of seven.recorder.resources) {
+      if (four_.has(key(r))) expect(JSON.stringify(r.inputs), key(r)).to.equal(four_.get(key(r)));
+    }
+  });
+
+  it("declares nothing that changes from one run to the next (a second pulumi up shows no changes)", async () => {
+    const a = await runProgram();
+    const b = await runProgram();
+    expect(a.recorder.resources.map((r) => JSON.stringify([r.type, r.name, r.inputs]))).to.deep.equal(
+      b.recorder.resources.map((r) => JSON.stringify([r.type, r.name, r.inputs])),
+    );
+    // No registration token is asked of GitHub at plan time: none can churn.
+    expect(a.recorder.invokes.filter((i) => i.token.includes("RegistrationToken"))).to.deep.equal([]);
+  });
+
+  it("mints a registration token per container, fresh whenever the container is replaced", async () => {
+    const { recorder } = await runProgram();
+    const containers = runnerContainers(recorder.resources);
+    const mints = recorder.ofType(T.local).filter((r) => r.name.endsWith("-registration-token")).sort((a, b) => a.name.localeCompare(b.name));
+    expect(mints).to.have.length(4);
+    mints.forEach((m, i) => {
+      expect(m.inputs.create).to.equal("node --import tsx infra/runners/github-runner.ts mint");
+      expect(m.options.replaceWith).to.deep.equal([containers[i]!.urn]);
+      expect(m.options.additionalSecretOutputs).to.deep.equal(["stdout"]);
+      expect(isSecretDeep(m.inputs.environment)).to.equal(true);
+    });
+  });
+
+  it("removes each runner from GitHub before its container (a delete step that depends on it)", async () => {
+    const { recorder } = await runProgram({ runnerCount: "5" });
+    const containers = runnerContainers(recorder.resources);
+    const deregs = recorder.ofType(T.local).filter((r) => r.name.endsWith("-deregistration")).sort((a, b) => a.name.localeCompare(b.name));
+    expect(deregs.map((d) => d.name)).to.deep.equal(containers.map((c) => `${c.name}-deregistration`));
+    deregs.forEach((d, i) => {
+      expect(d.inputs.delete).to.equal("node --import tsx infra/runners/github-runner.ts deregister");
+      expect(d.inputs.create).to.equal(undefined);
+      expect(d.options.dependencies).to.include(containers[i]!.urn);
+      const env = reveal(d.inputs.environment) as Record<string, string>;
+      expect(env).to.include({ RUNNER_NAME: containers[i]!.name, GITHUB_REPOSITORY: "brentley/cco", GITHUB_TOKEN: "ghp_test-token" });
+    });
+  });
+
+  it("provisions over SSH with secrets only on stdin and in the connection", async () => {
+    const { recorder } = await runProgram();
+    const provisions = recorder.ofType(T.remote).filter((r) => /^runner-\d\d-provision$/.test(r.name));
+    expect(provisions).to.have.length(4);
+    for (const p of provisions) {
+      expect(p.inputs.connection).to.be.instanceOf(SecretValue);
+      expect(p.inputs.stdin).to.be.instanceOf(SecretValue);
+      expect(String(reveal(p.inputs.stdin))).to.match(/^REGISTRATION_TOKEN=.*\nINGEST_TOKEN=.+\n$/);
+      expect(p.inputs.create).to.match(/^bash \/root\/cco-provision-[0-9a-f]{16}\/provision\.sh && /);
+      expect(p.options.replaceWith).to.have.length(1);
+    }
+    for (const copy of recorder.ofType(T.copy).filter((r) => r.name.startsWith("runner-"))) {
+      const source = copy.inputs.source as ArchiveValue;
+      expect(source).to.be.instanceOf(ArchiveValue);
+      expect(Object.keys(source.assets)).to.include.members(["provision.sh", "egress.sh", "job-hook.sh", "forwarder.sh", "runner.env", "units/actions-runner.service"]);
+      const env = (source.assets["runner.env"] as AssetValue).text!;
+      expect(env).to.match(/^RUNNER_NAME=runner-0\d$/m);
+      expect(env).to.match(/^RUNNER_LABELS=self-hosted,runner-0\d$/m);
+      expect(env).to.include("STATS_URL=http://192.168.1.210:8080");
+      expect(env).to.not.match(/TOKEN/);
+    }
+  });
+
+  it("treats every token-like input as a secret", async () => {
+    const { recorder } = await runProgram();
+    const walk = (where: string, v: unknown) => {
+      if (v instanceof SecretValue) return;
+      if (v && typeof v === "object" && !(v instanceof AssetValue) && !(v instanceof ArchiveValue)) {
+        for (const [k, x] of Object.entries(v)) {
+          if (/token|password|privatekey|secret/i.test(k)) {
+            expect(x, `${where}.${k}`).to.be.instanceOf(SecretValue);
+          } else walk(`${where}.${k}`, x);
+        }
+      } else if (typeof v === "string") {
+        expect(v, where).to.not.match(/ghp_test-token|BEGIN OPENSSH PRIVATE KEY/);
+      }
+    };
+    for (const r of recorder.resources) walk(`${r.type} ${r.name}`, r.inputs);
+    // Connections (privateKey) and environments (GITHUB_TOKEN) are secret as a whole; strings never hold the values.
+    expect(recorder.resources.filter((r) => r.inputs.connection instanceof SecretValue).length).to.be.greaterThan(8);
+  });
+
+  it("deploys the stats service: its container, files, token, probe and URL", async () => {
+    const { recorder, outputs } = await runProgram();
+    const c = recorder.byName(T.container, "cco-stats");
+    expect(c.inputs).to.include({ unprivileged: true, vmId: 210, startOnBoot: true });
+    const copy = recorder.byName(T.copy, "cco-stats-files");
+    expect(Object.keys((copy.inputs.source as ArchiveValue).assets).sort()).to.deep.equal(
+      ["cco-stats.service", "lib.sh", "provision-stats.sh", "sshd-cco.conf", "stats-service.js", "stats.env"],
+    );
+    const env = ((copy.inputs.source as ArchiveValue).assets["stats.env"] as AssetValue).text!;
+    expect(env).to.include("STATS_HOST=192.168.1.210").and.include("NODE_VERSION=22.21.1").and.include("NODE_FLAGS=--max-old-space-size=128");
+    expect(recorder.byName(T.remote, "cco-stats-healthz").inputs.create).to.include("/healthz");
+    expect(recorder.byName("random:index/randomPassword:RandomPassword", "cco-stats-ingest-token").inputs).to.include({ length: 48 });
+    expect(outputs.statsUrl).to.equal("http://192.168.1.210:8080");
+  });
+});

@@ -1,0 +1,47 @@
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../../../infra/stackfile";
+
+/** Every shell script the program copies into containers or commits to the repository. */
+function scripts(): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".sh")) found.push(p);
+    }
+  };
+  walk(join(PROJECT_ROOT, "infra"));
+  return found.sort();
+}
+
+describe("scripts: shellcheck", () => {
+  const available = spawnSync("shellcheck", ["--version"]).status === 0;
+  before(function () {
+    if (!available && process.env.CI) throw new Error("shellcheck is missing in CI (.ci/run installs it)");
+    if (!available) this.skip();
+  });
+
+  it("finds the scripts", () => {
+    expect(scripts().map((s) => s.slice(PROJECT_ROOT.length + 1))).to.include.members([
+      "infra/runners/files/provision.sh", "infra/runners/files/egress.sh", "infra/runners/files/forwarder.sh",
+      "infra/runners/files/job-hook.sh", "infra/stats/files/provision-stats.sh", "infra/github/scripts/next-version.sh",
+    ]);
+  });
+
+  for (const script of scripts()) {
+    it(script.slice(PROJECT_ROOT.length + 1), () => {
+      const r = spawnSync("shellcheck", ["-x", "-P", "SCRIPTDIR", "-P", join(PROJECT_ROOT, "infra/runners/files"), script], { encoding: "utf8" });
+      expect(r.stdout + r.stderr, script).to.equal("");
+      expect(r.status).to.equal(0);
+    });
+  }
+
+  it("and shellcheck does catch a mistake", () => {
+    const r = spawnSync("shellcheck", ["-s", "bash", "-"], { input: "#!/bin/bash\nrm -rf $DIR/*\n", encoding: "utf8" });
+    expect(r.status).to.not.equal(0);
+  });
+});
