@@ -25,7 +25,7 @@ trap 'rm -f "$response" "$batch"' EXIT
 post() {
   curl -sS --max-time 30 -o "$response" -w '%{http_code}' \
     -H "Authorization: Bearer $token" -H 'Content-Type: application/x-ndjson' \
-    --data-binary "@$1" "$STATS_URL/api/events" 2> /dev/null || echo 000
+    --data-binary "@$1" "$STATS_URL/api/events" 2> /dev/null || true # curl prints 000 when it cannot connect
 }
 
 # forward SPOOL OFFSET_FILE: sends complete lines past the offset, batch by batch.

@@ -1,0 +1,70 @@
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "../../../infra/stackfile";
+import type { RunningService } from "../../../service/server";
+import { completed, jsonOf, ndjson, started } from "../../helpers/events";
+import { startTestService, TEST_TOKEN, waitFor } from "../../helpers/service";
+import { useTempDir } from "../../helpers/tmp";
+
+const FORWARDER = join(PROJECT_ROOT, "infra", "runners", "files", "forwarder.sh");
+
+/** The real forwarder.sh against the real stats service on 127.0.0.1, files in a temp dir. */
+describe("runners: forwarder.sh sends the spool to the stats service", function () {
+  this.timeout(30_000);
+  const tmp = useTempDir();
+  let service: RunningService | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  async function forward(url: string) {
+    await writeFile(join(tmp.path, "runner.env"), `RUNNER_NAME=runner-07\nSTATS_URL=${url}\n`);
+    await writeFile(join(tmp.path, "token"), `${TEST_TOKEN}\n`);
+    // Asynchronous: the stats service runs in this process and must keep serving.
+    const child = spawn("bash", [FORWARDER], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        CCO_PARAMS: join(tmp.path, "runner.env"),
+        CCO_SPOOL: join(tmp.path, "events.jsonl"),
+        CCO_STATE: tmp.path,
+        CCO_TOKEN_FILE: join(tmp.path, "token"),
+        CCO_BATCH_LINES: "3",
+      },
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    return { status, stderr };
+  }
+
+  it("forwards complete lines, advances the offset only after 202, and keeps lines while the service is down", async () => {
+    const spool = join(tmp.path, "events.jsonl");
+    await writeFile(spool, ndjson([started({ runId: 1, runner: "runner-07" }), completed({ runId: 1, runner: "runner-07" }, 30)]) + '{"v":1,"type":"job_st');
+    // Down: nothing is lost, the offset stays.
+    const down = await forward("http://127.0.0.1:9");
+    expect(down.status).to.equal(1);
+    expect(existsSync(join(tmp.path, "spool.offset"))).to.equal(false);
+
+    service = await startTestService(join(tmp.path, "stats"));
+    const up = await forward(service.url);
+    expect(up.status, up.stderr).to.equal(0);
+    const firstTwo = Buffer.byteLength(ndjson([started({ runId: 1, runner: "runner-07" }), completed({ runId: 1, runner: "runner-07" }, 30)]));
+    expect(Number(await readFile(join(tmp.path, "spool.offset"), "utf8"))).to.equal(firstTwo);
+
+    // The partial line completes, more lines come, one of them invalid: it is skipped, the rest goes.
+    await appendFile(spool, 'arted"}\n' + ndjson([started({ runId: 2, runner: "runner-07" }), started({ runId: 3, runner: "runner-07" })]));
+    const again = await forward(service.url);
+    expect(again.status, again.stderr).to.equal(0);
+    expect(again.stderr).to.include("skipped a line the stats service refused");
+    const stats = await waitFor("events and heartbeat", async () => {
+      const s = await jsonOf(await fetch(`${service!.url}/api/stats`));
+      return s.jobs.started === 3 && s.runners["runner-07"]?.lastHeartbeatAt ? s : undefined;
+    });
+    expect(stats.jobs).to.include({ started: 3, completed: 1 });
+    expect(Number(await readFile(join(tmp.path, "spool.offset"), "utf8"))).to.equal((await readFile(spool)).length);
+  });
+});
