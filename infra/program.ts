@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, parseConfig, type InfraConfig } from "./config";
 import { CcoRepository } from "./github/repository";
 import { lxcTemplates, RunnerFleet } from "./runners/fleet";
+import { projectKeys } from "./stackfile";
 import { StatsService } from "./stats/service";
 
 export interface StackOutputs {
@@ -16,18 +17,9 @@ export interface StackOutputs {
   statsUrl: string;
 }
 
-/** This project's keys from the runtime config, as strings (namespace stripped). */
-export function rawStackConfig(): Record<string, string> {
-  const raw: Record<string, string> = {};
-  for (const [k, v] of Object.entries(pulumi.runtime.allConfig())) {
-    if (k.startsWith(`${NAMESPACE}:`)) raw[k.slice(NAMESPACE.length + 1)] = v;
-  }
-  return raw;
-}
-
 /** Validates the config first: a ConfigError leaves nothing registered. */
 export function program(): StackOutputs {
-  const config = parseConfig(rawStackConfig());
+  const config = parseConfig(projectKeys(pulumi.runtime.allConfig(), NAMESPACE));
   return declare(config);
 }
 
@@ -51,8 +43,6 @@ export function declare(config: InfraConfig): StackOutputs {
     githubToken,
     sshPrivateKey,
     statsUrl: stats.url,
-    statsHost: config.stats.ip,
-    statsPort: config.stats.port,
     ingestToken: stats.ingestToken,
   });
   return {

@@ -32,24 +32,20 @@ export interface ProvisionBundle {
   remoteDir: string;
   hash: string;
   archive: pulumi.asset.AssetArchive;
-  /** Name -> content, for the offline plan and tests. */
-  contents: Map<string, string | Buffer>;
 }
 
 /** The files (name -> source) as one archive, named by the hash of everything in it. */
 export function provisionBundle(files: Record<string, ProvisionFile>): ProvisionBundle {
   const hash = createHash("sha256");
   const assets: Record<string, pulumi.asset.Asset> = {};
-  const contents = new Map<string, string | Buffer>();
   for (const name of Object.keys(files).sort()) {
     const f = files[name]!;
     const content = "path" in f ? readFileSync(f.path) : f.text;
     hash.update(name).update("\0").update(content).update("\0");
     assets[name] = "path" in f ? new pulumi.asset.FileAsset(f.path) : new pulumi.asset.StringAsset(f.text);
-    contents.set(name, content);
   }
   const digest = hash.digest("hex").slice(0, 16);
-  return { remoteDir: `/root/cco-provision-${digest}`, hash: digest, archive: new pulumi.asset.AssetArchive(assets), contents };
+  return { remoteDir: `/root/cco-provision-${digest}`, hash: digest, archive: new pulumi.asset.AssetArchive(assets) };
 }
 
 /** Runs the provisioning script of a bundle, then removes older copies. */

@@ -4,7 +4,7 @@
  * invoke. The offline plan and the unit tests both use it.
  *
  * Two things the mock runtime does not hand over are rebuilt here:
- * - secrets reach `newResource` wrapped as `{ <SECRET_SIG>: ..., value }`:
+ * - secrets reach `newResource` wrapped as `{ <SPECIAL_SIG>: SECRET_VALUE_SIG, value }`:
  *   they are unwrapped into `SecretValue`s, so a test can ask whether an input
  *   is secret and a plan can print "[secret]";
  * - the parent is not passed to `newResource`: the monitor's registerResource
@@ -12,10 +12,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 
-/** Signature keys Pulumi uses to mark special values in serialized inputs. */
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SPECIAL_SIG = SECRET_SIG;
-const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+/** The key Pulumi marks special values with in serialized inputs, and its value for a secret. */
+const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** An input that was a Pulumi secret. */
@@ -97,7 +95,6 @@ async function unwrap(value: unknown): Promise<unknown> {
   const o = value as Record<string, unknown>;
   const sig = o[SPECIAL_SIG];
   if (sig === SECRET_VALUE_SIG) return new SecretValue(await unwrap(o.value));
-  if (sig === ASSET_SIG) return new AssetValue(o.text as string | undefined, o.path as string | undefined);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) out[k] = await unwrap(v);
   return out;

@@ -55,10 +55,8 @@ export interface RunnerFleetArgs {
   githubToken: pulumi.Output<string>;
   /** Private half of the provisioning SSH key (secret). */
   sshPrivateKey: pulumi.Output<string>;
-  /** Where the stats service listens, and its ingest token (secret). */
+  /** The stats service's URL (its address and port are in config), and its ingest token (secret). */
   statsUrl: string;
-  statsHost: string;
-  statsPort: number;
   ingestToken: pulumi.Output<string>;
 }
 
@@ -83,8 +81,8 @@ export function runnerParams(args: Omit<RunnerArgs, "template">, repository: str
     DOCKER_IN_JOBS: String(c.runners.dockerInJobs),
     GITHUB_URL: `https://github.com/${repository}`,
     STATS_URL: args.statsUrl,
-    STATS_HOST: args.statsHost,
-    STATS_PORT: String(args.statsPort),
+    STATS_HOST: c.stats.ip,
+    STATS_PORT: String(c.stats.port),
     EGRESS_DOMAINS: c.egress.domains.join(" "),
     EGRESS_EXTRA_CIDRS: c.egress.extraCidrs.join(" "),
     DNS_SERVERS: c.network.dnsServers.join(" "),

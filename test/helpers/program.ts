@@ -1,7 +1,7 @@
 /** Runs the real program under Pulumi's mocks and returns what it declared. */
 import { parseConfig, type InfraConfig } from "../../infra/config";
 import { settle, startRecording, type PlanRecorder } from "../../infra/plan/recorder";
-import { declare, program, type StackOutputs } from "../../infra/program";
+import { program, type StackOutputs } from "../../infra/program";
 
 export const TEST_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB57RW9d/UH86wa7SOv4EQ9hjvlT9Pb9ClYl62A1YGgJ test";
 
@@ -30,12 +30,4 @@ export async function runProgram(raw: Record<string, string> = {}, stack = "test
   const outputs = program();
   await settle();
   return { recorder, outputs, config: parseConfig(project) };
-}
-
-/** Declares from an already parsed config (same components, no config reading). */
-export async function runDeclare(config: InfraConfig): Promise<PlanRecorder> {
-  const recorder = await startRecording("cco-infra", "test", { "github:owner": "brentley", ...TEST_SECRETS }, Object.keys(TEST_SECRETS));
-  declare(config);
-  await settle();
-  return recorder;
 }
