@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
-import { Aggregator, compact, type CompactSnapshot, type Snapshot, type SnapshotStatus } from "./aggregator";
+import { Aggregator, compact, type AggregationInfo, type CompactSnapshot, type Snapshot } from "./aggregator";
 import { DirectoryTailer } from "./tailer";
 
 /** A snapshot as served: the object (for /metrics and the page), its JSON and its ETag. */
@@ -33,19 +33,14 @@ export function publish(snapshot: Snapshot): Published {
   return { snapshot, json, etag };
 }
 
+/** What a snapshot says of aggregation before any pass has completed. */
+function noPassYet(mode: string): AggregationInfo {
+  return { durationMs: 0, bytesRead: 0, files: 0, passes: 0, totalBytesRead: 0, mode, heapUsedBytes: 0 };
+}
+
 /** What `/api/stats` says before the first pass has published anything. */
 export function warmingUpSnapshot(mode: string, now = new Date()): Published {
-  return publish(
-    new Aggregator().snapshot(now, "warming_up", {
-      durationMs: 0,
-      bytesRead: 0,
-      files: 0,
-      passes: 0,
-      totalBytesRead: 0,
-      mode,
-      heapUsedBytes: 0,
-    }),
-  );
+  return publish(new Aggregator().snapshot(now, "warming_up", noPassYet(mode)));
 }
 
 export class AggregationEngine {
@@ -111,13 +106,9 @@ export class AggregationEngine {
     p.lastAt = now;
     p.report(
       publish(
-        this.aggregator.snapshot(new Date(), "partial" satisfies SnapshotStatus, {
+        this.aggregator.snapshot(new Date(), "partial", {
+          ...noPassYet(this.mode),
           durationMs: round2(now - p.passStart),
-          bytesRead: 0,
-          files: 0,
-          passes: 0,
-          totalBytesRead: 0,
-          mode: this.mode,
           heapUsedBytes: getHeapStatistics().used_heap_size,
         }),
       ),
