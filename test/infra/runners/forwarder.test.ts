@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,6 +16,11 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
   this.timeout(30_000);
   const tmp = useTempDir();
   let service: RunningService | undefined;
+  before(function () {
+    const missing = ["curl", "jq"].filter((tool) => spawnSync(tool, ["--version"]).status !== 0);
+    if (missing.length > 0 && process.env.CI) throw new Error(`${missing.join(", ")} missing in CI (.ci/run installs them)`);
+    if (missing.length > 0) this.skip();
+  });
   afterEach(async () => {
     await service?.stop();
     service = undefined;
