@@ -12,6 +12,7 @@ import { dirname, join, normalize } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, REQUIRED_SECRETS } from "../config";
+import { renderPveFirewall, type FirewallRule } from "../firewall";
 import { PROJECT_ROOT, readStackFile } from "../stackfile";
 import { ArchiveValue, AssetValue, SecretValue, settle, startRecording, type PlannedResource } from "./recorder";
 
@@ -100,13 +101,19 @@ function table(resources: PlannedResource[]): string {
   return [line(head), ...rows.map(line)].join("\n");
 }
 
+const FIREWALL_OPTIONS = "proxmoxve:firewall/optionsLegacy:OptionsLegacy";
+const FIREWALL_RULES = "proxmoxve:firewall/rulesLegacy:RulesLegacy";
+
 /** Every rendered artifact of the plan, by path relative to --out. */
 export function artifacts(resources: PlannedResource[]): Map<string, string | Buffer> {
   const files = new Map<string, string | Buffer>();
   const put = (path: string, content: string | Buffer) => files.set(normalize(path).replace(/^(\.\.(\/|$))+/, ""), content);
+  const firewallRules = new Map(resources.filter((r) => r.type === FIREWALL_RULES).map((r) => [r.parent, r.inputs.rules as FirewallRule[]]));
   for (const r of resources) {
     const i = r.inputs;
-    if (r.type === "github:index/repositoryFile:RepositoryFile") {
+    if (r.type === FIREWALL_OPTIONS) {
+      put(join("containers", r.parent ?? r.name, "proxmox-firewall", `${String(i.containerId)}.fw`), renderPveFirewall(i, firewallRules.get(r.parent) ?? []));
+    } else if (r.type === "github:index/repositoryFile:RepositoryFile") {
       put(join("github", String(i.repository), String(i.file)), String(i.content));
     } else if (r.type === "command:remote:CopyToRemote" && i.source instanceof AssetValue) {
       put(join("containers", r.parent ?? r.name, String(i.remotePath)), i.source.text ?? readFileSync(i.source.path!));

@@ -22,6 +22,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { InfraConfig, RunnerInstance } from "../config";
+import { containerFirewall } from "../firewall";
 import { connection, envFile, provisionBundle, provisionCommand, RUNNER_FILES, type ProvisionFile } from "../provisioning";
 
 /** Relative to the project (local commands run there): state holds no path of the operator's checkout. */
@@ -135,6 +136,12 @@ export class Runner extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // The host-side wall is up before the runner is provisioned and registered.
+    const firewall = containerFirewall(
+      instance.name,
+      { config: c, role: "runner", container: this.container, nodeName: instance.node, staticIp: instance.ip !== undefined },
+      this,
+    );
     const host = instance.ip ?? this.container.ipv4.apply((m) => m["eth0"] ?? Object.values(m)[0]!);
     const conn = connection(host, c.ssh.user, args.sshPrivateKey);
 
@@ -173,7 +180,7 @@ export class Runner extends pulumi.ComponentResource {
         stdin: pulumi.secret(pulumi.interpolate`REGISTRATION_TOKEN=${mint.stdout}\nINGEST_TOKEN=${args.ingestToken}\n`),
         triggers: [bundle.apply((b) => b.hash)],
       },
-      { parent: this, dependsOn: [copy], replaceWith: [this.container] },
+      { parent: this, dependsOn: [copy, firewall], replaceWith: [this.container] },
     );
 
     // Deleted before the container (it depends on it): the runner leaves GitHub first.

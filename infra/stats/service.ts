@@ -10,6 +10,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { InfraConfig } from "../config";
+import { containerFirewall } from "../firewall";
 import { connection, envFile, provisionBundle, provisionCommand, RUNNER_FILES, STATS_FILES } from "../provisioning";
 import { PROJECT_ROOT } from "../stackfile";
 import { bundleStatsService } from "./bundle";
@@ -80,6 +81,7 @@ export class StatsService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const firewall = containerFirewall(name, { config: c, role: "stats", container: this.container, nodeName: c.stats.node, staticIp: true }, this);
     const conn = connection(c.stats.ip, c.ssh.user, args.sshPrivateKey);
 
     const bundled = bundleStatsService(BUNDLE_PATH);
@@ -104,7 +106,7 @@ export class StatsService extends pulumi.ComponentResource {
         stdin: pulumi.secret(pulumi.interpolate`INGEST_TOKEN=${this.ingestToken}\n`),
         triggers: [bundle.hash],
       },
-      { parent: this, dependsOn: [copy], replaceWith: [this.container] },
+      { parent: this, dependsOn: [copy, firewall], replaceWith: [this.container] },
     );
     // The deployment fails unless the service answers healthy within a minute.
     new command.remote.Command(

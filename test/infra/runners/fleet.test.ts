@@ -111,6 +111,23 @@ describe("runners: the fleet under mocks", function () {
     });
   });
 
+  it("gives every container its Proxmox firewall, up before it is provisioned", async () => {
+    const { recorder } = await runProgram({ runnerCount: "6" });
+    const guarded = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats")];
+    for (const c of guarded) {
+      const options = recorder.byName("proxmoxve:firewall/optionsLegacy:OptionsLegacy", `${c.name}-firewall`);
+      const rules = recorder.byName("proxmoxve:firewall/rulesLegacy:RulesLegacy", `${c.name}-firewall-rules`);
+      expect(options.inputs).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", containerId: c.inputs.vmId, nodeName: c.inputs.nodeName });
+      expect(rules.inputs).to.include({ containerId: c.inputs.vmId });
+      expect(options.parent).to.equal(c.name);
+      expect(options.options.dependencies).to.include(rules.urn);
+      const provision = recorder.byName(T.remote, `${c.name}-provision`);
+      expect(provision.options.dependencies).to.include(options.urn);
+      expect(reveal(c.inputs.networkInterfaces)).to.deep.equal([{ name: "eth0", bridge: "vmbr0", firewall: true }]);
+    }
+    expect(recorder.ofType("proxmoxve:firewall/optionsLegacy:OptionsLegacy")).to.have.length(7);
+  });
+
   it("provisions over SSH with secrets only on stdin and in the connection", async () => {
     const { recorder } = await runProgram();
     const provisions = recorder.ofType(T.remote).filter((r) => /^runner-\d\d-provision$/.test(r.name));

@@ -1,0 +1,84 @@
+import { expect } from "chai";
+import { parseConfig, type InfraConfig } from "../../infra/config";
+import { firewallOptions, firewallRules, renderPveFirewall, type FirewallRule } from "../../infra/firewall";
+import { cidrContains, parseCidr, parseIpv4 } from "../../infra/ipv4";
+import { TEST_SSH_KEY } from "../helpers/program";
+
+const config = (extra: Record<string, string> = {}): InfraConfig => parseConfig({ sshPublicKey: TEST_SSH_KEY, ...extra });
+
+interface Packet {
+  type: "in" | "out";
+  proto: "tcp" | "udp";
+  /** The far end: destination of "out", source of "in". */
+  peer: string;
+  port: number;
+}
+
+/** Proxmox's semantics for a new connection: the first matching rule decides, else the policy (DROP). */
+function verdict(rules: FirewallRule[], p: Packet): string {
+  const inList = (list: string | undefined, ip: string) =>
+    list === undefined ||
+    list.split(",").some((item) => (item.includes("/") ? cidrContains(parseCidr(item)!, parseIpv4(ip)!) : item === ip));
+  const portIn = (list: string | undefined) => list === undefined || list.split(",").map(Number).includes(p.port);
+  const rule = rules.find(
+    (r) =>
+      r.type === p.type &&
+      (r.proto === undefined || r.proto === p.proto) &&
+      inList(p.type === "out" ? r.dest : r.source, p.peer) &&
+      portIn(r.dport),
+  );
+  return rule?.action ?? "DROP";
+}
+
+describe("infra: the Proxmox firewall of each container", () => {
+  const c = config({ egressExtraCidrs: '["10.20.0.0/16"]' });
+  const runner = firewallRules(c, "runner");
+  const stats = firewallRules(c, "stats");
+
+  const cases: [string, FirewallRule[], Packet, string][] = [
+    ["runner: DNS to a configured resolver", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
+    ["runner: DNS over TCP to a configured resolver", runner, { type: "out", proto: "tcp", peer: "9.9.9.9", port: 53 }, "ACCEPT"],
+    ["runner: DNS to any other server", runner, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
+    ["runner: HTTPS to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
+    ["runner: HTTP to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "ACCEPT"],
+    ["runner: SSH to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 22 }, "DROP"],
+    ["runner: UDP 443 (QUIC) out", runner, { type: "out", proto: "udp", peer: "140.82.112.3", port: 443 }, "DROP"],
+    ["runner: the stats service", runner, { type: "out", proto: "tcp", peer: "192.168.1.210", port: 8080 }, "ACCEPT"],
+    ["runner: the stats host on another port", runner, { type: "out", proto: "tcp", peer: "192.168.1.210", port: 22 }, "DROP"],
+    ["runner: the Proxmox API", runner, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 8006 }, "DROP"],
+    ["runner: HTTPS on the LAN", runner, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 443 }, "DROP"],
+    ["runner: another private range", runner, { type: "out", proto: "tcp", peer: "172.16.5.5", port: 443 }, "DROP"],
+    ["runner: the cloud metadata address", runner, { type: "out", proto: "tcp", peer: "169.254.169.254", port: 80 }, "DROP"],
+    ["runner: a configured extra block", runner, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "ACCEPT"],
+    ["runner: SSH in from the admin block", runner, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 22 }, "ACCEPT"],
+    ["runner: SSH in from elsewhere", runner, { type: "in", proto: "tcp", peer: "203.0.113.9", port: 22 }, "DROP"],
+    ["runner: anything else in", runner, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 8080 }, "DROP"],
+    ["stats: readers and runners on the LAN", stats, { type: "in", proto: "tcp", peer: "192.168.1.201", port: 8080 }, "ACCEPT"],
+    ["stats: the port from outside the LAN", stats, { type: "in", proto: "tcp", peer: "203.0.113.9", port: 8080 }, "DROP"],
+    ["stats: HTTPS out (Node and packages when provisioned)", stats, { type: "out", proto: "tcp", peer: "104.20.22.46", port: 443 }, "ACCEPT"],
+    ["stats: no way into the LAN", stats, { type: "out", proto: "tcp", peer: "192.168.1.200", port: 22 }, "DROP"],
+    ["stats: no extra blocks (they are for runners)", stats, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "DROP"],
+  ];
+  for (const [what, rules, packet, expected] of cases) {
+    it(`${what}: ${expected}`, () => expect(verdict(rules, packet)).to.equal(expected));
+  }
+
+  it("logs what the private-range rule drops, and says why on every rule", () => {
+    const drop = runner.find((r) => r.action === "DROP")!;
+    expect(drop.log).to.equal("info");
+    expect(runner.every((r) => r.comment.length > 10)).to.equal(true);
+  });
+
+  it("switches the firewall on with DROP both ways; pins static addresses; allows DHCP only in DHCP mode", () => {
+    expect(firewallOptions(c, true)).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ipfilter: true, dhcp: false, ndp: false, radv: false });
+    const dhcp = config({ networkMode: "dhcp" });
+    expect(firewallOptions(dhcp, false)).to.include({ dhcp: true, ipfilter: false });
+  });
+
+  it("renders the settings as Proxmox's <vmid>.fw file", () => {
+    const text = renderPveFirewall(firewallOptions(c, true) as Record<string, unknown>, runner);
+    expect(text).to.match(/^\[OPTIONS\]\nenable: 1\npolicy_in: DROP\npolicy_out: DROP\n/);
+    expect(text).to.include("IN ACCEPT -source 192.168.1.0/24 -p tcp -dport 22 # SSH from the admin block only");
+    expect(text).to.include("OUT ACCEPT -p tcp -dport 80,443 #");
+  });
+});
