@@ -77,17 +77,31 @@ export async function mintRegistrationToken(gh: GitHubEnv): Promise<string> {
   return token;
 }
 
-/** The runner's id by name, or undefined if GitHub has no runner of that name. */
-export async function findRunnerId(gh: GitHubEnv, name: string): Promise<number | undefined> {
+/** A runner as GitHub lists it. */
+export interface GitHubRunner {
+  id: number;
+  name: string;
+  /** "online" or "offline". */
+  status: string;
+  busy: boolean;
+}
+
+/** Every self-hosted runner of the repository (100 a page, at most 50 pages). */
+export async function listRunners(gh: GitHubEnv): Promise<GitHubRunner[]> {
+  const all: GitHubRunner[] = [];
   for (let page = 1; page <= 50; page++) {
     const r = await call(gh, "GET", `/actions/runners?per_page=100&page=${page}`);
     if (r.status !== 200) throw new GitHubError(`list runners: HTTP ${r.status} ${describe(r.body)}`, r.status);
-    const runners = ((r.body as { runners?: { id: number; name: string }[] }).runners ?? []);
-    const found = runners.find((x) => x.name === name);
-    if (found) return found.id;
-    if (runners.length < 100) return undefined;
+    const runners = (r.body as { runners?: GitHubRunner[] }).runners ?? [];
+    all.push(...runners.map(({ id, name, status, busy }) => ({ id, name, status, busy })));
+    if (runners.length < 100) break;
   }
-  return undefined;
+  return all;
+}
+
+/** The runner's id by name, or undefined if GitHub has no runner of that name. */
+export async function findRunnerId(gh: GitHubEnv, name: string): Promise<number | undefined> {
+  return (await listRunners(gh)).find((x) => x.name === name)?.id;
 }
 
 export interface DeregisterOptions {

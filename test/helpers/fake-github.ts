@@ -16,6 +16,8 @@ export interface FakeRunner {
   name: string;
   /** DELETE answers 422 this many more times. */
   busyFor: number;
+  /** What the list says; online unless set. */
+  status?: "online" | "offline";
 }
 
 export class FakeGitHub {
@@ -43,7 +45,7 @@ export class FakeGitHub {
       if (!m[2] && call.method === "GET") {
         const page = Number(new URLSearchParams(m[4]?.slice(1)).get("page") ?? 1);
         const slice = this.runners.slice((page - 1) * 100, page * 100);
-        return send(200, { total_count: this.runners.length, runners: slice.map((r) => ({ id: r.id, name: r.name, status: "online", busy: r.busyFor > 0 })) });
+        return send(200, { total_count: this.runners.length, runners: slice.map((r) => ({ id: r.id, name: r.name, status: r.status ?? "online", busy: r.busyFor > 0 })) });
       }
       if (m[3] && call.method === "DELETE") {
         const runner = this.runners.find((r) => r.id === Number(m[3]));

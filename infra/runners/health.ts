@@ -1,0 +1,224 @@
+/**
+ * `npm run health -- --stats-url URL [--github-token-env VAR --repo OWNER/NAME] [--stack NAME]`
+ *
+ * One line per runner: its last heartbeat (from the stats service), its last
+ * job, and GitHub's view of it when a token is given. Exit 0 when every
+ * runner is healthy, 1 when one is not, 2 when the check itself cannot run
+ * (bad arguments, stats service unreachable or still warming up, GitHub
+ * refusing the token).
+ *
+ * Which runners: with --stack, the fleet that stack's config declares (its
+ * stats URL and repository also become the defaults), which is the precise
+ * answer after a scale-down; otherwise every runner the stats service or
+ * GitHub knows. Unhealthy: no heartbeat, or none for --stale-after seconds
+ * (default 300: the forwarder beats every minute and the snapshot lags up to
+ * one 30 s pass); GitHub says offline or does not know it; and, with
+ * --stack, a runner in GitHub that the stack no longer declares (a ghost).
+ */
+import { z } from "zod";
+import { NAMESPACE, parseConfig } from "../config";
+import { projectKeys, readStackFile } from "../stackfile";
+import { listRunners, type GitHubRunner } from "./github-runner";
+
+/** The part of the stats snapshot this check reads (the service is another program: check, do not trust). */
+const SnapshotSchema = z.object({
+  generatedAt: z.string(),
+  status: z.string(),
+  runners: z.record(
+    z.string(),
+    z.object({
+      running: z.number(),
+      lastHeartbeatAt: z.string().nullable(),
+      lastJob: z
+        .object({ workflow: z.string(), job: z.string(), result: z.string().optional(), at: z.string() })
+        .nullable(),
+    }),
+  ),
+});
+export type HealthSnapshot = z.infer<typeof SnapshotSchema>;
+
+export const DEFAULT_STALE_AFTER_S = 300;
+
+export interface RunnerHealth {
+  name: string;
+  healthy: boolean;
+  /** Human-readable columns: heartbeat, last job, GitHub. */
+  heartbeat: string;
+  lastJob: string;
+  github: string;
+  problems: string[];
+}
+
+export interface AssessOptions {
+  now: number;
+  staleAfterS: number;
+  /** The runners the stack declares, when known. */
+  expected?: string[];
+  /** GitHub's runners, when a token was given. */
+  github?: GitHubRunner[];
+}
+
+/** "42s", "7m", "3h", "2d": enough precision to tell fresh from stale. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 2 * 3600) return `${Math.round(s / 60)}m`;
+  if (s < 2 * 86400) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/** Judges every runner; plain data in, plain data out (tested without servers). */
+export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth[] {
+  const byGitHub = new Map((o.github ?? []).map((r) => [r.name, r]));
+  const names = o.expected
+    ? [...new Set([...o.expected, ...byGitHub.keys()])]
+    : [...new Set([...Object.keys(snapshot.runners), ...byGitHub.keys()])];
+  return names.sort().map((name) => {
+    const stats = snapshot.runners[name];
+    const gh = byGitHub.get(name);
+    const problems: string[] = [];
+    const ghost = o.expected !== undefined && !o.expected.includes(name);
+
+    let heartbeat = "no heartbeat";
+    const beat = stats?.lastHeartbeatAt ? Date.parse(stats.lastHeartbeatAt) : NaN;
+    if (Number.isNaN(beat)) {
+      if (!ghost) problems.push("no heartbeat ever");
+    } else {
+      heartbeat = `heartbeat ${age(o.now - beat)} ago`;
+      if (o.now - beat > o.staleAfterS * 1000 && !ghost) problems.push(`heartbeat older than ${age(o.staleAfterS * 1000)}`);
+    }
+
+    let lastJob = "no job yet";
+    if (stats?.lastJob) {
+      const j = stats.lastJob;
+      lastJob = `last job ${j.workflow}/${j.job} ${j.result ?? "running"} ${age(o.now - Date.parse(j.at))} ago`;
+    }
+
+    let github = "github: not checked";
+    if (o.github) {
+      if (!gh) {
+        github = "github: not registered";
+        if (!ghost) problems.push("not registered in GitHub");
+      } else {
+        github = gh.status === "online" ? `github: online, ${gh.busy ? "busy" : "idle"}` : `github: ${gh.status}`;
+        if (gh.status !== "online") problems.push(`GitHub says ${gh.status}`);
+      }
+    }
+    if (ghost && gh) problems.push("registered in GitHub but not declared by the stack (a ghost: pulumi up removes it)");
+    return { name, healthy: problems.length === 0, heartbeat, lastJob, github, problems };
+  });
+}
+
+export function formatReport(rows: RunnerHealth[]): string {
+  const width = Math.max(6, ...rows.map((r) => r.name.length));
+  const hb = Math.max(...rows.map((r) => r.heartbeat.length), 0);
+  const job = Math.max(...rows.map((r) => r.lastJob.length), 0);
+  return rows
+    .map((r) =>
+      [
+        r.name.padEnd(width),
+        (r.healthy ? "ok" : "UNHEALTHY").padEnd(9),
+        r.heartbeat.padEnd(hb),
+        r.lastJob.padEnd(job),
+        r.github,
+        r.problems.length ? `  <- ${r.problems.join("; ")}` : "",
+      ].join("  ").trimEnd(),
+    )
+    .join("\n");
+}
+
+export class UsageError extends Error {}
+
+export interface HealthArgs {
+  statsUrl?: string;
+  tokenEnv?: string;
+  repo?: string;
+  stack?: string;
+  staleAfterS: number;
+}
+
+const USAGE =
+  "usage: npm run health -- --stats-url URL [--github-token-env VAR --repo OWNER/NAME] [--stack NAME] [--stale-after SECONDS]";
+
+export function parseHealthArgs(argv: string[]): HealthArgs {
+  const a: HealthArgs = { staleAfterS: DEFAULT_STALE_AFTER_S };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (flag === "--stats-url") a.statsUrl = value();
+    else if (flag === "--github-token-env") a.tokenEnv = value();
+    else if (flag === "--repo") a.repo = value();
+    else if (flag === "--stack") a.stack = value();
+    else if (flag === "--stale-after") {
+      const v = value();
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--stale-after must be a whole number of seconds, got ${v}`);
+      a.staleAfterS = Number(v);
+    } else if (flag === "--help" || flag === "-h") throw new UsageError(USAGE);
+    else throw new UsageError(`unknown argument ${flag}\n${USAGE}`);
+  }
+  return a;
+}
+
+async function fetchSnapshot(statsUrl: string): Promise<HealthSnapshot> {
+  const url = `${statsUrl.replace(/\/+$/, "")}/api/stats`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    throw new Error(`stats service unreachable at ${url}: ${String((err as Error).cause ?? (err as Error).message)}`, { cause: err });
+  }
+  if (res.status !== 200) throw new Error(`stats service at ${url} answered HTTP ${res.status}`);
+  const parsed = SnapshotSchema.safeParse(await res.json());
+  if (!parsed.success) throw new Error(`stats service at ${url} answered a snapshot without runners: ${parsed.error.issues[0]?.message}`);
+  if (parsed.data.status === "warming_up") throw new Error("stats service is still warming up (no aggregation pass yet): try again in a minute");
+  return parsed.data;
+}
+
+/** Runs the check; returns the exit code. */
+export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<number> {
+  const a = parseHealthArgs(argv);
+  let expected: string[] | undefined;
+  if (a.stack) {
+    const values = readStackFile(a.stack).values;
+    const c = parseConfig(projectKeys(values, NAMESPACE));
+    expected = c.runners.instances.map((r) => r.name);
+    a.statsUrl ??= `http://${c.stats.ip}:${c.stats.port}`;
+    if (a.tokenEnv && values["github:owner"]) a.repo ??= `${values["github:owner"]}/${c.repository.name}`;
+  }
+  if (!a.statsUrl) throw new UsageError(`--stats-url is required (or --stack)\n${USAGE}`);
+  if ((a.tokenEnv === undefined) !== (a.repo === undefined)) throw new UsageError(`--github-token-env and --repo go together\n${USAGE}`);
+  if (a.repo !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(a.repo)) throw new UsageError(`--repo must be OWNER/NAME, got ${a.repo}`);
+
+  const token = a.tokenEnv ? env[a.tokenEnv] : undefined;
+  if (a.tokenEnv && !token) throw new UsageError(`environment variable ${a.tokenEnv} (--github-token-env) is empty or not set`);
+
+  const snapshot = await fetchSnapshot(a.statsUrl);
+  let github: GitHubRunner[] | undefined;
+  if (token && a.repo) {
+    const api = (env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
+    github = await listRunners({ token, repository: a.repo, api });
+  }
+  const rows = assess(snapshot, { now: Date.now(), staleAfterS: a.staleAfterS, expected, github });
+  if (rows.length === 0) {
+    out("no runners known: none declared, none in the stats service or GitHub");
+    return 1;
+  }
+  out(formatReport(rows));
+  const bad = rows.filter((r) => !r.healthy).length;
+  out(bad ? `${bad} of ${rows.length} runners unhealthy` : `all ${rows.length} runners healthy`);
+  return bad ? 1 : 0;
+}
+
+if (require.main === module) {
+  runHealth(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`health: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}
