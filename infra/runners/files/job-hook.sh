@@ -8,7 +8,7 @@
 
 # Bound the whole hook: re-run under timeout, and always report success.
 if [ -z "${CCO_HOOK_BOUNDED:-}" ]; then
-  CCO_HOOK_BOUNDED=1 timeout 10 "$0" "$@" 2> /dev/null
+  CCO_HOOK_BOUNDED=1 timeout "${CCO_HOOK_TIMEOUT_S:-10}" "$0" "$@" 2> /dev/null
   exit 0
 fi
 
