@@ -7,7 +7,7 @@ import { EventLog } from "../../service/eventlog";
 import { silentLogger } from "../../service/log";
 import { createMetrics } from "../../service/metrics";
 import { SnapshotStore } from "../../service/store";
-import { escapeHtml, h, niceCeil, niceSeconds, toHtml } from "../../service/dashboard/markup";
+import { charts, escapeHtml, h, niceCeil, niceSeconds, toHtml, utcClock } from "../../service/dashboard/markup";
 import { ASSETS, SCRIPT, STYLE } from "../../service/dashboard/page";
 import {
   formatDuration,
@@ -70,6 +70,8 @@ describe("dashboard: what the page computes", () => {
     const series = jobsPerMinuteSeries(history);
     expect(series.slice(0, 5)).to.deep.equal([null, null, null, null, null]);
     expect(series[series.length - 1]).to.equal(6);
+    const rateLine = charts(history, utcClock)["chart-rate"]!.find((e) => e.tag === "svg")!.children.find((e) => typeof e !== "string" && e.tag === "path");
+    expect(rateLine).to.have.nested.property("attrs.d").that.matches(/^M\S+ \S+(L\S+ \S+){9}$/);
   });
 
   it("marks runners stale after 5 minutes without a heartbeat, and shares the busy time", () => {
