@@ -156,6 +156,8 @@ export function sections(view: DashboardView, history: readonly CompactSnapshot[
 /** One line of a chart; null values leave a gap. */
 export interface Series {
   key: string;
+  /** What the line is, in words. */
+  label: string;
   values: Array<number | null>;
 }
 
@@ -220,7 +222,13 @@ export function timeChart(
   const grid = [0, 0.5, 1].map((f) => h("line", { class: "grid", x1: 0, x2: W, y1: f * H, y2: f * H }));
   const lines = series.map((s) => h("path", { class: `line ${s.key}`, d: pathOf(xs, s.values, max), "data-series": s.key }));
   const mid = times.length ? new Date(t0 + span / 2).toISOString() : "";
+  // What the lines show, for screen readers (the plot itself is hidden from them).
+  const told = series.map((s) => {
+    const known = s.values.filter((v): v is number => v !== null);
+    return known.length ? `${s.label} now ${y.format(known[known.length - 1]!)}, highest ${y.format(Math.max(...known))}` : `${s.label}: no data yet`;
+  });
   return [
+    h("p", { class: "visually-hidden" }, `Over the last ${formatDuration(span / 1000)}: ${told.join("; ")}.`),
     h("div", { class: "y-axis", "aria-hidden": "true" }, h("span", {}, y.format(max)), h("span", {}, y.format(max / 2)), h("span", {}, y.format(0))),
     h(
       "svg",
@@ -242,14 +250,14 @@ export function charts(history: readonly CompactSnapshot[], axisClock: Clock): R
   const count = { format: formatDecimal, ceil: niceCeil };
   const time = { format: (v: number) => (v === 0 ? "0" : formatDuration(v)), ceil: niceSeconds };
   return {
-    "chart-running": timeChart("chart-running", times, [{ key: "running", values: history.map((e) => e.running) }], count, axisClock),
-    "chart-rate": timeChart("chart-rate", times, [{ key: "rate", values: jobsPerMinuteSeries(history) }], count, axisClock),
+    "chart-running": timeChart("chart-running", times, [{ key: "running", label: "running jobs", values: history.map((e) => e.running) }], count, axisClock),
+    "chart-rate": timeChart("chart-rate", times, [{ key: "rate", label: "jobs per minute", values: jobsPerMinuteSeries(history) }], count, axisClock),
     "chart-duration": timeChart(
       "chart-duration",
       times,
       [
-        { key: "p50", values: history.map((e) => e.p50) },
-        { key: "p95", values: history.map((e) => e.p95) },
+        { key: "p50", label: "p50 duration", values: history.map((e) => e.p50) },
+        { key: "p95", label: "p95 duration", values: history.map((e) => e.p95) },
       ],
       time,
       axisClock,

@@ -247,6 +247,7 @@ describe("dashboard: GET / and its assets", () => {
     expect([...html.matchAll(/<tr data-repo="([^"]*)">/g)].map((m) => m[1])).to.deep.equal(["evil/&lt;iframe&gt;&amp;amp;&quot;&#39;", "brentley/cco"]);
     // The charts are there too, from the history.
     expect(html).to.match(/<path class="line running" d="M[^"]+" data-series="running">/);
+    expect(html).to.include('<p class="visually-hidden">Over the last 0s: running jobs now 1, highest 1.</p>');
     // And the page reloads itself.
     expect(html).to.include('<noscript><meta http-equiv="refresh" content="30"></noscript>');
   });
