@@ -7,6 +7,8 @@ import type { IncomingMessage } from "node:http";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Published } from "./aggregate/engine";
+import { ASSETS, PAGE_HEADERS, renderPage } from "./dashboard/page";
+import { HISTORY_POINTS } from "./dashboard/view";
 import { BatchTooLargeError, MAX_BATCH_EVENTS, parseBatch } from "./events";
 import type { EventLog } from "./eventlog";
 import type { Logger } from "./log";
@@ -117,6 +119,21 @@ export function createApp(deps: AppDeps): Hono {
     }
     return c.body(store.historyJson(limit), 200, JSON_HEADERS);
   });
+
+  // The dashboard. Its security headers are part of each answer, like
+  // JSON_HEADERS above: no middleware, so /api/stats stays on its fast path.
+  // The page is rendered at most once per pass (it shows that pass's numbers).
+  let page: { published: Published; html: string } | null = null;
+  app.get("/", () => {
+    if (page?.published !== store.current) {
+      const published = store.current;
+      page = { published, html: renderPage(published.snapshot, store.history(HISTORY_POINTS), store.intervalMs) };
+    }
+    return new Response(page.html, { status: 200, headers: PAGE_HEADERS });
+  });
+  for (const asset of ASSETS) {
+    app.get(asset.path, () => new Response(asset.body, { status: 200, headers: asset.headers }));
+  }
 
   app.get("/healthz", (c) => {
     const h = store.health();

@@ -13,7 +13,7 @@ export interface Generated {
 }
 
 /** A small deterministic PRNG (mulberry32): same data in every run. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,0 +1,172 @@
+/**
+ * `GET /` and its assets. The page is rendered from the cached snapshot and
+ * history (so it reads without JavaScript), once per aggregation pass; the
+ * script then refreshes the same parts from `/api/stats` and
+ * `/api/stats/history`. Assets are strings compiled into the service
+ * (assets.generated.ts), so the one-file esbuild bundle carries them.
+ */
+import { createHash } from "node:crypto";
+import type { CompactSnapshot, Snapshot } from "../aggregate/aggregator";
+import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.generated";
+import { CHART_TITLES, h, REPO_COLUMNS, RUNNER_COLUMNS, sections, statusMessage, toHtml, utcClock, type El } from "./markup";
+import { dashboardView, HISTORY_POINTS, MIN_REFRESH_MS } from "./view";
+
+/**
+ * Headers of the page and its assets (never of the JSON API): scripts and
+ * styles only from this origin (no inline code, so injected markup could not
+ * run even if some escaped the escaping), no framing, no referrer.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Resource-Policy": "same-origin",
+};
+
+export interface Asset {
+  /** Content-addressed: a new build gets a new URL, so it can be cached for good. */
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+function asset(name: string, ext: string, type: string, body: string): Asset {
+  const hash = createHash("sha256").update(body).digest("base64url").slice(0, 12);
+  return {
+    path: `/assets/${name}-${hash}.${ext}`,
+    body,
+    headers: {
+      ...PAGE_SECURITY_HEADERS,
+      "Content-Type": type,
+      "Cache-Control": "public, max-age=31536000, immutable",
+    },
+  };
+}
+
+const ICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">' +
+  '<rect width="16" height="16" rx="3" fill="#1f6feb"/>' +
+  '<path d="M4 12V8M8 12V4M12 12V6" stroke="#fff" stroke-width="2" stroke-linecap="round"/></svg>';
+
+export const SCRIPT = asset("dashboard", "js", "text/javascript; charset=utf-8", DASHBOARD_JS);
+export const STYLE = asset("dashboard", "css", "text/css; charset=utf-8", DASHBOARD_CSS);
+export const ICON = asset("icon", "svg", "image/svg+xml", ICON_SVG);
+export const ASSETS: readonly Asset[] = [SCRIPT, STYLE, ICON];
+
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  ...PAGE_SECURITY_HEADERS,
+  "Content-Type": "text/html; charset=utf-8",
+  "Cache-Control": "no-cache",
+};
+
+function table(id: string, caption: string, columns: string[], body: El[]): El {
+  return h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      { id, class: "cards" },
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", { id: `${id.replace(/s$/, "")}-rows` }, ...body),
+    ),
+  );
+}
+
+function chartPanel(id: string, body: El[]): El {
+  const { title, keys } = CHART_TITLES[id]!;
+  return h(
+    "figure",
+    { class: "panel chart-panel" },
+    h(
+      "figcaption",
+      {},
+      h("h2", {}, title),
+      h("span", { class: "legend" }, ...keys.map(([k, label]) => h("span", { class: `key ${k}` }, label))),
+    ),
+    h("div", { class: "chart", id }, ...body),
+  );
+}
+
+/** The whole page for one snapshot and its history. */
+export function renderPage(snapshot: Snapshot, history: readonly CompactSnapshot[], intervalMs: number): string {
+  const view = dashboardView(snapshot, history);
+  const parts = sections(view, history, utcClock);
+  const refreshMs = Math.max(MIN_REFRESH_MS, intervalMs);
+  const status = statusMessage(view.status);
+  const main = h(
+    "main",
+    { id: "dashboard", "data-interval-ms": refreshMs, "data-history-points": HISTORY_POINTS },
+    h(
+      "header",
+      {},
+      h("h1", {}, "cco runner fleet"),
+      h(
+        "p",
+        { class: "updated" },
+        "Last aggregation ",
+        h("time", { id: "generated-at", datetime: view.generatedAt }, utcClock(view.generatedAt)),
+        h("span", { id: "age" }),
+        h("br"),
+        h("span", { id: "aggregation", class: "muted" }, view.aggregation),
+      ),
+    ),
+    h("p", { id: "status", class: "banner warn", role: "status", hidden: status === null }, status ?? ""),
+    h("p", { id: "offline", class: "banner error", role: "alert", hidden: true }),
+    h("section", { id: "tiles", class: "tiles", "aria-label": "Summary" }, ...parts.tiles!),
+    h(
+      "section",
+      { class: "charts", "aria-label": "Over time" },
+      ...["chart-running", "chart-rate", "chart-duration"].map((id) => chartPanel(id, parts[id]!)),
+    ),
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "runners-title" },
+      h("h2", { id: "runners-title" }, "Runners"),
+      table("runners", "Runners: state, share of the fleet's busy time, jobs, last heartbeat and last job", RUNNER_COLUMNS, parts["runner-rows"]!),
+    ),
+    h(
+      "section",
+      { class: "panel", "aria-labelledby": "repos-title" },
+      h("h2", { id: "repos-title" }, "Failures by repository"),
+      table("repos", "Failed jobs by repository", REPO_COLUMNS, parts["repo-rows"]!),
+    ),
+    h(
+      "footer",
+      {},
+      `Refreshes every ${Math.round(refreshMs / 1000)} s. Machine-readable: `,
+      h("a", { href: "/api/stats" }, "/api/stats"),
+      " · ",
+      h("a", { href: `/api/stats/history?limit=${HISTORY_POINTS}` }, "/api/stats/history"),
+      " · ",
+      h("a", { href: "/metrics" }, "/metrics"),
+    ),
+  );
+  // Without JavaScript the page reloads itself, at most every 5 s.
+  const reloadSeconds = Math.max(5, Math.ceil(refreshMs / 1000));
+  return (
+    "<!doctype html>\n" +
+    '<html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    '<meta name="color-scheme" content="light dark">' +
+    "<title>cco runner fleet</title>" +
+    `<link rel="icon" href="${ICON.path}" type="image/svg+xml">` +
+    `<link rel="stylesheet" href="${STYLE.path}">` +
+    `<script src="${SCRIPT.path}" defer></script>` +
+    `<noscript><meta http-equiv="refresh" content="${reloadSeconds}"></noscript>` +
+    `</head><body>${toHtml(main)}</body></html>\n`
+  );
+}

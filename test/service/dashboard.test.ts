@@ -1,0 +1,275 @@
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { Aggregator, compact, type CompactSnapshot } from "../../service/aggregate/aggregator";
+import { publish, warmingUpSnapshot } from "../../service/aggregate/engine";
+import { createApp } from "../../service/app";
+import { EventLog } from "../../service/eventlog";
+import { silentLogger } from "../../service/log";
+import { createMetrics } from "../../service/metrics";
+import { SnapshotStore } from "../../service/store";
+import { charts, escapeHtml, h, niceCeil, niceSeconds, toHtml, utcClock } from "../../service/dashboard/markup";
+import { ASSETS, SCRIPT, STYLE } from "../../service/dashboard/page";
+import {
+  formatDuration,
+  jobsPerMinute,
+  jobsPerMinuteSeries,
+  repoRows,
+  runnerRows,
+  STALE_AFTER_SECONDS,
+} from "../../service/dashboard/view";
+import { ASSETS_MODULE, dashboardAssetsModule } from "../../infra/stats/dashboard-assets";
+import { at, completed, heartbeat, ndjson, PASS_INFO, started } from "../helpers/events";
+import { useTempDir } from "../helpers/tmp";
+
+/** Names an attacker could give a runner, a repository, a workflow or a job. */
+const EVIL = {
+  runner: "<script>alert(1)</script>",
+  repo: `evil/<iframe>&amp;"'`,
+  workflow: '"><svg/onload=alert(3)>',
+  job: "'&amp;'",
+};
+
+/** History entries `stepSeconds` apart with these completed counts. */
+function historyOf(completedCounts: number[], stepSeconds = 30): CompactSnapshot[] {
+  return completedCounts.map((n, i) => ({
+    at: at(i * stepSeconds),
+    events: 0,
+    rejected: 0,
+    started: n,
+    completed: n,
+    running: 0,
+    succeeded: n,
+    failed: 0,
+    cancelled: 0,
+    p50: null,
+    p95: null,
+    busyRunners: 0,
+  }));
+}
+
+function snapshotOf(events: unknown[], generatedAtSeconds: number) {
+  const a = new Aggregator();
+  a.consume(ndjson(events));
+  return a.snapshot(new Date(at(generatedAtSeconds)), "ok", PASS_INFO);
+}
+
+describe("dashboard: what the page computes", () => {
+  it("formats durations short enough for a tile", () => {
+    expect([null, 4.25, 42, 60, 250, 3600, 7500].map(formatDuration)).to.deep.equal(["–", "4.3s", "42s", "1m", "4m 10s", "1h 00m", "2h 05m"]);
+  });
+
+  it("counts completed jobs per minute over the last 5 minutes of history", () => {
+    // 30 s apart: the last 5 minutes are the last 11 entries, from 10 to 40 completed.
+    const history = historyOf([0, 1, 2, 3, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40]);
+    expect(jobsPerMinute(history)).to.equal(6);
+    // Less than half a window of history: no rate yet, rather than a wild one.
+    expect(jobsPerMinute(historyOf([0, 5, 9]))).to.equal(null);
+    expect(jobsPerMinute([])).to.equal(null);
+    // A restart starts the counters again: never a negative rate.
+    expect(jobsPerMinute(historyOf([50, 50, 50, 50, 50, 2]))).to.equal(0);
+    const series = jobsPerMinuteSeries(history);
+    expect(series.slice(0, 5)).to.deep.equal([null, null, null, null, null]);
+    expect(series[series.length - 1]).to.equal(6);
+    const rateLine = charts(history, utcClock)["chart-rate"]!.find((e) => e.tag === "svg")!.children.find((e) => typeof e !== "string" && e.tag === "path");
+    expect(rateLine).to.have.nested.property("attrs.d").that.matches(/^M\S+ \S+(L\S+ \S+){9}$/);
+  });
+
+  it("marks runners stale after 5 minutes without a heartbeat, and shares the busy time", () => {
+    const now = 3600;
+    const s = snapshotOf(
+      [
+        heartbeat("fresh", now - 60),
+        heartbeat("late", now - STALE_AFTER_SECONDS - 1),
+        started({ runner: "fresh", runId: 1 }, 0),
+        completed({ runner: "fresh", runId: 1 }, 300),
+        started({ runner: "silent", runId: 2 }, 0),
+        completed({ runner: "silent", runId: 2 }, 100),
+      ],
+      now,
+    );
+    const rows = Object.fromEntries(runnerRows(s).map((r) => [r.name, r]));
+    expect(rows.fresh).to.include({ stale: false, heartbeatAgeSeconds: 60, busyShare: 0.75, lastJob: "brentley/cco · build / test" });
+    expect(rows.late).to.include({ stale: true, heartbeatAgeSeconds: STALE_AFTER_SECONDS + 1, busyShare: 0 });
+    expect(rows.silent).to.include({ stale: true, heartbeatAgeSeconds: null, busyShare: 0.25 });
+  });
+
+  it("orders repositories by failures", () => {
+    const s = snapshotOf(
+      [
+        completed({ repo: "a/quiet", runId: 1 }, 10),
+        completed({ repo: "b/bad", runId: 2 }, 10, "failed"),
+        completed({ repo: "b/bad", runId: 3 }, 10, "failed"),
+        completed({ repo: "c/some", runId: 4 }, 10, "failed"),
+        completed({ repo: "c/some", runId: 5 }, 10),
+      ],
+      20,
+    );
+    expect(repoRows(s).map((r) => [r.name, r.failed, r.failureRate])).to.deep.equal([
+      ["b/bad", 2, 1],
+      ["c/some", 1, 0.5],
+      ["a/quiet", 0, 0],
+    ]);
+  });
+
+  it("picks readable axis maxima", () => {
+    expect([0, 0.3, 3, 6, 10, 11, 4200].map(niceCeil)).to.deep.equal([1, 0.5, 5, 10, 10, 20, 5000]);
+    expect([0.5, 40, 290, 3000].map(niceSeconds)).to.deep.equal([1, 60, 300, 3600]);
+  });
+
+  it("escapes text and attribute values, and takes no markup for names", () => {
+    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).to.equal("&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
+    expect(toHtml(h("td", { "data-runner": EVIL.workflow, hidden: true, title: null }, EVIL.runner))).to.equal(
+      '<td data-runner="&quot;&gt;&lt;svg/onload=alert(3)&gt;" hidden>&lt;script&gt;alert(1)&lt;/script&gt;</td>',
+    );
+    expect(() => h("img onerror=x")).to.throw(/bad tag name/);
+    expect(() => h("a", { "on click": "x" })).to.throw(/bad attribute name/);
+  });
+});
+
+describe("dashboard: GET / and its assets", () => {
+  const tmp = useTempDir();
+  let store: SnapshotStore;
+  let eventLog: EventLog;
+  let app: ReturnType<typeof createApp>;
+
+  beforeEach(() => {
+    store = new SnapshotStore(warmingUpSnapshot("test"), 100, 30_000);
+    eventLog = new EventLog(tmp.path);
+    app = createApp({ store, eventLog, ingestToken: "unused-token-0123456789", metrics: createMetrics(store), log: silentLogger });
+  });
+  afterEach(() => eventLog.close());
+
+  /** A pass over these events at `nowSeconds` (test event time). */
+  function publishEvents(events: unknown[], nowSeconds: number) {
+    const s = snapshotOf(events, nowSeconds);
+    store.passSucceeded({ ...publish(s), history: compact(s) });
+    return s;
+  }
+  const page = async () => {
+    const res = await app.request("/");
+    return { res, html: await res.text() };
+  };
+  /** The text of an element found by a unique attribute, tags stripped (what a reader without JS sees). */
+  const textOf = (html: string, attr: string) => {
+    const m = new RegExp(`<(\\w+) [^>]*${attr}[^>]*>([\\s\\S]*?)</\\1>`).exec(html);
+    expect(m, attr).to.not.equal(null);
+    return m![2]!.replace(/<[^>]*>/g, "");
+  };
+
+  const fleet = [
+    heartbeat("runner-01", 590),
+    heartbeat(EVIL.runner, 595),
+    heartbeat("runner-03", 100), // stale at 600
+    started({ runner: "runner-01", runId: 1 }, 0),
+    completed({ runner: "runner-01", runId: 1 }, 120),
+    started({ runner: "runner-01", runId: 2 }, 200),
+    completed({ runner: "runner-01", runId: 2 }, 440, "failed"),
+    started({ runner: EVIL.runner, repo: EVIL.repo, workflow: EVIL.workflow, job: EVIL.job, runId: 3 }, 300),
+    completed({ runner: EVIL.runner, repo: EVIL.repo, workflow: EVIL.workflow, job: EVIL.job, runId: 3 }, 360, "failed"),
+    started({ runner: "runner-03", runId: 4 }, 500),
+  ];
+
+  it("sets the page's security headers: no inline script, no framing, no referrer, no sniffing", async () => {
+    const { res } = await page();
+    expect(res.status).to.equal(200);
+    expect(res.headers.get("content-type")).to.equal("text/html; charset=utf-8");
+    const csp = res.headers.get("content-security-policy")!;
+    const directives = Object.fromEntries(csp.split(/;\s*/).map((d) => [d.split(" ")[0], d.split(" ").slice(1).join(" ")]));
+    expect(directives).to.include({
+      "default-src": "'none'",
+      "script-src": "'self'",
+      "style-src": "'self'",
+      "connect-src": "'self'",
+      "frame-ancestors": "'none'",
+      "base-uri": "'none'",
+    });
+    expect(csp).to.not.match(/unsafe-|\*|data:/);
+    expect(res.headers.get("x-content-type-options")).to.equal("nosniff");
+    expect(res.headers.get("x-frame-options")).to.equal("DENY");
+    expect(res.headers.get("referrer-policy")).to.equal("no-referrer");
+    expect(res.headers.get("cache-control")).to.equal("no-cache");
+  });
+
+  it("leaves the JSON API's headers as they were", async () => {
+    publishEvents(fleet, 600);
+    const res = await app.request("/api/stats");
+    expect([...res.headers.keys()].sort()).to.deep.equal(["cache-control", "content-length", "content-type", "etag", "x-content-type-options"]);
+  });
+
+  it("serves each asset with its type, the same headers, and a cache-forever name", async () => {
+    expect(ASSETS.map((a) => a.path)).to.have.length(3);
+    for (const asset of ASSETS) {
+      expect(asset.path).to.match(/^\/assets\/[a-z]+-[\w-]{12}\.(js|css|svg)$/);
+      const res = await app.request(asset.path);
+      expect(res.status, asset.path).to.equal(200);
+      expect(await res.text()).to.equal(asset.body);
+      expect(res.headers.get("content-type")).to.equal(asset.headers["Content-Type"]);
+      expect(res.headers.get("cache-control")).to.equal("public, max-age=31536000, immutable");
+      expect(res.headers.get("content-security-policy")).to.include("frame-ancestors 'none'");
+      expect(res.headers.get("x-content-type-options")).to.equal("nosniff");
+    }
+    expect(SCRIPT.headers["Content-Type"]).to.match(/^text\/javascript/);
+    expect(STYLE.headers["Content-Type"]).to.match(/^text\/css/);
+    expect((await app.request("/assets/dashboard-000000000000.js")).status).to.equal(404);
+    const { html } = await page();
+    expect(html).to.include(`<script src="${SCRIPT.path}" defer></script>`).and.include(`href="${STYLE.path}"`);
+  });
+
+  it("escapes runner, repository, workflow and job names; its only script is the asset", async () => {
+    publishEvents(fleet, 600);
+    const { html } = await page();
+    for (const raw of Object.values(EVIL)) expect(html).to.not.include(raw);
+    expect(html).to.include("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(html).to.include("evil/&lt;iframe&gt;&amp;amp;&quot;&#39;");
+    expect(html).to.include(`evil/&lt;iframe&gt;&amp;amp;&quot;&#39; · &quot;&gt;&lt;svg/onload=alert(3)&gt; / &#39;&amp;amp;&#39;`);
+    expect(html.match(/<script/g)).to.have.length(1);
+    // Nothing the CSP would refuse: no inline handlers or styles, no javascript: links.
+    expect(html).to.not.match(/\son[a-z]+=|\sstyle=|<style|javascript:/i);
+  });
+
+  it("shows the latest numbers without JavaScript", async () => {
+    const s = publishEvents(fleet, 600);
+    const { html } = await page();
+    expect(textOf(html, 'data-stat="running"')).to.equal("Running jobs1on 1 of 3 runners");
+    expect(textOf(html, 'data-stat="completed"')).to.equal("Completed31 succeeded · 0 cancelled");
+    expect(textOf(html, 'data-stat="failed"')).to.equal("Failed267 % of completed");
+    expect(textOf(html, 'data-stat="p50"')).to.equal(`Duration p50${formatDuration(s.durationSeconds.p50)}p95 ${formatDuration(s.durationSeconds.p95)}`);
+    expect(s.durationSeconds.p50).to.equal(120);
+    expect(textOf(html, 'data-stat="stale"')).to.equal("Stale runners1no heartbeat for 5 min");
+    expect(textOf(html, 'id="generated-at"')).to.equal(`${at(600).slice(0, 10)} ${at(600).slice(11, 19)} UTC`);
+    // Runners, in name order, the stale one marked in words, not only in color.
+    const rows = [...html.matchAll(/<tr (?:class="stale" )?data-runner="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1], m[2]!.replace(/<[^>]*>/g, "|")]);
+    expect(rows.map((r) => r[0])).to.deep.equal(["&lt;script&gt;alert(1)&lt;/script&gt;", "runner-01", "runner-03"]);
+    expect(rows[1]![1]).to.match(/\|idle\|.*\|86 %\|.*\|2\|.*\|1\|.*\|10s ago\|/);
+    expect(rows[2]![1]).to.match(/\|stale\|.*\|busy\|.*\|8m 20s ago\|/);
+    expect(html).to.match(/<tr class="stale" data-runner="runner-03">/);
+    // Failures by repository, the worst first.
+    expect([...html.matchAll(/<tr data-repo="([^"]*)">/g)].map((m) => m[1])).to.deep.equal(["evil/&lt;iframe&gt;&amp;amp;&quot;&#39;", "brentley/cco"]);
+    // The charts are there too, from the history.
+    expect(html).to.match(/<path class="line running" d="M[^"]+" data-series="running">/);
+    expect(html).to.include('<p class="visually-hidden">Over the last 0s: running jobs now 1, highest 1.</p>');
+    // And the page reloads itself.
+    expect(html).to.include('<noscript><meta http-equiv="refresh" content="30"></noscript>');
+  });
+
+  it("says when the first pass has not finished", async () => {
+    const { html } = await page();
+    expect(html).to.match(/<p id="status" class="banner warn" role="status">Warming up/);
+    expect(textOf(html, 'data-stat="running"')).to.equal("Running jobs0on 0 of 0 runners");
+    expect(html).to.include("No runner has sent an event yet.");
+    publishEvents(fleet, 600);
+    expect((await page()).html).to.match(/<p id="status" class="banner warn" role="status" hidden><\/p>/);
+  });
+
+  it("renders the page once per pass", async () => {
+    publishEvents(fleet, 600);
+    const first = (await page()).html;
+    expect((await page()).html).to.equal(first);
+    publishEvents([...fleet, completed({ runner: "runner-03", runId: 4 }, 610)], 620);
+    expect(textOf((await page()).html, 'data-stat="running"')).to.equal("Running jobs0on 0 of 3 runners");
+  });
+
+  it("ships assets.generated.ts built from the current client.ts and style.css (npm run build:dashboard)", () => {
+    expect(readFileSync(ASSETS_MODULE, "utf8") === dashboardAssetsModule(), "assets.generated.ts is stale: run npm run build:dashboard").to.equal(true);
+  });
+});
