@@ -2,8 +2,9 @@
  * The dashboard's browser assets as a TypeScript module of strings
  * (service/dashboard/assets.generated.ts): the service imports them like any
  * other code, so `npm start` (tsx) and the one-file esbuild bundle both carry
- * them, and nothing is built at run time. `npm run build:dashboard` rewrites
- * the module; a test fails when it is out of date with its sources.
+ * them, and nothing is built at run time. The module is generated, never
+ * committed: `npm ci` (prepare), `npm test`, `npm start` and the deploy bundle
+ * write it from the sources; `npm run build:dashboard` does it by hand.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
