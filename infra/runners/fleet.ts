@@ -30,6 +30,9 @@ export const RUNNER_SCRIPT = "infra/runners/github-runner.ts";
 /** How long deregistration waits for a busy runner's job before it gives up (and keeps the container). */
 export const DEREGISTER_TIMEOUT_S = 600;
 
+/** Proxmox tag of a container that may use nesting and keyctl (Docker in jobs). */
+export const DOCKER_TAG = "docker-in-jobs";
+
 /** The files provision.sh needs, by the name it finds them under. */
 export const RUNNER_FILE_NAMES = [
   "provision.sh",
@@ -109,7 +112,9 @@ export class Runner extends pulumi.ComponentResource {
         vmId: instance.vmId,
         unprivileged: true,
         description: `GitHub Actions runner ${instance.name} of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi: changes here are overwritten.`,
-        tags: ["cco", "runner", pulumi.getStack().toLowerCase()],
+        // The docker-in-jobs tag declares the features below on purpose: the
+        // policy pack (infra/policy) refuses nesting or keyctl without it.
+        tags: ["cco", "runner", pulumi.getStack().toLowerCase(), ...(docker ? [DOCKER_TAG] : [])],
         startOnBoot: true,
         started: true,
         cpu: { cores: c.runners.cores, architecture: "amd64" },

@@ -48,7 +48,13 @@ describe("runners: the fleet under mocks", function () {
 
   it("turns on nesting and keyctl only for Docker in jobs", async () => {
     const { recorder } = await runProgram({ dockerInJobs: "true" });
-    for (const c of runnerContainers(recorder.resources)) expect(c.inputs.features).to.deep.equal({ nesting: true, keyctl: true });
+    for (const c of runnerContainers(recorder.resources)) {
+      expect(c.inputs.features).to.deep.equal({ nesting: true, keyctl: true });
+      // The declaration the policy pack asks for before it allows those features.
+      expect(c.inputs.tags).to.include("docker-in-jobs");
+    }
+    const { recorder: plain } = await runProgram();
+    for (const c of runnerContainers(plain.resources)) expect(c.inputs.tags).to.not.include("docker-in-jobs");
   });
 
   it("spreads runners over three nodes, with the template on each", async () => {
