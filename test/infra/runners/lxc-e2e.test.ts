@@ -581,6 +581,9 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     r = ct.exec(": > /var/spool/cco/events.jsonl && stat -c %s /var/spool/cco/events.jsonl", { user: "runner" });
     probes.add(g, "runner can also truncate the spool (a limit: unforwarded events can be erased)", "truncated to 0", describeRun(r),
       r.status === 0 && r.stdout.trim() === "0");
+    r = ct.exec("chattr +a /var/spool/cco/events.jsonl");
+    probes.add(g, "root in the container cannot make the spool append-only (chattr +a)", "refused: no CAP_LINUX_IMMUTABLE in a user namespace",
+      describeRun(r), r.status !== 0);
     ct.must("/opt/cco/job-started.sh", { user: "runner", env: { ...job, GITHUB_RUN_ID: "987655" } });
     r = ct.exec("systemctl start cco-forwarder.service; systemctl show -P Result cco-forwarder.service; journalctl -b -u cco-forwarder --no-pager | grep -c 'shrank below'", { timeoutMs: 60_000 });
     probes.add(g, "the forwarder notices the shorter spool and sends what came after", "success, run 987655 stored", describeRun(r),
