@@ -112,7 +112,7 @@ fetch_verified() {
   fi
   tmp="$dest.part"
   log "downloading $url"
-  curl -fsSL --retry 3 --max-time 600 -o "$tmp" "$url"
+  curl -fsSL --retry 3 --max-time 600 -o "$tmp" "$url" || { rm -f "$tmp"; die "cannot download $url"; }
   if ! echo "$sha256  $tmp" | sha256sum --check --status; then
     rm -f "$tmp"
     die "checksum mismatch for $url (expected $sha256)"

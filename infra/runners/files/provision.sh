@@ -6,6 +6,8 @@
 # Secrets arrive on stdin as KEY=value lines, never as arguments:
 #   REGISTRATION_TOKEN  used only when the runner is not registered yet
 #   INGEST_TOKEN        the stats service's bearer token, for the forwarder
+# Any failure stops it: a runner must never come up without its egress rules.
+set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
@@ -29,13 +31,14 @@ if ! id runner > /dev/null 2>&1; then
   useradd --create-home --home-dir "$HOME_DIR" --shell /bin/bash runner
   log "created user runner"
 fi
+in_group() { [[ " $(id -nG "$1") " == *" $2 "* ]]; }
 for group in sudo adm; do
-  if id -nG runner | tr ' ' '\n' | grep -qx "$group"; then gpasswd -d runner "$group" > /dev/null; log "removed runner from $group"; fi
+  if in_group runner "$group"; then gpasswd -d runner "$group" > /dev/null; log "removed runner from $group"; fi
 done
 if [ "${DOCKER_IN_JOBS:-false}" = true ]; then
   getent group docker > /dev/null || groupadd docker
-  id -nG runner | tr ' ' '\n' | grep -qx docker || { usermod -aG docker runner; log "added runner to docker"; }
-elif id -nG runner | tr ' ' '\n' | grep -qx docker; then
+  in_group runner docker || { usermod -aG docker runner; log "added runner to docker"; }
+elif in_group runner docker; then
   gpasswd -d runner docker > /dev/null
   log "removed runner from docker"
 fi
@@ -47,8 +50,11 @@ printf '%s\n' "$INGEST_TOKEN" | install_text /etc/cco/ingest-token 600 root:root
 printf '%s\n' "$STATS_URL" | install_text /etc/cco/stats-url 644 root:root
 
 # --- egress allowlist: rules first, so nothing runs without them -------------
-install_file "$HERE/egress.sh" /opt/cco/egress.sh 755 root:root
+# egress.sh and forwarder.sh source lib.sh from beside them.
+install_file "$HERE/lib.sh" /opt/cco/lib.sh 644 root:root
 egress_changed=$CHANGED
+install_file "$HERE/egress.sh" /opt/cco/egress.sh 755 root:root
+egress_changed=$((egress_changed | CHANGED))
 install_file "$HERE/units/cco-egress.service" /etc/systemd/system/cco-egress.service 644 root:root
 egress_changed=$((egress_changed | CHANGED))
 [ "$egress_changed" = 1 ] && systemctl daemon-reload

@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 
-/** Every shell script the program copies into containers or commits to the repository. */
+/** Every shell script the program copies into containers or commits to the repository, and the test harness's. */
 function scripts(): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
@@ -15,6 +15,8 @@ function scripts(): string[] {
     }
   };
   walk(join(PROJECT_ROOT, "infra"));
+  // The LXC end-to-end test's harness and runner stub.
+  walk(join(PROJECT_ROOT, "test", "lxc"));
   return found.sort();
 }
 
@@ -29,6 +31,7 @@ describe("scripts: shellcheck", () => {
     expect(scripts().map((s) => s.slice(PROJECT_ROOT.length + 1))).to.include.members([
       "infra/runners/files/provision.sh", "infra/runners/files/egress.sh", "infra/runners/files/forwarder.sh",
       "infra/runners/files/job-hook.sh", "infra/stats/files/provision-stats.sh", "infra/github/scripts/next-version.sh",
+      "test/lxc/rootfs.sh",
     ]);
   });
 
