@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 
@@ -11,7 +11,7 @@ function scripts(): string[] {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".sh")) found.push(p);
+      else if (e.name.endsWith(".sh") || readFileSync(p, "utf8").startsWith("#!/usr/bin/env bash")) found.push(p);
     }
   };
   walk(join(PROJECT_ROOT, "infra"));
@@ -31,7 +31,7 @@ describe("scripts: shellcheck", () => {
     expect(scripts().map((s) => s.slice(PROJECT_ROOT.length + 1))).to.include.members([
       "infra/runners/files/provision.sh", "infra/runners/files/egress.sh", "infra/runners/files/forwarder.sh",
       "infra/runners/files/job-hook.sh", "infra/stats/files/provision-stats.sh", "infra/github/scripts/next-version.sh",
-      "test/lxc/rootfs.sh",
+      "test/lxc/rootfs.sh", "test/lxc/runner-stub/bin/Runner.Listener",
     ]);
   });
 
