@@ -104,12 +104,13 @@ export function containerFirewall(name: string, args: ContainerFirewallArgs, par
   const rules = new proxmoxve.firewall.RulesLegacy(
     `${name}-firewall-rules`,
     { nodeName: args.nodeName, containerId: container.vmId, rules: firewallRules(args.config, args.role) },
-    { parent },
+    // Proxmox drops a container's firewall with the container: set it again on the new one.
+    { parent, replaceWith: [container] },
   );
   return new proxmoxve.firewall.OptionsLegacy(
     `${name}-firewall`,
     { nodeName: args.nodeName, containerId: container.vmId, ...firewallOptions(args.config, args.staticIp) },
-    { parent, dependsOn: [rules] },
+    { parent, dependsOn: [rules], replaceWith: [container] },
   );
 }
 

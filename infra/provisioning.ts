@@ -3,10 +3,16 @@
  * SSH: the files to copy (a directory named by their content hash, so a copy
  * never lands on an older one), the parameters file (KEY=value data, never
  * code), and the connection.
+ *
+ * CopyToRemote takes a FileAsset, a StringAsset or a FileArchive (a local
+ * path), not an AssetArchive: so the bundle is written to a local directory,
+ * .build/provision/cco-provision-<hash>, and that directory is copied into
+ * /root. Its path is relative to the project (Pulumi runs the program there),
+ * so the state holds no path of the operator's checkout.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 
@@ -28,28 +34,55 @@ export function envFile(params: Record<string, string | number | boolean>): stri
 }
 
 export interface ProvisionBundle {
-  /** Remote directory the files are copied to: /root/cco-provision-<hash>. */
+  /** Remote directory the files land in: /root/cco-provision-<hash>. */
   remoteDir: string;
+  /** Where CopyToRemote copies the archive's directory into. */
+  remoteParent: string;
   hash: string;
-  archive: pulumi.asset.AssetArchive;
+  /** The local directory cco-provision-<hash>, relative to the project. */
+  archive: pulumi.asset.FileArchive;
 }
 
-/** The files (name -> source) as one archive, named by the hash of everything in it. */
+/** Where bundles are written, relative to the project root (the program's working directory). */
+export const BUNDLE_ROOT = join(".build", "provision");
+const PROJECT_ROOT = join(__dirname, "..");
+
+/** The files (name -> source) as one directory, named by the hash of everything in it. */
 export function provisionBundle(files: Record<string, ProvisionFile>): ProvisionBundle {
   const hash = createHash("sha256");
-  const assets: Record<string, pulumi.asset.Asset> = {};
+  const contents = new Map<string, Buffer | string>();
   for (const name of Object.keys(files).sort()) {
     const f = files[name]!;
     const content = "path" in f ? readFileSync(f.path) : f.text;
     hash.update(name).update("\0").update(content).update("\0");
-    assets[name] = "path" in f ? new pulumi.asset.FileAsset(f.path) : new pulumi.asset.StringAsset(f.text);
+    contents.set(name, content);
   }
   const digest = hash.digest("hex").slice(0, 16);
-  return { remoteDir: `/root/cco-provision-${digest}`, hash: digest, archive: new pulumi.asset.AssetArchive(assets) };
+  const dirName = `cco-provision-${digest}`;
+  const relative = join(BUNDLE_ROOT, dirName);
+  const target = join(PROJECT_ROOT, relative);
+  // Named by its content, so an existing one is already right. Written beside
+  // and renamed into place: nobody sees half a bundle.
+  if (!existsSync(target)) {
+    const staging = `${target}.${process.pid}.tmp`;
+    rmSync(staging, { recursive: true, force: true });
+    for (const [name, content] of contents) {
+      mkdirSync(dirname(join(staging, name)), { recursive: true });
+      writeFileSync(join(staging, name), content);
+    }
+    try {
+      renameSync(staging, target);
+    } catch (err) {
+      // Another process wrote the same bundle first.
+      rmSync(staging, { recursive: true, force: true });
+      if (!existsSync(target)) throw err;
+    }
+  }
+  return { remoteDir: `/root/${dirName}`, remoteParent: "/root", hash: digest, archive: new pulumi.asset.FileArchive(relative) };
 }
 
 /** Runs the provisioning script of a bundle, then removes older copies. */
-export function provisionCommand(bundle: ProvisionBundle, script: string): string {
+export function provisionCommand(bundle: Pick<ProvisionBundle, "remoteDir">, script: string): string {
   return (
     `bash ${bundle.remoteDir}/${script} && ` +
     `find /root -maxdepth 1 -name 'cco-provision-*' ! -name '${bundle.remoteDir.slice("/root/".length)}' -exec rm -rf {} +`

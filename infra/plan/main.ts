@@ -8,7 +8,7 @@
  * output says which). A bad config exits 2 with the validation message.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, normalize } from "node:path";
+import { basename, dirname, join, normalize } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, REQUIRED_SECRETS } from "../config";
@@ -119,9 +119,11 @@ export function artifacts(resources: PlannedResource[]): Map<string, string | Bu
       put(join("containers", r.parent ?? r.name, String(i.remotePath)), i.source.text ?? readFileSync(i.source.path!));
     } else if (r.type === "command:remote:CopyToRemote" && i.source instanceof ArchiveValue) {
       // The directory copied into the container, file by file (units, scripts, parameters).
+      // A local directory lands under its own name inside remotePath.
+      const into = i.source.path !== undefined ? join(String(i.remotePath), basename(i.source.path)) : String(i.remotePath);
       for (const [name, asset] of Object.entries(i.source.assets)) {
         if (asset instanceof AssetValue) {
-          put(join("containers", r.parent ?? r.name, String(i.remotePath), name), asset.text ?? readFileSync(asset.path!));
+          put(join("containers", r.parent ?? r.name, into, name), asset.text ?? readFileSync(asset.path!));
         }
       }
     }

@@ -10,6 +10,8 @@
  * - the parent is not passed to `newResource`: the monitor's registerResource
  *   request carries it, so that call is wrapped to note it first.
  */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The key Pulumi marks special values with in serialized inputs, and its value for a secret. */
@@ -54,6 +56,8 @@ export interface PlannedOptions {
   replaceWith: string[];
   additionalSecretOutputs: string[];
   ignoreChanges: string[];
+  /** Replacements delete the old resource before creating the new one. */
+  deleteBeforeReplace: boolean;
 }
 
 export interface PlannedResource {
@@ -74,6 +78,13 @@ export interface PlannedInvoke {
   inputs: Record<string, unknown>;
 }
 
+/** Files under a directory, as relative paths with "/" separators, sorted. */
+function filesUnder(dir: string, prefix = ""): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? filesUnder(dir, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]))
+    .sort();
+}
+
 /**
  * Inputs as recorded: secrets (still wrapped, as setMocks hands them over) as
  * SecretValue; assets and archives (already deserialized into SDK objects,
@@ -90,7 +101,12 @@ async function unwrap(value: unknown): Promise<unknown> {
     const a = value as unknown as { assets?: Promise<Record<string, unknown>>; path?: Promise<string> };
     const assets = (await a.assets) ?? {};
     const entries = await Promise.all(Object.entries(assets).map(async ([k, v]) => [k, await unwrap(v)] as const));
-    return new ArchiveValue(Object.fromEntries(entries), await a.path);
+    const path = await a.path;
+    // A directory archive (what CopyToRemote copies): its files, as the engine would read them.
+    if (path !== undefined && statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+      for (const name of filesUnder(path)) entries.push([name, new AssetValue(readFileSync(join(path, name), "utf8"), join(path, name))]);
+    }
+    return new ArchiveValue(Object.fromEntries(entries), path);
   }
   const o = value as Record<string, unknown>;
   const sig = o[SPECIAL_SIG];
@@ -117,6 +133,7 @@ interface RegisterRequest {
   getReplaceWithList(): string[];
   getAdditionalsecretoutputsList(): string[];
   getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
 }
 
 /** Outputs a provider computes, so that dependent values resolve under mocks. */
@@ -160,6 +177,7 @@ export class PlanRecorder implements pulumi.runtime.Mocks {
         replaceWith: req?.getReplaceWithList() ?? [],
         additionalSecretOutputs: req?.getAdditionalsecretoutputsList() ?? [],
         ignoreChanges: req?.getIgnorechangesList() ?? [],
+        deleteBeforeReplace: req?.getDeletebeforereplace() ?? false,
       },
       parent: parentUrn?.split("::").pop(),
       parentType: parentQualified?.split("$").pop(),

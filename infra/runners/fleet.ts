@@ -14,8 +14,10 @@
  * `pulumi up` shows no changes, and every new container gets a fresh token.
  *
  * Deregistration. A local command depends on the container and the
- * registration, so Pulumi runs its delete (github-runner.ts deregister)
- * before it deletes the container: on scale-down, replacement and destroy.
+ * registration and is replaced with the container, so Pulumi runs its delete
+ * (github-runner.ts deregister) before it deletes the container: on
+ * scale-down, replacement and destroy. Containers are replaced delete-first
+ * (deleteBeforeReplace): their vmIds and addresses are fixed.
  */
 import { join } from "node:path";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
@@ -139,7 +141,8 @@ export class Runner extends pulumi.ComponentResource {
         },
         ...(instance.ip === undefined ? { waitForIp: { ipv4: true } } : {}),
       },
-      { parent: this },
+      // Its vmId (and address) are fixed: a replacement must free them first.
+      { parent: this, deleteBeforeReplace: true },
     );
     // The host-side wall is up before the runner is provisioned and registered.
     const firewall = containerFirewall(
@@ -174,7 +177,7 @@ export class Runner extends pulumi.ComponentResource {
     );
     const copy = new command.remote.CopyToRemote(
       `${instance.name}-files`,
-      { connection: conn, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteDir) },
+      { connection: conn, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteParent) },
       { parent: this, dependsOn: [this.container], replaceWith: [this.container] },
     );
     const register = new command.remote.Command(
@@ -199,7 +202,13 @@ export class Runner extends pulumi.ComponentResource {
           DEREGISTER_TIMEOUT_S: String(DEREGISTER_TIMEOUT_S),
         },
       },
-      { parent: this, dependsOn: [this.container, register], customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` } },
+      {
+        parent: this,
+        dependsOn: [this.container, register],
+        // Replaced with the container, so the old runner leaves GitHub before its container goes.
+        replaceWith: [this.container],
+        customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` },
+      },
     );
     this.registerOutputs({ name: instance.name });
   }

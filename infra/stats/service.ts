@@ -79,7 +79,8 @@ export class StatsService extends pulumi.ComponentResource {
           userAccount: { keys: [c.ssh.publicKey] },
         },
       },
-      { parent: this },
+      // Its vmId and address are fixed: a replacement must free them first.
+      { parent: this, deleteBeforeReplace: true },
     );
     const firewall = containerFirewall(name, { config: c, role: "stats", container: this.container, nodeName: c.stats.node, staticIp: true }, this);
     const conn = connection(c.stats.ip, c.ssh.user, args.sshPrivateKey);
@@ -95,7 +96,7 @@ export class StatsService extends pulumi.ComponentResource {
     });
     const copy = new command.remote.CopyToRemote(
       `${name}-files`,
-      { connection: conn, source: bundle.archive, remotePath: bundle.remoteDir },
+      { connection: conn, source: bundle.archive, remotePath: bundle.remoteParent },
       { parent: this, dependsOn: [this.container], replaceWith: [this.container] },
     );
     const provision = new command.remote.Command(

@@ -112,6 +112,9 @@ describe("runners: the fleet under mocks", function () {
       expect(d.inputs.delete).to.equal("node --import tsx infra/runners/github-runner.ts deregister");
       expect(d.inputs.create).to.equal(undefined);
       expect(d.options.dependencies).to.include(containers[i]!.urn);
+      // A replaced container takes its runner out of GitHub first, and frees its vmId before the new one.
+      expect(d.options.replaceWith).to.deep.equal([containers[i]!.urn]);
+      expect(containers[i]!.options.deleteBeforeReplace).to.equal(true);
       const env = reveal(d.inputs.environment) as Record<string, string>;
       expect(env).to.include({ RUNNER_NAME: containers[i]!.name, GITHUB_REPOSITORY: "brentley/cco", GITHUB_TOKEN: "ghp_test-token" });
     });
@@ -127,6 +130,10 @@ describe("runners: the fleet under mocks", function () {
       expect(rules.inputs).to.include({ containerId: c.inputs.vmId });
       expect(options.parent).to.equal(c.name);
       expect(options.options.dependencies).to.include(rules.urn);
+      // Proxmox deletes a container's firewall with it: a new container gets it again.
+      expect(options.options.replaceWith).to.deep.equal([c.urn]);
+      expect(rules.options.replaceWith).to.deep.equal([c.urn]);
+      expect(c.options.deleteBeforeReplace).to.equal(true);
       const provision = recorder.byName(T.remote, `${c.name}-provision`);
       expect(provision.options.dependencies).to.include(options.urn);
       expect(reveal(c.inputs.networkInterfaces)).to.deep.equal([{ name: "eth0", bridge: "vmbr0", firewall: true }]);

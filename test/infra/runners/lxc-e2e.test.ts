@@ -28,7 +28,6 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { provisionCommand } from "../../../infra/provisioning";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import { Container, ensureLine, has, internetAddresses, must, NET, Probes, removeLine, run, type Run } from "../../helpers/lxc";
@@ -109,7 +108,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   /** provision.sh run as the Pulumi program runs it (provisionCommand), the secrets on stdin; its log kept in tmp. */
   const provision = (n: number): Run => {
     const remoteDir = `/root/${bundleDir.split("/").pop()!}`;
-    const command = provisionCommand({ remoteDir, hash: "e2e", archive: new pulumi.asset.AssetArchive({}) }, "provision.sh");
+    const command = provisionCommand({ remoteDir }, "provision.sh");
     const r = timed(`provision (run ${n})`, () => ct.exec(command, { input: SECRETS, timeoutMs: 300_000 }));
     writeFileSync(join(tmp, `provision-${n}.log`), r.stdout + r.stderr);
     return r;
