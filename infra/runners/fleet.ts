@@ -214,9 +214,14 @@ export class Runner extends pulumi.ComponentResource {
   }
 }
 
-/** The LXC template, downloaded by Proxmox onto every configured node (so scaling onto a node never waits). */
+/**
+ * The LXC template, downloaded by Proxmox onto every configured node (so
+ * scaling onto a node never waits). Its file is named per stack: stacks
+ * sharing a host would otherwise take the same file from each other, and
+ * destroying one would delete the template the other creates containers from.
+ */
 export function lxcTemplates(c: InfraConfig): Record<string, proxmoxve.download.File> {
-  const fileName = c.proxmox.templateUrl.split("/").pop()!;
+  const fileName = `cco-${pulumi.getStack().toLowerCase()}-${c.proxmox.templateUrl.split("/").pop()!}`;
   return Object.fromEntries(
     c.proxmox.nodes.map((node) => [
       node,

@@ -65,6 +65,13 @@ describe("runners: the fleet under mocks", function () {
     for (const t of templates) expect(t.inputs).to.include({ contentType: "vztmpl", checksumAlgorithm: "sha512" });
   });
 
+  it("names the template file per stack, so stacks on one host never share (or delete) it", async () => {
+    const names: unknown[] = [];
+    // One program at a time: the mock runtime is global.
+    for (const stack of ["dev", "prod"]) names.push((await runProgram({}, stack)).recorder.ofType(T.template)[0]!.inputs.fileName);
+    expect(names).to.deep.equal(["cco-dev-debian-12-standard_12.7-1_amd64.tar.zst", "cco-prod-debian-12-standard_12.7-1_amd64.tar.zst"]);
+  });
+
   it("keeps the first four runners exactly as they were when going from 7 to 4", async () => {
     const seven = await runProgram({ runnerCount: "7" });
     const four = await runProgram({ runnerCount: "4" });
