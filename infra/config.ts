@@ -141,6 +141,8 @@ export const CONFIG_KEYS = {
   // Egress
   egressDomains: key("array", "Domains (and their subdomains) runners may reach on 443/80; everything else is dropped", [...GITHUB_RUNNER_DOMAINS],
     "a non-empty list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME)).refine((l) => l.length > 0, "is empty")),
+  egressExtraDomains: key("array", "Domains added to egressDomains, e.g. what your builds download from (kept apart so the GitHub list stays the default)", [] as string[],
+    "a list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME))),
   egressExtraCidrs: key("array", "Extra IPv4 blocks runners may reach (any port), e.g. an internal registry", [] as string[],
     "a list of distinct IPv4 blocks", uniqueStrings(cidr)),
   // SSH
@@ -401,7 +403,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       dnsServers: v.dnsServers,
       adminCidr: v.adminCidr,
     },
-    egress: { domains: v.egressDomains, extraCidrs: v.egressExtraCidrs },
+    egress: { domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs },
     ssh: { user: v.sshUser, publicKey: v.sshPublicKey },
     stats: {
       vmId: v.statsVmId,

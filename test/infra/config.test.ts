@@ -98,6 +98,11 @@ describe("config: stack configuration", () => {
       expect(c.runners.instances.map((r) => r.node)).to.deep.equal(["c", "b", "c", "a", "b"]);
     });
 
+    it("adds egressExtraDomains to egressDomains, once each", () => {
+      const c = parseConfig(base({ egressDomains: '["github.com","crates.io"]', egressExtraDomains: '["crates.io","static.rust-lang.org"]' }));
+      expect(c.egress.domains).to.deep.equal(["github.com", "crates.io", "static.rust-lang.org"]);
+    });
+
     it("puts self-hosted first among the labels", () => {
       expect(parseConfig(base({ runnerLabels: '["gpu","x64"]' })).runners.labels).to.deep.equal(["self-hosted", "gpu", "x64"]);
     });
@@ -156,6 +161,13 @@ describe("config: stack configuration", () => {
       expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50 });
       expect(c.runners.instances[0]!.vmId).to.equal(200);
       expect(c.egress.domains).to.include.members(["crates.io", "static.rust-lang.org"]);
+    });
+
+    it("both stacks allow GitHub's domains and what the cco build downloads from", () => {
+      for (const stack of ["dev", "prod"]) {
+        const c = parseConfig(projectKeys(readStackFile(stack).values, NAMESPACE));
+        expect(c.egress.domains, stack).to.include.members([...GITHUB_RUNNER_DOMAINS, "crates.io", "static.rust-lang.org", "static.rustup.rs"]);
+      }
     });
 
     it("dev is smaller than prod", () => {
