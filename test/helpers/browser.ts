@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
+import { declinedLayer } from "./layers";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -22,6 +23,8 @@ export const CHROMIUM_ARGS = [
  * Under CI=true a missing chromium is an error: CI installs it, it never skips.
  */
 export function chromiumUnavailable(): string | null {
+  const declined = declinedLayer("browser");
+  if (declined) return declined;
   if (existsSync(CHROMIUM_PATH)) return null;
   const reason = `${CHROMIUM_PATH} is missing (apt-get install chromium, or bash .ci/run)`;
   if (process.env.CI === "true") throw new Error(`CI=true but ${reason}`);

@@ -30,6 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { provisionCommand } from "../../../infra/provisioning";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
+import { declinedLayer } from "../../helpers/layers";
 import { Container, ensureLine, has, internetAddresses, must, NET, Probes, removeLine, run, type Run } from "../../helpers/lxc";
 
 const LXC_DIR = join(PROJECT_ROOT, "test", "lxc");
@@ -143,6 +144,11 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
           : !existsSync("/usr/share/lxc/templates/lxc-debian")
             ? "needs lxc's debian template (package lxc-templates)"
             : "";
+    const declined = declinedLayer("lxc");
+    if (declined) {
+      console.log(`      skipped: ${declined}`);
+      this.skip();
+    }
     if (reason && process.env.CI === "true") throw new Error(`LXC end-to-end test cannot run in CI: ${reason}`);
     if (reason) {
       console.log(`      skipped: ${reason}`);
