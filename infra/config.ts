@@ -88,7 +88,7 @@ export const CONFIG_KEYS = {
     z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).refine((s) => s !== "." && s !== "..")),
   repoDescription: key("string", "Description of the repository", "cco: built, tested and released on our own runners", "any text up to 350 characters",
     z.string().max(350)),
-  protectionMode: key("string", "How main is protected: classic branch protection, or a repository ruleset (needs a paid plan on private repos)", "classic", "classic or ruleset",
+  protectionMode: key("string", "How main is protected: classic branch protection or a repository ruleset (on a private repository, GitHub offers either only on Pro, Team or Enterprise plans)", "classic", "classic or ruleset",
     z.enum(["classic", "ruleset"])),
   requiredApprovals: key("integer", "Approving reviews a pull request needs before it merges into main", 1, "a whole number from 1 to 6",
     int(1, 6)),

@@ -18,8 +18,8 @@ export interface CcoRepositoryArgs {
   /** Labels every job runs on, `self-hosted` first. */
   runnerLabels: string[];
   /**
-   * `classic` branch protection (works on every plan), or a repository
-   * `ruleset` (private repositories need a paid plan for those).
+   * `classic` branch protection or a repository `ruleset`; on a private
+   * repository GitHub offers either only on its Pro, Team or Enterprise plans.
    */
   protectionMode: "classic" | "ruleset";
   /** Approving reviews a pull request needs. */
