@@ -33,6 +33,7 @@ export const TYPES = {
   firewallOptions: "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
   remoteCommand: "command:remote:Command",
   runner: "cco:runners:Runner",
+  statsService: "cco:stats:StatsService",
   repository: "github:index/repository:Repository",
   branchProtection: "github:index/branchProtection:BranchProtection",
   ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
@@ -71,9 +72,13 @@ export function parentTypeOf(urn: string): string | undefined {
   return chain.length > 1 ? chain[chain.length - 2] : undefined;
 }
 
-/** A runner container: a Proxmox container whose parent is a Runner component. */
+/**
+ * A runner container, as far as the policies are concerned: every Proxmox
+ * container but the stats service's. A container declared outside the
+ * RunnerFleet is held to the runners' rules rather than slipping past them.
+ */
 export function isRunnerContainer(type: string, urn: string): boolean {
-  return type === TYPES.container && parentTypeOf(urn) === TYPES.runner;
+  return type === TYPES.container && parentTypeOf(urn) !== TYPES.statsService;
 }
 
 type Props = Record<string, unknown>;
@@ -142,9 +147,9 @@ function runnerContainers(resources: PolicyResource[]): PolicyResource[] {
   return resources.filter((r) => isRunnerContainer(r.type, r.urn));
 }
 
-/** The stack has 4 to 10 runner containers. */
+/** The stack has 4 to 10 runner containers: those of Runner components (the fleet itself). */
 export function validateRunnerCount(args: StackValidationArgs, report: ReportViolation): void {
-  const count = runnerContainers(args.resources).length;
+  const count = args.resources.filter((r) => r.type === TYPES.container && parentTypeOf(r.urn) === TYPES.runner).length;
   if (count < RUNNER_COUNT.min || count > RUNNER_COUNT.max) {
     report(`The stack declares ${count} runner containers; the fleet must have ${RUNNER_COUNT.min} to ${RUNNER_COUNT.max} (cco-infra:runnerCount).`);
   }

@@ -172,6 +172,11 @@ describe("policy pack: each policy alone", () => {
       }
     });
 
+    it("holds a container declared outside the fleet to the runners' rules", async () => {
+      const stray: PackResource = { type: TYPES.container, name: "side-box", urn: urn(TYPES.container, "side-box"), parent: undefined, props: { unprivileged: true, features: { nesting: true } } };
+      expect(only(await violationsOf([stray]), "runner-docker-features-declared")).to.have.length(1);
+    });
+
     it("accepts them when the runner carries the tag", async () => {
       const r = runner(1, { container: { features: { nesting: true, keyctl: true }, tags: ["cco", "runner", "prod", DOCKER_TAG] } });
       expect(only(await violationsOf(r), "runner-docker-features-declared")).to.deep.equal([]);
