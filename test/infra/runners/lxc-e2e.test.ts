@@ -566,8 +566,18 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     r = ct.exec("echo forged >> /var/spool/cco/events.jsonl && echo appended", { user: "runner" });
     probes.add(g, "runner may append to the spool (the hooks run as runner)", "appends", describeRun(r), r.status === 0);
 
+    // Every process's command line is public in /proc: a curl first on the unit's PATH records the forwarder's.
+    r = ct.exec("cat /proc/1/cmdline | tr '\\0' ' '", { user: "runner" });
+    probes.add(g, "runner can read the command line of root's processes (/proc/1/cmdline)", "readable: argv is public", describeRun(r),
+      r.status === 0 && r.stdout.trim() !== "");
+    ct.must(["cat > /usr/local/bin/curl <<'SHIM'", "#!/bin/sh", 'printf \'%s\\n\' "$@" >> /root/curl-argv', 'exec /usr/bin/curl "$@"', "SHIM",
+      "chmod 755 /usr/local/bin/curl; rm -f /root/curl-argv"].join("\n"));
     r = ct.exec("systemctl start cco-forwarder.service; systemctl show -P Result cco-forwarder.service", { timeoutMs: 60_000 });
     probes.add(g, "cco-forwarder.service run (as its timer does)", "success (the forged line skipped)", describeRun(r), r.stdout.trim() === "success");
+    const curlArgv = ct.exec("cat /root/curl-argv; rm -f /usr/local/bin/curl /root/curl-argv").stdout;
+    probes.add(g, "the forwarder's curl command lines carry no ingest token (the header comes from a 0600 file)",
+      "-H @file, no token", curlArgv.split("\n").filter((a) => a.startsWith("@") || a.startsWith("http")).join(" "),
+      curlArgv.includes("\n-H\n@/") && curlArgv.includes("/api/events") && !curlArgv.includes(INGEST_TOKEN) && !curlArgv.includes("Bearer"));
     const stored = storedEvents();
     const got = stored.filter((e) => e.runId === 987654).map((e) => `${e.type}${e.result ? `(${e.result})` : ""}`);
     probes.add(g, "the stats service stored both events with the audit fields", "job_started, job_completed(failed)", got.join(", "),
