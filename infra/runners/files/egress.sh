@@ -89,8 +89,12 @@ ip6tables-restore << 'RULES'
 COMMIT
 RULES
 
-# dnsmasq re-reads its configuration only when restarted.
-if [ "$dnsmasq_changed" = 1 ] && systemctl is-active --quiet dnsmasq; then
-  systemctl restart dnsmasq
+if [ "$dnsmasq_changed" = 1 ]; then
+  # The allowlist changed: addresses of a removed domain must stop being
+  # reachable now, not at the next boot. dnsmasq (restarted: it re-reads its
+  # configuration only then, and starts with an empty cache) fills the set
+  # again as allowed names are resolved.
+  ipset flush cco-allow
+  if systemctl is-active --quiet dnsmasq; then systemctl restart dnsmasq; fi
 fi
 log "egress allowlist applied: $(echo "$EGRESS_DOMAINS" | wc -w) domains"

@@ -45,6 +45,7 @@ fi
 
 # --- parameters and secrets the services read --------------------------------
 install_file "$HERE/runner.env" /etc/cco/runner.env 644 root:root
+params_changed=$CHANGED
 printf '%s\n' "$INGEST_TOKEN" | install_text /etc/cco/ingest-token 600 root:root
 # The stats service's address, for the runner-health workflow (not a secret).
 printf '%s\n' "$STATS_URL" | install_text /etc/cco/stats-url 644 root:root
@@ -52,13 +53,19 @@ printf '%s\n' "$STATS_URL" | install_text /etc/cco/stats-url 644 root:root
 # --- egress allowlist: rules first, so nothing runs without them -------------
 # egress.sh and forwarder.sh source lib.sh from beside them.
 install_file "$HERE/lib.sh" /opt/cco/lib.sh 644 root:root
-egress_changed=$CHANGED
+egress_changed=$((params_changed | CHANGED))
 install_file "$HERE/egress.sh" /opt/cco/egress.sh 755 root:root
 egress_changed=$((egress_changed | CHANGED))
 install_file "$HERE/units/cco-egress.service" /etc/systemd/system/cco-egress.service 644 root:root
 egress_changed=$((egress_changed | CHANGED))
-[ "$egress_changed" = 1 ] && systemctl daemon-reload
-ensure_unit cco-egress.service "$egress_changed"
+[ "$CHANGED" = 1 ] && systemctl daemon-reload
+# A change is applied in place: egress.sh swaps the rules atomically (and
+# restarts dnsmasq when its allowlist changed). Restarting cco-egress.service
+# instead would restart actions-runner.service too (Requires=) and kill the
+# jobs running on it.
+[ "$egress_changed" = 1 ] && /opt/cco/egress.sh
+ensure_unit cco-egress.service
+ensure_unit dnsmasq.service
 
 # --- sshd: keys only, verbose, no forwarding ---------------------------------
 install_file "$HERE/config/sshd-cco.conf" /etc/ssh/sshd_config.d/50-cco.conf 644 root:root

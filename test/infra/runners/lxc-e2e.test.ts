@@ -687,4 +687,35 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       diff.length ? `changed: ${diff.join(" | ")}` : "unchanged", diff.length === 0);
     expectGroup(g);
   });
+
+  it("an egress change is applied in place: the runner keeps running, a removed domain stops connecting", function () {
+    const g = "egress change (re-provisioning)";
+    const asRunner = (script: string) => ct.exec(script, { user: "runner" });
+    const dropped = "actions.githubusercontent.com";
+    const droppedName = "x.actions.githubusercontent.com";
+    let r = asRunner(`curl -sS --max-time 5 https://${droppedName}/ && curl -sS --max-time 5 https://github.com/`);
+    probes.add(g, `before: HTTPS to ${droppedName} and github.com`, "both connect", describeRun(r), r.status === 0);
+    const pid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
+    const before = pid();
+    // The parameters as the Pulumi program would render them with the domain removed from egressDomains.
+    const remote = `/root/${bundleDir.split("/").pop()!}/runner.env`;
+    const params = ct.must(`cat ${remote}`).split("\n").map((l) =>
+      l.startsWith("EGRESS_DOMAINS=") ? `EGRESS_DOMAINS=${l.slice("EGRESS_DOMAINS=".length).split(" ").filter((d) => d !== dropped).join(" ")}` : l);
+    ct.must(`cat > ${remote}`, { input: params.join("\n") });
+    const p = provision(4);
+    probes.add(g, "provision.sh with EGRESS_DOMAINS without " + dropped, "exit 0", `exit ${p.status}`, p.status === 0);
+    const after = pid();
+    probes.add(g, "the runner's MainPID is unchanged (its jobs keep running)", `${before}`, `${before} -> ${after}`, after === before && before !== "0");
+    r = ct.exec(`grep -c '/${dropped}/' /etc/dnsmasq.d/cco.conf; ipset test cco-allow ${NET.records[droppedName]} 2>&1`);
+    probes.add(g, "dnsmasq no longer forwards the domain, its address left the set", "0, not in set", describeRun(r),
+      r.stdout.startsWith("0\n") && r.stdout.includes("is NOT in set"));
+    r = asRunner(`curl -sS --max-time 4 https://${droppedName}/`);
+    probes.add(g, `HTTPS to ${droppedName}`, "fails (NXDOMAIN)", describeRun(r), r.status !== 0);
+    r = asRunner(`curl -sS --max-time 4 --resolve ${droppedName}:443:${NET.records[droppedName]} https://${droppedName}/`);
+    probes.add(g, `HTTPS to ${droppedName}'s address (resolved before the change)`, "fails", describeRun(r), r.status !== 0);
+    r = asRunner("curl -sS --max-time 5 https://github.com/");
+    probes.add(g, "HTTPS to github.com", "ok github.com", describeRun(r), r.status === 0 && r.stdout.trim() === "ok github.com");
+    probeUpstreamQueries(g);
+    expectGroup(g);
+  });
 });
