@@ -103,11 +103,15 @@ fi
 registered=$(jq -r '.agentName // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
 if [ "$registered" != "$RUNNER_NAME" ]; then
   require REGISTRATION_TOKEN
+  # No job runs while config.sh holds the token (a job runs as the same user).
+  systemctl stop actions-runner.service 2> /dev/null || true
   update_flag=()
   [ "${RUNNER_AUTO_UPDATE:-false}" = true ] || update_flag=(--disableupdate)
-  # The token reaches config.sh on its command line inside this container only.
-  runuser -u runner -- "$RUNNER_DIR/config.sh" --unattended --replace \
-    --url "$GITHUB_URL" --token "$REGISTRATION_TOKEN" --name "$RUNNER_NAME" \
+  # The token reaches config.sh in its environment, which the runner reads as
+  # its --token argument (ACTIONS_RUNNER_INPUT_<ARG>): a command line is
+  # readable by every user in /proc, an environment only by its own user and root.
+  ACTIONS_RUNNER_INPUT_TOKEN=$REGISTRATION_TOKEN runuser -u runner -- "$RUNNER_DIR/config.sh" --unattended --replace \
+    --url "$GITHUB_URL" --name "$RUNNER_NAME" \
     --labels "$RUNNER_LABELS" --work _work "${update_flag[@]}" > /dev/null
   log "registered $RUNNER_NAME"
 fi

@@ -43,7 +43,8 @@ const TEST_PACKAGES = ["bind9-dnsutils", "auditd"];
 /** Reboots before the probes (3 x about 3 s). */
 const REBOOTS = 3;
 const INGEST_TOKEN = "e2e-ingest-token-0123456789abcdef";
-const SECRETS = `REGISTRATION_TOKEN=E2E-REGISTRATION-TOKEN\nINGEST_TOKEN=${INGEST_TOKEN}\n`;
+const REGISTRATION_TOKEN = "E2E-REGISTRATION-TOKEN";
+const SECRETS = `REGISTRATION_TOKEN=${REGISTRATION_TOKEN}\nINGEST_TOKEN=${INGEST_TOKEN}\n`;
 /** Lines provision.sh logs only when it changes something. */
 const CHANGE_WORDS = /\b(installed|created|fixed|enabled|started|restarted|registered|unpacked|downloading|removed|added|installing)\b/;
 
@@ -400,6 +401,8 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const args = ct.exec("cat /home/runner/actions-runner/.stub-config-args").stdout.split("\n");
     probes.add(g, "config.sh ran as runner with name, labels, --disableupdate", `--name runner-01 --labels ${env.get("RUNNER_LABELS")}`,
       args.join(" "), args.join(" ").includes(`--name runner-01`) && args.join(" ").includes(`--labels ${env.get("RUNNER_LABELS")}`) && args.includes("--disableupdate"));
+    probes.add(g, "the registration token is not on config.sh's command line (the stub took it from ACTIONS_RUNNER_INPUT_TOKEN)",
+      "no --token, no token in argv", args.join(" "), !args.includes("--token") && !args.join(" ").includes(REGISTRATION_TOKEN));
     expectGroup(g);
   });
 
