@@ -86,20 +86,42 @@ for f in job-hook.sh job-started.sh job-completed.sh forwarder.sh; do
   install_file "$HERE/$f" "/opt/cco/$f" 755 root:root
 done
 
+# --- cron and at for root only: a job leaves nothing behind that runs later ----
+# (for whichever of them is installed, now or later)
+printf 'root\n' | install_text /etc/cron.allow 644 root:root
+printf 'root\n' | install_text /etc/at.allow 644 root:root
+
 # --- the Actions runner, pinned and verified before unpacking ----------------
+# Jobs run as runner and can write anything under $RUNNER_DIR, so root takes no
+# decision from there and runs nothing from there: the version marker and the
+# runner id live in /var/lib/cco (0700 root), and installdependencies.sh runs
+# from the verified tarball, unpacked into a root-owned temporary directory.
 ensure_dir /var/cache/cco 755 root:root
 tarball=/var/cache/cco/actions-runner-linux-x64-$RUNNER_VERSION.tar.gz
 fetch_verified "$RUNNER_URL" "$RUNNER_SHA256" "$tarball"
-if [ "$(cat "$RUNNER_DIR/.cco-version" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
+version_file=/var/lib/cco/runner-version
+if [ "$(cat "$version_file" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
   systemctl stop actions-runner.service 2> /dev/null || true
   install -d -m 750 -o runner -g runner "$RUNNER_DIR"
   runuser -u runner -- tar -xzf "$tarball" -C "$RUNNER_DIR"
-  "$RUNNER_DIR/bin/installdependencies.sh" > /dev/null
-  printf '%s\n' "$RUNNER_VERSION" | install_text "$RUNNER_DIR/.cco-version" 644 runner:runner
+  deps=$(mktemp -d)
+  tar -xzf "$tarball" -C "$deps" --no-same-owner --wildcards '*bin/installdependencies.sh'
+  "$deps/bin/installdependencies.sh" > /dev/null
+  rm -rf "$deps"
+  printf '%s\n' "$RUNNER_VERSION" | install_text "$version_file" 644 root:root
+  rm -f "$RUNNER_DIR/.cco-version" # where older provisionings kept the marker
   log "unpacked runner $RUNNER_VERSION"
 fi
 
 # --- registration, once ---------------------------------------------------------
+runner_id_file=/var/lib/cco/runner-id
+# record_runner_id: the agentId config.sh wrote in .runner, kept where jobs cannot change it.
+record_runner_id() {
+  local id
+  id=$(jq -r '.agentId // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
+  [[ $id =~ ^[0-9]+$ ]] || die "no runner id in $RUNNER_DIR/.runner"
+  printf '%s\n' "$id" | install_text "$runner_id_file" 644 root:root
+}
 registered=$(jq -r '.agentName // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
 if [ "$registered" != "$RUNNER_NAME" ]; then
   require REGISTRATION_TOKEN
@@ -113,7 +135,12 @@ if [ "$registered" != "$RUNNER_NAME" ]; then
   ACTIONS_RUNNER_INPUT_TOKEN=$REGISTRATION_TOKEN runuser -u runner -- "$RUNNER_DIR/config.sh" --unattended --replace \
     --url "$GITHUB_URL" --name "$RUNNER_NAME" \
     --labels "$RUNNER_LABELS" --work _work "${update_flag[@]}" > /dev/null
+  # Recorded now, before the runner starts: no job has run since config.sh wrote .runner.
+  record_runner_id
   log "registered $RUNNER_NAME"
+elif [ ! -s "$runner_id_file" ]; then
+  # Registered by an older provisioning, which kept the id only in .runner.
+  record_runner_id
 fi
 
 # --- services ---------------------------------------------------------------------
@@ -129,4 +156,4 @@ ensure_unit actions-runner.service "$changed"
 ensure_unit cco-forwarder.timer
 
 # The id GitHub gave this runner: the Pulumi program keeps it for deregistration.
-printf 'runner-id=%s\n' "$(jq -r '.agentId // empty' "$RUNNER_DIR/.runner")"
+printf 'runner-id=%s\n' "$(cat "$runner_id_file")"

@@ -38,8 +38,8 @@ const FILES = join(PROJECT_ROOT, "infra", "runners", "files");
 const LXCPATH = "/var/tmp/cco-e2e-lxc";
 const NAME = "cco-e2e-runner";
 const IDMAP = "root:100000:65536";
-/** Test tools in the image, beside what provision.sh installs: dig, auditctl. */
-const TEST_PACKAGES = ["bind9-dnsutils", "auditd"];
+/** Test tools in the image, beside what provision.sh installs: dig, auditctl, and cron and at (a job must not be able to use them). */
+const TEST_PACKAGES = ["bind9-dnsutils", "auditd", "cron", "at"];
 /** Reboots before the probes (3 x about 3 s). */
 const REBOOTS = 3;
 const INGEST_TOKEN = "e2e-ingest-token-0123456789abcdef";
@@ -688,6 +688,64 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const diff = snapAfter.split("\n").filter((l) => !before.split("\n").includes(l));
     probes.add(g, "files, owners, modes, checksums, rules, sets, unit states and PIDs unchanged", "unchanged",
       diff.length ? `changed: ${diff.join(" | ")}` : "unchanged", diff.length === 0);
+    expectGroup(g);
+  });
+
+  it("a job cannot reach root through provisioning, outlive the runner, or schedule itself with cron or at", function () {
+    const g = "jobs vs root (as runner)";
+    const RD = "/home/runner/actions-runner";
+    let r = ct.exec("stat -c '%n %U:%G %a' /var/lib/cco /var/lib/cco/runner-version /var/lib/cco/runner-id");
+    probes.add(g, "the version marker and the runner id are root's, in a 0700 directory", "root:root 700, 644, 644", describeRun(r),
+      r.stdout.trim() === "/var/lib/cco root:root 700\n/var/lib/cco/runner-version root:root 644\n/var/lib/cco/runner-id root:root 644");
+    for (const f of ["runner-version", "runner-id"]) {
+      r = ct.exec(`echo 9999 > /var/lib/cco/${f}`, { user: "runner" });
+      probes.add(g, `write /var/lib/cco/${f}`, "refused", describeRun(r), r.status !== 0);
+    }
+    // The job points .runner at another runner's id, and plants an installdependencies.sh that
+    // root would run; a process outside the runner's unit keeps planting it while provisioning unpacks.
+    ct.must(`jq '.agentId = 9999' ${RD}/.runner > ${RD}/.runner.new && mv ${RD}/.runner.new ${RD}/.runner`, { user: "runner" });
+    ct.must(["cat > /home/runner/evil.sh <<'EVIL'", "#!/bin/sh", "touch /var/tmp/planted-script-ran-as-$(id -u)", "EVIL", "chmod 755 /home/runner/evil.sh",
+      `cp /home/runner/evil.sh ${RD}/bin/installdependencies.sh`].join("\n"), { user: "runner" });
+    ct.must(`nohup bash -c 'while :; do cp /home/runner/evil.sh ${RD}/bin/.plant && mv -f ${RD}/bin/.plant ${RD}/bin/installdependencies.sh; sleep 0.02; done' ` +
+      "> /dev/null 2>&1 < /dev/null & echo $! > /home/runner/planter.pid", { user: "runner" });
+    // A new runner version to unpack (the marker gone), as an upgrade would.
+    ct.must("rm -f /var/lib/cco/runner-version /var/log/stub-installdependencies.log /var/tmp/planted-script-ran-as-*");
+    const p = provision(3);
+    probes.add(g, "provision.sh re-unpacks the runner (marker removed)", "exit 0, unpacked", describeRun({ ...p, stdout: "", stderr: p.stderr.split("\n").filter((l) => l.includes("unpacked")).join(" ") }),
+      p.status === 0 && p.stderr.includes("unpacked runner"));
+    const planted = ct.exec(`kill $(cat /home/runner/planter.pid); grep -c planted-script ${RD}/bin/installdependencies.sh`, { user: "runner" }).stdout.trim();
+    r = ct.exec("ls /var/tmp/planted-script-ran-as-* 2>&1");
+    probes.add(g, "the planted installdependencies.sh never ran (it was in place throughout)", "not run; planted copy present",
+      `${describeRun(r)}; planted copy present: ${planted === "1"}`, r.status !== 0 && planted === "1");
+    r = ct.exec("cat /var/log/stub-installdependencies.log");
+    probes.add(g, "the tarball's installdependencies.sh ran as root from a root-owned temp dir", "uid 0, /tmp/tmp.*/bin/installdependencies.sh",
+      describeRun(r), /^0 \/tmp\/tmp\.\w+\/bin\/installdependencies\.sh$/.test(r.stdout.trim()));
+    probes.add(g, "the runner id printed for deregistration is the one recorded at registration", "runner-id=4242 (not the job's 9999)", p.stdout,
+      /^runner-id=4242$/m.test(p.stdout));
+    ct.must(`jq '.agentId = 4242' ${RD}/.runner > ${RD}/.runner.new && mv ${RD}/.runner.new ${RD}/.runner`, { user: "runner" });
+
+    // A process a job leaves behind in the runner's cgroup (as a job's background process is).
+    r = ct.exec([
+      "setpriv --reuid=runner --regid=runner --init-groups sleep 4343 < /dev/null > /dev/null 2>&1 & pid=$!",
+      "cg=$(systemctl show -P ControlGroup actions-runner.service)",
+      "for d in /sys/fs/cgroup$cg /sys/fs/cgroup/systemd$cg /sys/fs/cgroup/unified$cg; do [ -f $d/cgroup.procs ] && echo $pid 2> /dev/null > $d/cgroup.procs; done",
+      "echo $pid > /root/leftover.pid; grep -c actions-runner /proc/$pid/cgroup",
+    ].join("\n"));
+    probes.add(g, "a background process as runner in the runner's cgroup", "in actions-runner.service's cgroup", describeRun(r),
+      r.status === 0 && Number(r.stdout.trim()) >= 1);
+    r = ct.exec("systemctl stop actions-runner.service; sleep 0.5; ps -o user=,args= -p $(cat /root/leftover.pid) || echo gone; systemctl show -P KillMode actions-runner.service");
+    probes.add(g, "systemctl stop actions-runner leaves nothing of it running (KillMode=mixed)", "gone, mixed", describeRun(r),
+      r.stdout.trim() === "gone\nmixed");
+    ct.must("systemctl start actions-runner.service");
+
+    r = ct.exec("crontab -l", { user: "runner" });
+    probes.add(g, "crontab -l", "refused: not allowed", describeRun(r), r.status !== 0 && r.stderr.includes("not allowed"));
+    r = ct.exec("echo '* * * * * touch /tmp/cron-ran' | crontab -", { user: "runner" });
+    probes.add(g, "crontab - (install one)", "refused: not allowed", describeRun(r), r.status !== 0 && r.stderr.includes("not allowed"));
+    r = ct.exec("echo 'touch /tmp/at-ran' | at now + 1 minute", { user: "runner" });
+    probes.add(g, "at now + 1 minute", "refused: no permission", describeRun(r), r.status !== 0 && r.stderr.includes("permission"));
+    r = ct.exec("crontab -l 2>&1; echo 'touch /tmp/at-ran' | at now + 1 hour 2>&1 && atrm $(atq | awk '{print $1}')");
+    probes.add(g, "(root may still use them)", "no crontab for root, job queued", describeRun(r), r.stdout.includes("no crontab for root") && r.status === 0);
     expectGroup(g);
   });
 
