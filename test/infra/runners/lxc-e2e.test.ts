@@ -706,16 +706,18 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     ct.must(`jq '.agentId = 9999' ${RD}/.runner > ${RD}/.runner.new && mv ${RD}/.runner.new ${RD}/.runner`, { user: "runner" });
     ct.must(["cat > /home/runner/evil.sh <<'EVIL'", "#!/bin/sh", "touch /var/tmp/planted-script-ran-as-$(id -u)", "EVIL", "chmod 755 /home/runner/evil.sh",
       `cp /home/runner/evil.sh ${RD}/bin/installdependencies.sh`].join("\n"), { user: "runner" });
-    ct.must(`nohup bash -c 'while :; do cp /home/runner/evil.sh ${RD}/bin/.plant && mv -f ${RD}/bin/.plant ${RD}/bin/installdependencies.sh; sleep 0.02; done' ` +
+    // (It waits for the unpacking to replace the planted copy, then plants it again at once.)
+    ct.must(`nohup bash -c 'while :; do grep -q planted-script ${RD}/bin/installdependencies.sh 2> /dev/null || ` +
+      `{ cp /home/runner/evil.sh ${RD}/bin/.plant && mv -f ${RD}/bin/.plant ${RD}/bin/installdependencies.sh; }; done' ` +
       "> /dev/null 2>&1 < /dev/null & echo $! > /home/runner/planter.pid", { user: "runner" });
-    // A new runner version to unpack (the marker gone), as an upgrade would.
-    ct.must("rm -f /var/lib/cco/runner-version /var/log/stub-installdependencies.log /var/tmp/planted-script-ran-as-*");
+    // A new runner version to unpack (the marker gone, here or where older provisionings kept it), as an upgrade would.
+    ct.must(`rm -f /var/lib/cco/runner-version ${RD}/.cco-version /var/log/stub-installdependencies.log /var/tmp/planted-script-ran-as-*`);
     const p = provision(3);
     probes.add(g, "provision.sh re-unpacks the runner (marker removed)", "exit 0, unpacked", describeRun({ ...p, stdout: "", stderr: p.stderr.split("\n").filter((l) => l.includes("unpacked")).join(" ") }),
       p.status === 0 && p.stderr.includes("unpacked runner"));
     const planted = ct.exec(`kill $(cat /home/runner/planter.pid); grep -c planted-script ${RD}/bin/installdependencies.sh`, { user: "runner" }).stdout.trim();
     r = ct.exec("ls /var/tmp/planted-script-ran-as-* 2>&1");
-    probes.add(g, "the planted installdependencies.sh never ran (it was in place throughout)", "not run; planted copy present",
+    probes.add(g, "a planted installdependencies.sh (planted again whenever unpacking replaced it) never ran", "not run; planted copy present",
       `${describeRun(r)}; planted copy present: ${planted === "1"}`, r.status !== 0 && planted === "1");
     r = ct.exec("cat /var/log/stub-installdependencies.log");
     probes.add(g, "the tarball's installdependencies.sh ran as root from a root-owned temp dir", "uid 0, /tmp/tmp.*/bin/installdependencies.sh",
