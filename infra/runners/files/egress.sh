@@ -3,8 +3,11 @@
 # cco-egress.service before the network, dnsmasq and the runner start.
 # Parameters come from /etc/cco/runner.env; this script writes no code.
 #
-# - dnsmasq on 127.0.0.1 is the only resolver; for every allowed domain (and
-#   its subdomains) it adds each address it resolves to the ipset cco-allow;
+# - dnsmasq on 127.0.0.1 is the only resolver; it forwards only names of the
+#   allowed domains (and their subdomains) upstream and answers every other
+#   name itself (NXDOMAIN), so no query carries data to a server outside the
+#   allowlist; each address it resolves for an allowed name goes to the ipset
+#   cco-allow;
 # - OUTPUT policy DROP: loopback, replies, DNS from dnsmasq's user to the
 #   upstream resolvers, TCP 80/443 to addresses in cco-allow, the stats service
 #   and the extra CIDRs are allowed; the rest is logged (rate limited) and dropped;
@@ -12,6 +15,7 @@
 # - IPv6 is closed (dnsmasq also drops AAAA answers, so clients use IPv4).
 # Applied with iptables-restore: one atomic swap, never a half-open state.
 set -euo pipefail
+set -f # parameters are word lists, never patterns
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 load_params "${CCO_PARAMS:-/etc/cco/runner.env}"
@@ -20,7 +24,7 @@ require EGRESS_DOMAINS DNS_SERVERS STATS_HOST STATS_PORT ADMIN_CIDR
 ipset create -exist cco-allow hash:ip family inet
 
 # dnsmasq: the allowlist as data (domains), rebuilt here from the parameters.
-{
+dnsmasq_conf() {
   echo "# Written by /opt/cco/egress.sh from /etc/cco/runner.env"
   echo "listen-address=127.0.0.1"
   echo "bind-interfaces"
@@ -28,9 +32,16 @@ ipset create -exist cco-allow hash:ip family inet
   echo "no-hosts"
   echo "filter-AAAA"
   echo "cache-size=1000"
-  for server in $DNS_SERVERS; do echo "server=$server"; done
-  printf 'ipset=/%s/cco-allow\n' "$(echo "$EGRESS_DOMAINS" | tr ' ' '/')"
-} | install_text /etc/dnsmasq.d/cco.conf 644 root:root
+  for domain in $EGRESS_DOMAINS; do
+    for server in $DNS_SERVERS; do echo "server=/$domain/$server"; done
+  done
+  # Any other name: answered here with NXDOMAIN, never forwarded.
+  echo "address=/#/"
+  # shellcheck disable=SC2086 # one word per domain
+  printf 'ipset=/%scco-allow\n' "$(printf '%s/' $EGRESS_DOMAINS)"
+}
+# Not through a pipe: install_text must set CHANGED in this shell, not in a subshell.
+install_text /etc/dnsmasq.d/cco.conf 644 root:root < <(dnsmasq_conf)
 dnsmasq_changed=$CHANGED
 
 # The container resolves through dnsmasq only; Proxmox must not rewrite this.
@@ -78,8 +89,12 @@ ip6tables-restore << 'RULES'
 COMMIT
 RULES
 
-# dnsmasq re-reads its configuration only when restarted.
-if [ "$dnsmasq_changed" = 1 ] && systemctl is-active --quiet dnsmasq; then
-  systemctl restart dnsmasq
+if [ "$dnsmasq_changed" = 1 ]; then
+  # The allowlist changed: addresses of a removed domain must stop being
+  # reachable now, not at the next boot. dnsmasq (restarted: it re-reads its
+  # configuration only then, and starts with an empty cache) fills the set
+  # again as allowed names are resolved.
+  ipset flush cco-allow
+  if systemctl is-active --quiet dnsmasq; then systemctl restart dnsmasq; fi
 fi
 log "egress allowlist applied: $(echo "$EGRESS_DOMAINS" | wc -w) domains"

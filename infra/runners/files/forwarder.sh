@@ -2,8 +2,11 @@
 # Sends the job events the hooks appended to the spool to the stats service
 # (POST /api/events, NDJSON) and a heartbeat for this runner. Run by
 # cco-forwarder.timer. The offset advances only after a 202, so nothing is
-# lost while the stats service is down; a line the service refuses (400) is
-# set aside in the journal and skipped, so one bad line never blocks the rest.
+# lost while the stats service is down; a line the service refuses (400, or
+# 413 for a single line over its body limit) is set aside in the journal and
+# skipped, so one bad line never blocks the rest.
+# The ingest token never appears on a command line (any user can read
+# /proc/*/cmdline): curl reads its Authorization header from a 0600 file.
 set -uo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,21 +19,22 @@ state=${CCO_STATE:-/var/lib/cco}
 token_file=${CCO_TOKEN_FILE:-/etc/cco/ingest-token}
 max_lines=${CCO_BATCH_LINES:-1000}
 max_bytes=${CCO_BATCH_BYTES:-524288}
-token=$(cat "$token_file")
 
 # post FILE -> prints the HTTP status; the body goes to $response.
 response=$(mktemp)
 batch=$(mktemp)
-trap 'rm -f "$response" "$batch"' EXIT
+header=$(mktemp) # mode 0600, like every mktemp file
+trap 'rm -f "$response" "$batch" "$header"' EXIT
+printf 'Authorization: Bearer %s\n' "$(cat "$token_file")" > "$header"
 post() {
   curl -sS --max-time 30 -o "$response" -w '%{http_code}' \
-    -H "Authorization: Bearer $token" -H 'Content-Type: application/x-ndjson' \
+    -H "@$header" -H 'Content-Type: application/x-ndjson' \
     --data-binary "@$1" "$STATS_URL/api/events" 2> /dev/null || true # curl prints 000 when it cannot connect
 }
 
 # forward SPOOL OFFSET_FILE: sends complete lines past the offset, batch by batch.
 forward() {
-  local file=$1 offset_file=$2 offset size lines bytes line n status bad
+  local file=$1 offset_file=$2 offset size lines bytes line n status bad cap=$max_lines
   [ -f "$file" ] || return 0
   offset=$(cat "$offset_file" 2> /dev/null || echo 0)
   [[ $offset =~ ^[0-9]+$ ]] || offset=0
@@ -47,7 +51,7 @@ forward() {
     # Only complete lines: read -r fails on a last line without its newline.
     while IFS= read -r line; do
       n=$((${#line} + 1))
-      if [ "$lines" -ge "$max_lines" ] || { [ "$lines" -gt 0 ] && [ $((bytes + n)) -gt "$max_bytes" ]; }; then break; fi
+      if [ "$lines" -ge "$cap" ] || { [ "$lines" -gt 0 ] && [ $((bytes + n)) -gt "$max_bytes" ]; }; then break; fi
       printf '%s\n' "$line" >> "$batch"
       lines=$((lines + 1))
       bytes=$((bytes + n))
@@ -73,6 +77,18 @@ forward() {
       rm -f "$batch.good"
       echo "$offset" > "$offset_file"
       log "skipped a line the stats service refused: $(jq -c . "$response" 2> /dev/null) -- $skip"
+      continue
+    fi
+    if [ "$status" = 413 ] && [ "$lines" -gt 1 ]; then
+      # Too large for the service as a batch: go on one line at a time.
+      cap=1
+      continue
+    fi
+    if [ "$status" = 413 ]; then
+      # One line over the service's body limit can never be accepted: skip it.
+      offset=$((offset + bytes))
+      echo "$offset" > "$offset_file"
+      log "skipped a line the stats service refused as too large ($bytes bytes): $(jq -c . "$response" 2> /dev/null) -- $(head -c 200 "$batch")..."
       continue
     fi
     log "stats service answered $status; will retry"

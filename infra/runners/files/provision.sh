@@ -45,6 +45,7 @@ fi
 
 # --- parameters and secrets the services read --------------------------------
 install_file "$HERE/runner.env" /etc/cco/runner.env 644 root:root
+params_changed=$CHANGED
 printf '%s\n' "$INGEST_TOKEN" | install_text /etc/cco/ingest-token 600 root:root
 # The stats service's address, for the runner-health workflow (not a secret).
 printf '%s\n' "$STATS_URL" | install_text /etc/cco/stats-url 644 root:root
@@ -52,13 +53,19 @@ printf '%s\n' "$STATS_URL" | install_text /etc/cco/stats-url 644 root:root
 # --- egress allowlist: rules first, so nothing runs without them -------------
 # egress.sh and forwarder.sh source lib.sh from beside them.
 install_file "$HERE/lib.sh" /opt/cco/lib.sh 644 root:root
-egress_changed=$CHANGED
+egress_changed=$((params_changed | CHANGED))
 install_file "$HERE/egress.sh" /opt/cco/egress.sh 755 root:root
 egress_changed=$((egress_changed | CHANGED))
 install_file "$HERE/units/cco-egress.service" /etc/systemd/system/cco-egress.service 644 root:root
 egress_changed=$((egress_changed | CHANGED))
-[ "$egress_changed" = 1 ] && systemctl daemon-reload
-ensure_unit cco-egress.service "$egress_changed"
+[ "$CHANGED" = 1 ] && systemctl daemon-reload
+# A change is applied in place: egress.sh swaps the rules atomically (and
+# restarts dnsmasq when its allowlist changed). Restarting cco-egress.service
+# instead would restart actions-runner.service too (Requires=) and kill the
+# jobs running on it.
+[ "$egress_changed" = 1 ] && /opt/cco/egress.sh
+ensure_unit cco-egress.service
+ensure_unit dnsmasq.service
 
 # --- sshd: keys only, verbose, no forwarding ---------------------------------
 install_file "$HERE/config/sshd-cco.conf" /etc/ssh/sshd_config.d/50-cco.conf 644 root:root
@@ -79,30 +86,61 @@ for f in job-hook.sh job-started.sh job-completed.sh forwarder.sh; do
   install_file "$HERE/$f" "/opt/cco/$f" 755 root:root
 done
 
+# --- cron and at for root only: a job leaves nothing behind that runs later ----
+# (for whichever of them is installed, now or later)
+printf 'root\n' | install_text /etc/cron.allow 644 root:root
+printf 'root\n' | install_text /etc/at.allow 644 root:root
+
 # --- the Actions runner, pinned and verified before unpacking ----------------
+# Jobs run as runner and can write anything under $RUNNER_DIR, so root takes no
+# decision from there and runs nothing from there: the version marker and the
+# runner id live in /var/lib/cco (0700 root), and installdependencies.sh runs
+# from the verified tarball, unpacked into a root-owned temporary directory.
 ensure_dir /var/cache/cco 755 root:root
 tarball=/var/cache/cco/actions-runner-linux-x64-$RUNNER_VERSION.tar.gz
 fetch_verified "$RUNNER_URL" "$RUNNER_SHA256" "$tarball"
-if [ "$(cat "$RUNNER_DIR/.cco-version" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
+version_file=/var/lib/cco/runner-version
+if [ "$(cat "$version_file" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
   systemctl stop actions-runner.service 2> /dev/null || true
   install -d -m 750 -o runner -g runner "$RUNNER_DIR"
   runuser -u runner -- tar -xzf "$tarball" -C "$RUNNER_DIR"
-  "$RUNNER_DIR/bin/installdependencies.sh" > /dev/null
-  printf '%s\n' "$RUNNER_VERSION" | install_text "$RUNNER_DIR/.cco-version" 644 runner:runner
+  deps=$(mktemp -d)
+  tar -xzf "$tarball" -C "$deps" --no-same-owner --wildcards '*bin/installdependencies.sh'
+  "$deps/bin/installdependencies.sh" > /dev/null
+  rm -rf "$deps"
+  printf '%s\n' "$RUNNER_VERSION" | install_text "$version_file" 644 root:root
+  rm -f "$RUNNER_DIR/.cco-version" # where older provisionings kept the marker
   log "unpacked runner $RUNNER_VERSION"
 fi
 
 # --- registration, once ---------------------------------------------------------
+runner_id_file=/var/lib/cco/runner-id
+# record_runner_id: the agentId config.sh wrote in .runner, kept where jobs cannot change it.
+record_runner_id() {
+  local id
+  id=$(jq -r '.agentId // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
+  [[ $id =~ ^[0-9]+$ ]] || die "no runner id in $RUNNER_DIR/.runner"
+  printf '%s\n' "$id" | install_text "$runner_id_file" 644 root:root
+}
 registered=$(jq -r '.agentName // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
 if [ "$registered" != "$RUNNER_NAME" ]; then
   require REGISTRATION_TOKEN
+  # No job runs while config.sh holds the token (a job runs as the same user).
+  systemctl stop actions-runner.service 2> /dev/null || true
   update_flag=()
   [ "${RUNNER_AUTO_UPDATE:-false}" = true ] || update_flag=(--disableupdate)
-  # The token reaches config.sh on its command line inside this container only.
-  runuser -u runner -- "$RUNNER_DIR/config.sh" --unattended --replace \
-    --url "$GITHUB_URL" --token "$REGISTRATION_TOKEN" --name "$RUNNER_NAME" \
+  # The token reaches config.sh in its environment, which the runner reads as
+  # its --token argument (ACTIONS_RUNNER_INPUT_<ARG>): a command line is
+  # readable by every user in /proc, an environment only by its own user and root.
+  ACTIONS_RUNNER_INPUT_TOKEN=$REGISTRATION_TOKEN runuser -u runner -- "$RUNNER_DIR/config.sh" --unattended --replace \
+    --url "$GITHUB_URL" --name "$RUNNER_NAME" \
     --labels "$RUNNER_LABELS" --work _work "${update_flag[@]}" > /dev/null
+  # Recorded now, before the runner starts: no job has run since config.sh wrote .runner.
+  record_runner_id
   log "registered $RUNNER_NAME"
+elif [ ! -s "$runner_id_file" ]; then
+  # Registered by an older provisioning, which kept the id only in .runner.
+  record_runner_id
 fi
 
 # --- services ---------------------------------------------------------------------
@@ -118,4 +156,4 @@ ensure_unit actions-runner.service "$changed"
 ensure_unit cco-forwarder.timer
 
 # The id GitHub gave this runner: the Pulumi program keeps it for deregistration.
-printf 'runner-id=%s\n' "$(jq -r '.agentId // empty' "$RUNNER_DIR/.runner")"
+printf 'runner-id=%s\n' "$(cat "$runner_id_file")"

