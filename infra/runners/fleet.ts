@@ -191,11 +191,15 @@ export class Runner extends pulumi.ComponentResource {
       { parent: this, dependsOn: [copy, firewall], replaceWith: [this.container] },
     );
 
-    // Deleted before the container (it depends on it): the runner leaves GitHub first.
+    // Deleted before the container: the runner leaves GitHub first. The
+    // container's id as an input (not only dependsOn/replaceWith) is what makes
+    // a delete-first replacement of the container delete this step first too:
+    // the engine deletes ahead only the dependents whose inputs use the container.
     new command.local.Command(
       `${instance.name}-deregistration`,
       {
         delete: `node --import tsx ${RUNNER_SCRIPT} deregister`,
+        triggers: [this.container.id],
         environment: {
           ...github,
           RUNNER_ID: register.stdout.apply((out) => /^runner-id=(\d+)$/m.exec(out ?? "")?.[1] ?? ""),

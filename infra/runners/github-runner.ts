@@ -9,8 +9,9 @@
  * for deregister RUNNER_ID (from the registration) when known.
  * GITHUB_API_URL points at another API (GitHub Enterprise, or a test fake).
  *
- * Deregistration tolerates a runner already gone (404, or no runner of that
- * name), retries while GitHub answers 422 (the runner is running a job) for
+ * Deregistration first removes the runner's custom labels (no new job picks
+ * it), tolerates a runner already gone (404, or no runner of that name),
+ * retries while GitHub answers 422 (the runner is running a job) for
  * at most DEREGISTER_TIMEOUT_S seconds (default 600), and then fails with a
  * clear message instead of waiting forever: the container is then kept, so no
  * runner is left "offline" in GitHub; `pulumi up` again once the job is done.
@@ -121,6 +122,15 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
     o.log(`${o.name}: no such runner in ${gh.repository}; nothing to remove`);
     return "already gone";
   }
+  // Out of rotation first: without its custom labels (the configured ones and
+  // its own name) no new job targets it, so a busy runner finishes its job and
+  // goes, instead of taking the next queued one between our retries.
+  const unlabel = await call(gh, "DELETE", `/actions/runners/${id}/labels`);
+  if (unlabel.status === 404) {
+    o.log(`${o.name}: runner ${id} is already gone`);
+    return "already gone";
+  }
+  if (unlabel.status !== 200) o.log(`${o.name}: could not remove its labels (HTTP ${unlabel.status} ${describe(unlabel.body)}); removing it anyway`);
   const deadline = Date.now() + o.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     const r = await call(gh, "DELETE", `/actions/runners/${id}`);

@@ -18,6 +18,8 @@ export interface FakeRunner {
   busyFor: number;
   /** What the list says; online unless set. */
   status?: "online" | "offline";
+  /** Set when its custom labels were removed (DELETE .../labels). */
+  unlabelled?: boolean;
 }
 
 export class FakeGitHub {
@@ -37,6 +39,13 @@ export class FakeGitHub {
         res.end(body === undefined ? "" : JSON.stringify(body));
       };
       if (call.authorization !== `Bearer ${this.token}`) return send(401, { message: "Bad credentials" });
+      const labels = /^\/repos\/([^/]+\/[^/]+)\/actions\/runners\/(\d+)\/labels$/.exec(call.path);
+      if (labels && call.method === "DELETE") {
+        const runner = this.runners.find((r) => r.id === Number(labels[2]));
+        if (!runner || labels[1] !== "brentley/cco") return send(404, { message: "Not Found" });
+        runner.unlabelled = true;
+        return send(200, { total_count: 1, labels: [{ id: 1, name: "self-hosted", type: "read-only" }] });
+      }
       const m = /^\/repos\/([^/]+\/[^/]+)\/actions\/runners(\/registration-token|\/(\d+))?(\?.*)?$/.exec(call.path);
       if (!m || m[1] !== "brentley/cco") return send(404, { message: "Not Found" });
       if (m[2] === "/registration-token" && call.method === "POST") {

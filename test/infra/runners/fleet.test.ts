@@ -121,6 +121,8 @@ describe("runners: the fleet under mocks", function () {
       expect(d.options.dependencies).to.include(containers[i]!.urn);
       // A replaced container takes its runner out of GitHub first, and frees its vmId before the new one.
       expect(d.options.replaceWith).to.deep.equal([containers[i]!.urn]);
+      // An input from the container, so a delete-first replacement deletes (deregisters) this first.
+      expect(d.inputs.triggers).to.deep.equal([`${containers[i]!.name}-id`]);
       expect(containers[i]!.options.deleteBeforeReplace).to.equal(true);
       const env = reveal(d.inputs.environment) as Record<string, string>;
       expect(env).to.include({ RUNNER_NAME: containers[i]!.name, GITHUB_REPOSITORY: "brentley/cco", GITHUB_TOKEN: "ghp_test-token" });

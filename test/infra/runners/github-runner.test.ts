@@ -43,6 +43,7 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(gh.runners.map((x) => x.name)).to.deep.equal(["runner-04"]);
     expect(gh.calls.map((c) => `${c.method} ${c.path}`)).to.deep.equal([
       "GET /repos/brentley/cco/actions/runners?per_page=100&page=1",
+      "DELETE /repos/brentley/cco/actions/runners/12/labels",
       "DELETE /repos/brentley/cco/actions/runners/12",
     ]);
   });
@@ -51,7 +52,10 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     gh.runners = [{ id: 12, name: "runner-05", busyFor: 0 }];
     const r = await script(gh, "deregister", { RUNNER_ID: "12" });
     expect(r.code).to.equal(0);
-    expect(gh.calls.map((c) => c.method)).to.deep.equal(["DELETE"]);
+    expect(gh.calls.map((c) => `${c.method} ${c.path}`)).to.deep.equal([
+      "DELETE /repos/brentley/cco/actions/runners/12/labels",
+      "DELETE /repos/brentley/cco/actions/runners/12",
+    ]);
   });
 
   it("tolerates a runner already gone (no such name, or 404 on its id)", async () => {
@@ -61,11 +65,15 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(r.stderr).to.include("already gone");
   });
 
-  it("retries while the runner is busy, then removes it", async () => {
-    gh.runners = [{ id: 12, name: "runner-05", busyFor: 2 }];
+  it("takes a busy runner out of rotation, retries while it is busy, then removes it", async () => {
+    const runner = { id: 12, name: "runner-05", busyFor: 2 };
+    gh.runners = [runner];
     const r = await script(gh, "deregister", { DEREGISTER_RETRY_S: "0.05" });
     expect(r.code, r.stderr).to.equal(0);
-    expect(gh.calls.filter((c) => c.method === "DELETE")).to.have.length(3);
+    // Its custom labels go first, so no new job targets it between the retries.
+    expect(gh.calls[1]).to.include({ method: "DELETE", path: "/repos/brentley/cco/actions/runners/12/labels" });
+    expect(runner).to.include({ unlabelled: true });
+    expect(gh.calls.filter((c) => c.method === "DELETE" && !c.path.endsWith("/labels"))).to.have.length(3);
     expect(gh.runners).to.deep.equal([]);
   });
 
@@ -76,7 +84,7 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include("still running a job after 1 s");
     expect(Date.now() - started).to.be.below(10_000);
-    const deletes = gh.calls.filter((c) => c.method === "DELETE").length;
+    const deletes = gh.calls.filter((c) => c.method === "DELETE" && !c.path.endsWith("/labels")).length;
     expect(deletes).to.be.within(5, 15);
   });
 
