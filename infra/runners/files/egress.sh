@@ -44,8 +44,17 @@ dnsmasq_conf() {
 install_text /etc/dnsmasq.d/cco.conf 644 root:root < <(dnsmasq_conf)
 dnsmasq_changed=$CHANGED
 
-# The container resolves through dnsmasq only; Proxmox must not rewrite this.
+# The container resolves through dnsmasq only; Proxmox must not rewrite this,
+# nor (with DHCP) dhclient at every lease: its hook keeps resolv.conf as is.
 touch /etc/.pve-ignore.resolv.conf
+dhclient_hook=/etc/dhcp/dhclient-enter-hooks.d/cco-keep-resolv
+if [ "${NETWORK_MODE:-static}" = dhcp ]; then
+  mkdir -p "$(dirname "$dhclient_hook")"
+  printf '# cco: dnsmasq on 127.0.0.1 is the only resolver (egress.sh)\nmake_resolv_conf() { :; }\n' |
+    install_text "$dhclient_hook" 644 root:root
+else
+  rm -f "$dhclient_hook"
+fi
 if [ "$(cat /etc/resolv.conf 2> /dev/null)" != "nameserver 127.0.0.1" ]; then
   rm -f /etc/resolv.conf
   echo "nameserver 127.0.0.1" > /etc/resolv.conf

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisions a runner container (Debian 12, as root). Idempotent: a second run
 # changes nothing. Run by the Pulumi program after copying this directory to
-# /opt/cco/provision with its parameters in runner.env beside it.
+# /root/cco-provision-<hash> with its parameters in runner.env beside it.
 #
 # Secrets arrive on stdin as KEY=value lines, never as arguments:
 #   REGISTRATION_TOKEN  used only when the runner is not registered yet
@@ -100,7 +100,18 @@ ensure_dir /var/cache/cco 755 root:root
 tarball=/var/cache/cco/actions-runner-linux-x64-$RUNNER_VERSION.tar.gz
 fetch_verified "$RUNNER_URL" "$RUNNER_SHA256" "$tarball"
 version_file=/var/lib/cco/runner-version
+# wait_idle: gives a running job up to RUNNER_DRAIN_S (600) seconds to end
+# before the runner is stopped for an upgrade (a job runs in Runner.Worker).
+wait_idle() {
+  local waited=0
+  while pgrep -u runner -f 'bin/Runner.Worker' > /dev/null && [ "$waited" -lt "${RUNNER_DRAIN_S:-600}" ]; do
+    [ "$waited" = 0 ] && log "waiting for the running job to end before upgrading the runner"
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
 if [ "$(cat "$version_file" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
+  wait_idle
   systemctl stop actions-runner.service 2> /dev/null || true
   install -d -m 750 -o runner -g runner "$RUNNER_DIR"
   runuser -u runner -- tar -xzf "$tarball" -C "$RUNNER_DIR"
@@ -122,8 +133,10 @@ record_runner_id() {
   [[ $id =~ ^[0-9]+$ ]] || die "no runner id in $RUNNER_DIR/.runner"
   printf '%s\n' "$id" | install_text "$runner_id_file" 644 root:root
 }
-registered=$(jq -r '.agentName // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
-if [ "$registered" != "$RUNNER_NAME" ]; then
+# Registered means: this provisioning recorded a runner id. Never decided from
+# .runner, which jobs can change (a job deleting it must not make root stop the
+# runner and re-register with a token that may have expired).
+if [ ! -s "$runner_id_file" ]; then
   require REGISTRATION_TOKEN
   # No job runs while config.sh holds the token (a job runs as the same user).
   systemctl stop actions-runner.service 2> /dev/null || true
@@ -138,22 +151,33 @@ if [ "$registered" != "$RUNNER_NAME" ]; then
   # Recorded now, before the runner starts: no job has run since config.sh wrote .runner.
   record_runner_id
   log "registered $RUNNER_NAME"
-elif [ ! -s "$runner_id_file" ]; then
-  # Registered by an older provisioning, which kept the id only in .runner.
-  record_runner_id
 fi
 
 # --- services ---------------------------------------------------------------------
-changed=0
+# The runner restarts only when its own unit changes (a restart ends a running job).
+runner_changed=0
 install_file "$HERE/units/actions-runner.service" /etc/systemd/system/actions-runner.service 644 root:root
-changed=$((changed | CHANGED))
+runner_changed=$CHANGED
+# A self-update replaces the runner after the listener exits: with KillMode=mixed
+# systemd would kill the update mid-way, so auto-update keeps KillMode=process.
+autoupdate_dropin=/etc/systemd/system/actions-runner.service.d/cco-autoupdate.conf
+if [ "${RUNNER_AUTO_UPDATE:-false}" = true ]; then
+  ensure_dir /etc/systemd/system/actions-runner.service.d 755 root:root
+  printf '[Service]\nKillMode=process\n' | install_text "$autoupdate_dropin" 644 root:root
+  runner_changed=$((runner_changed | CHANGED))
+elif [ -e "$autoupdate_dropin" ]; then
+  rm -f "$autoupdate_dropin"
+  runner_changed=1
+  log "removed $autoupdate_dropin"
+fi
+forwarder_changed=0
 install_file "$HERE/units/cco-forwarder.service" /etc/systemd/system/cco-forwarder.service 644 root:root
-changed=$((changed | CHANGED))
+forwarder_changed=$CHANGED
 install_file "$HERE/units/cco-forwarder.timer" /etc/systemd/system/cco-forwarder.timer 644 root:root
-changed=$((changed | CHANGED))
-[ "$changed" = 1 ] && systemctl daemon-reload
-ensure_unit actions-runner.service "$changed"
-ensure_unit cco-forwarder.timer
+forwarder_changed=$((forwarder_changed | CHANGED))
+[ "$((runner_changed | forwarder_changed))" = 1 ] && systemctl daemon-reload
+ensure_unit actions-runner.service "$runner_changed"
+ensure_unit cco-forwarder.timer "$forwarder_changed"
 
 # The id GitHub gave this runner: the Pulumi program keeps it for deregistration.
 printf 'runner-id=%s\n' "$(cat "$runner_id_file")"

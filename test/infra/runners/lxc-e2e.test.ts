@@ -786,4 +786,25 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     probeUpstreamQueries(g);
     expectGroup(g);
   });
+
+  it("re-provisioning leaves a working runner alone: a job's edits to .runner and a forwarder unit change do not stop it", function () {
+    const g = "runner left running (re-provisioning)";
+    const RD = "/home/runner/actions-runner";
+    const pid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
+    const before = pid();
+    // A job removes the runner's own registration file; the forwarder's timer unit changes.
+    ct.must(`mv ${RD}/.runner ${RD}/.runner.moved`, { user: "runner" });
+    const timer = `/root/${bundleDir.split("/").pop()!}/units/cco-forwarder.timer`;
+    ct.must(`sed -i 's/^AccuracySec=.*/AccuracySec=4s/' ${timer}`);
+    const p = provision(5);
+    probes.add(g, "provision.sh", "exit 0", `exit ${p.status}`, p.status === 0);
+    probes.add(g, "no new registration (registered = the recorded runner id, not .runner)", "no 'registered' line, runner-id=4242",
+      p.stderr.split("\n").filter((l) => /registered|config/.test(l)).join(" ") || "(none)", !/registered /.test(p.stderr) && /^runner-id=4242$/m.test(p.stdout));
+    probes.add(g, "the forwarder timer restarted for its new unit", "restarted cco-forwarder.timer", p.stderr.includes("restarted cco-forwarder.timer") ? "restarted" : p.stderr,
+      p.stderr.includes("restarted cco-forwarder.timer"));
+    const after = pid();
+    probes.add(g, "the runner's MainPID is unchanged", before, `${before} -> ${after}`, after === before && before !== "0");
+    ct.must(`mv ${RD}/.runner.moved ${RD}/.runner`, { user: "runner" });
+    expectGroup(g);
+  });
 });
