@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
+import { PROJECT_ROOT } from "./stackfile";
 
 export const RUNNER_FILES = join(__dirname, "runners", "files");
 export const STATS_FILES = join(__dirname, "stats", "files");
@@ -45,7 +46,6 @@ export interface ProvisionBundle {
 
 /** Where bundles are written, relative to the project root (the program's working directory). */
 export const BUNDLE_ROOT = join(".build", "provision");
-const PROJECT_ROOT = join(__dirname, "..");
 
 /** The files (name -> source) as one directory, named by the hash of everything in it. */
 export function provisionBundle(files: Record<string, ProvisionFile>): ProvisionBundle {

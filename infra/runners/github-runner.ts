@@ -38,10 +38,18 @@ function env(name: string): string {
   return v;
 }
 
+/** owner/name, as GitHub names a repository. */
+export const REPOSITORY_NAME = /^[^/\s]+\/[^/\s]+$/;
+
+/** The REST API's base URL: GITHUB_API_URL (GitHub Enterprise, a test fake) or github.com's. */
+export function githubApiUrl(environment: NodeJS.ProcessEnv = process.env): string {
+  return (environment.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
+}
+
 export function githubEnv(): GitHubEnv {
   const repository = env("GITHUB_REPOSITORY");
-  if (!/^[^/\s]+\/[^/\s]+$/.test(repository)) throw new Error(`GITHUB_REPOSITORY must be owner/name, got ${repository}`);
-  return { token: env("GITHUB_TOKEN"), repository, api: (process.env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "") };
+  if (!REPOSITORY_NAME.test(repository)) throw new Error(`GITHUB_REPOSITORY must be owner/name, got ${repository}`);
+  return { token: env("GITHUB_TOKEN"), repository, api: githubApiUrl() };
 }
 
 async function call(gh: GitHubEnv, method: string, path: string): Promise<{ status: number; body: unknown }> {

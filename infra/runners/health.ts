@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { NAMESPACE, parseConfig } from "../config";
 import { projectKeys, readStackFile } from "../stackfile";
-import { listRunners, type GitHubRunner } from "./github-runner";
+import { githubApiUrl, listRunners, REPOSITORY_NAME, type GitHubRunner } from "./github-runner";
 
 /** The part of the stats snapshot this check reads (the service is another program: check, do not trust). */
 const SnapshotSchema = z.object({
@@ -191,7 +191,7 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s:
   }
   if (!a.statsUrl) throw new UsageError(`--stats-url is required (or --stack)\n${USAGE}`);
   if ((a.tokenEnv === undefined) !== (a.repo === undefined)) throw new UsageError(`--github-token-env and --repo go together\n${USAGE}`);
-  if (a.repo !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(a.repo)) throw new UsageError(`--repo must be OWNER/NAME, got ${a.repo}`);
+  if (a.repo !== undefined && !REPOSITORY_NAME.test(a.repo)) throw new UsageError(`--repo must be OWNER/NAME, got ${a.repo}`);
 
   const token = a.tokenEnv ? env[a.tokenEnv] : undefined;
   if (a.tokenEnv && !token) throw new UsageError(`environment variable ${a.tokenEnv} (--github-token-env) is empty or not set`);
@@ -199,8 +199,7 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s:
   const snapshot = await fetchSnapshot(a.statsUrl);
   let github: GitHubRunner[] | undefined;
   if (token && a.repo) {
-    const api = (env.GITHUB_API_URL ?? "https://api.github.com").replace(/\/+$/, "");
-    github = await listRunners({ token, repository: a.repo, api });
+    github = await listRunners({ token, repository: a.repo, api: githubApiUrl(env) });
   }
   const rows = assess(snapshot, { now: Date.now(), staleAfterS: a.staleAfterS, expected, github });
   if (rows.length === 0) {

@@ -3,10 +3,10 @@
  * component copies into its container, and what the bench runs.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
-import { ASSETS_MODULE, dashboardAssetsModule } from "./dashboard-assets";
+import { writeDashboardAssets } from "./dashboard-assets";
 
 export const SERVICE_ENTRY = join(__dirname, "..", "..", "service", "main.ts");
 
@@ -21,7 +21,7 @@ export const BUNDLE_TARGET = "node20";
 
 export function bundleStatsService(outfile: string): Bundle {
   // The dashboard's assets from their sources now, so a deploy never ships stale ones.
-  writeFileSync(ASSETS_MODULE, dashboardAssetsModule());
+  writeDashboardAssets();
   buildSync({
     entryPoints: [SERVICE_ENTRY],
     outfile,

@@ -6,7 +6,7 @@
  * committed: `npm ci` (prepare), `npm test`, `npm start` and the deploy bundle
  * write it from the sources; `npm run build:dashboard` does it by hand.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
 
@@ -34,7 +34,7 @@ export function buildDashboardScript(): string {
 }
 
 /** The text of assets.generated.ts for the current sources. */
-export function dashboardAssetsModule(): string {
+function dashboardAssetsModule(): string {
   const js = buildDashboardScript();
   const css = readFileSync(STYLESHEET, "utf8");
   return (
@@ -43,4 +43,9 @@ export function dashboardAssetsModule(): string {
     `export const DASHBOARD_JS = ${JSON.stringify(js)};\n` +
     `export const DASHBOARD_CSS = ${JSON.stringify(css)};\n`
   );
+}
+
+/** Writes assets.generated.ts from the current sources. */
+export function writeDashboardAssets(): void {
+  writeFileSync(ASSETS_MODULE, dashboardAssetsModule());
 }

@@ -30,7 +30,7 @@ const stackText = (text: string): StackConfigSource => ({ read: () => ({ path: "
 /** A runner as the program declares it: component, container, firewall options, provisioning. */
 function runner(n: number, over: { container?: Record<string, unknown>; firewall?: Record<string, unknown> | null; provision?: Record<string, unknown> | null } = {}): PackResource[] {
   const name = `runner-${String(n).padStart(2, "0")}`;
-  const parent = urn("cco:runners:RunnerFleet$cco:runners:Runner", name);
+  const parent = urn(RUNNER_CHAIN, name);
   const vmId = 199 + n;
   const out: PackResource[] = [
     { type: TYPES.runner, name, urn: parent, parent: urn("cco:runners:RunnerFleet", "fleet"), props: {} },

@@ -371,6 +371,8 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
 
   /** Asserts every probe of a group came out as expected (they are all listed at the end anyway). */
   const expectGroup = (group: string) => expect(probes.failed(group), probes.report()).to.deep.equal([]);
+  /** The runner service's main process: unchanged means its running job went on. */
+  const runnerPid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
 
   it("the test network works before provisioning (so the later failures are the rules')", function () {
     const g = "baseline (root, no rules yet)";
@@ -763,8 +765,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const droppedName = "x.actions.githubusercontent.com";
     let r = asRunner(`curl -sS --max-time 5 https://${droppedName}/ && curl -sS --max-time 5 https://github.com/`);
     probes.add(g, `before: HTTPS to ${droppedName} and github.com`, "both connect", describeRun(r), r.status === 0);
-    const pid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
-    const before = pid();
+    const before = runnerPid();
     // The parameters as the Pulumi program would render them with the domain removed from egressDomains.
     const remote = `/root/${bundleDir.split("/").pop()!}/runner.env`;
     const params = ct.must(`cat ${remote}`).split("\n").map((l) =>
@@ -772,7 +773,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     ct.must(`cat > ${remote}`, { input: params.join("\n") });
     const p = provision(4);
     probes.add(g, "provision.sh with EGRESS_DOMAINS without " + dropped, "exit 0", `exit ${p.status}`, p.status === 0);
-    const after = pid();
+    const after = runnerPid();
     probes.add(g, "the runner's MainPID is unchanged (its jobs keep running)", `${before}`, `${before} -> ${after}`, after === before && before !== "0");
     r = ct.exec(`grep -c '/${dropped}/' /etc/dnsmasq.d/cco.conf; ipset test cco-allow ${NET.records[droppedName]} 2>&1`);
     probes.add(g, "dnsmasq no longer forwards the domain, its address left the set", "0, not in set", describeRun(r),
@@ -790,8 +791,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   it("re-provisioning leaves a working runner alone: a job's edits to .runner and a forwarder unit change do not stop it", function () {
     const g = "runner left running (re-provisioning)";
     const RD = "/home/runner/actions-runner";
-    const pid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
-    const before = pid();
+    const before = runnerPid();
     // A job removes the runner's own registration file; the forwarder's timer unit changes.
     ct.must(`mv ${RD}/.runner ${RD}/.runner.moved`, { user: "runner" });
     const timer = `/root/${bundleDir.split("/").pop()!}/units/cco-forwarder.timer`;
@@ -802,7 +802,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       p.stderr.split("\n").filter((l) => /registered|config/.test(l)).join(" ") || "(none)", !/registered /.test(p.stderr) && /^runner-id=4242$/m.test(p.stdout));
     probes.add(g, "the forwarder timer restarted for its new unit", "restarted cco-forwarder.timer", p.stderr.includes("restarted cco-forwarder.timer") ? "restarted" : p.stderr,
       p.stderr.includes("restarted cco-forwarder.timer"));
-    const after = pid();
+    const after = runnerPid();
     probes.add(g, "the runner's MainPID is unchanged", before, `${before} -> ${after}`, after === before && before !== "0");
     ct.must(`mv ${RD}/.runner.moved ${RD}/.runner`, { user: "runner" });
     expectGroup(g);
