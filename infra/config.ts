@@ -169,60 +169,88 @@ export const CONFIG_KEYS = {
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 type Values = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K] extends KeySpec<infer T> ? T : never };
 
-/** The validated configuration, shaped for the components. */
+/** The repository's settings (CcoRepository's args). */
+export interface RepositoryConfig {
+  name: string;
+  description: string;
+  protectionMode: "classic" | "ruleset";
+  requiredApprovals: number;
+}
+
+/** What every runner of the fleet shares, and the instances. */
+export interface RunnersConfig {
+  count: number;
+  /** runner-01 ... runner-NN, each with its vmId, node and address. */
+  instances: RunnerInstance[];
+  /** self-hosted first, then the configured ones. */
+  labels: string[];
+  cores: number;
+  memoryMb: number;
+  swapMb: number;
+  diskGb: number;
+  version: string;
+  sha256: string;
+  tarballUrl: string;
+  autoUpdate: boolean;
+  dockerInJobs: boolean;
+}
+
+/** Where on Proxmox the containers and the template live. */
+export interface ProxmoxConfig {
+  nodes: string[];
+  /** Datastore of the containers' root disks. */
+  datastore: string;
+  templateDatastore: string;
+  bridge: string;
+  templateUrl: string;
+  templateChecksum: string;
+}
+
+/** The containers' LAN. */
+export interface NetworkConfig {
+  mode: "static" | "dhcp";
+  cidr: string;
+  prefix: number;
+  gateway: string;
+  dnsServers: string[];
+  adminCidr: string;
+}
+
+export interface EgressConfig {
+  domains: string[];
+  extraCidrs: string[];
+}
+
+export interface SshConfig {
+  user: string;
+  publicKey: string;
+}
+
+export interface StatsConfig {
+  vmId: number;
+  node: string;
+  ip: string;
+  port: number;
+  cores: number;
+  memoryMb: number;
+  diskGb: number;
+  nodeVersion: string;
+  nodeSha256: string;
+  nodeTarballUrl: string;
+}
+
+/**
+ * The validated configuration, in sections: infra/program.ts hands each
+ * component the sections (or the fields) it needs, never the whole.
+ */
 export interface InfraConfig {
-  repository: {
-    name: string;
-    description: string;
-    protectionMode: "classic" | "ruleset";
-    requiredApprovals: number;
-  };
-  runners: {
-    count: number;
-    /** runner-01 ... runner-NN, each with its vmId, node and address. */
-    instances: RunnerInstance[];
-    /** self-hosted first, then the configured ones. */
-    labels: string[];
-    cores: number;
-    memoryMb: number;
-    swapMb: number;
-    diskGb: number;
-    version: string;
-    sha256: string;
-    tarballUrl: string;
-    autoUpdate: boolean;
-    dockerInJobs: boolean;
-  };
-  proxmox: {
-    nodes: string[];
-    datastore: string;
-    templateDatastore: string;
-    bridge: string;
-    templateUrl: string;
-    templateChecksum: string;
-  };
-  network: {
-    mode: "static" | "dhcp";
-    cidr: string;
-    prefix: number;
-    gateway: string;
-    dnsServers: string[];
-    adminCidr: string;
-  };
-  egress: { domains: string[]; extraCidrs: string[] };
-  ssh: { user: string; publicKey: string };
-  stats: {
-    vmId: number;
-    node: string;
-    ip: string;
-    port: number;
-    cores: number;
-    memoryMb: number;
-    diskGb: number;
-    nodeVersion: string;
-    nodeSha256: string;
-    nodeTarballUrl: string;
-  };
+  repository: RepositoryConfig;
+  runners: RunnersConfig;
+  proxmox: ProxmoxConfig;
+  network: NetworkConfig;
+  egress: EgressConfig;
+  ssh: SshConfig;
+  stats: StatsConfig;
 }
 
 export interface RunnerInstance {

@@ -16,8 +16,7 @@
  * program does not switch it on, since that changes the firewall of the
  * whole cluster (README, Security).
  */
-import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
-import type * as pulumi from "@pulumi/pulumi";
+import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import type { InfraConfig } from "./config";
 
 /** RFC 1918, shared address space, link-local and loopback: never reached except as allowed above them. */
@@ -38,30 +37,55 @@ export interface FirewallRule {
 /** Which container the rules are for: the runners reach out, the stats service is also reached. */
 export type FirewallRole = "runner" | "stats";
 
+/** What the rules are made of: the LAN, its resolvers and admin block, the stats service. */
+export interface FirewallNetwork {
+  /** The containers' LAN: closed, like every private range, except as allowed. */
+  lanCidr: string;
+  /** Where SSH comes from. */
+  adminCidr: string;
+  /** The only resolvers DNS may go to. */
+  dnsServers: string[];
+  /** The stats service: runners send to it, LAN readers reach it. */
+  stats: { ip: string; port: number };
+  /** Blocks runners may reach on any port (egressExtraCidrs). */
+  extraCidrs: string[];
+}
+
+/** The config's part that the firewall rules are made of. */
+export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egress">): FirewallNetwork {
+  return {
+    lanCidr: c.network.cidr,
+    adminCidr: c.network.adminCidr,
+    dnsServers: c.network.dnsServers,
+    stats: { ip: c.stats.ip, port: c.stats.port },
+    extraCidrs: c.egress.extraCidrs,
+  };
+}
+
 /**
  * The container's rules, first match wins (Proxmox evaluates them in order;
  * replies to allowed connections pass by connection tracking).
  */
-export function firewallRules(c: InfraConfig, role: FirewallRole): FirewallRule[] {
-  const resolvers = c.network.dnsServers.join(",");
+export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallRule[] {
+  const resolvers = n.dnsServers.join(",");
   const rules: FirewallRule[] = [
-    { type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: c.network.adminCidr, comment: "SSH from the admin block only" },
+    { type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: n.adminCidr, comment: "SSH from the admin block only" },
   ];
   if (role === "stats") {
-    const clients = [...new Set([c.network.cidr, c.network.adminCidr])].join(",");
-    rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(c.stats.port), source: clients, comment: "stats service: runners and readers on the LAN" });
+    const clients = [...new Set([n.lanCidr, n.adminCidr])].join(",");
+    rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), source: clients, comment: "stats service: runners and readers on the LAN" });
   }
   rules.push(
     { type: "out", action: "ACCEPT", proto: "udp", dport: "53", dest: resolvers, comment: "DNS to the configured resolvers only" },
     { type: "out", action: "ACCEPT", proto: "tcp", dport: "53", dest: resolvers, comment: "DNS over TCP to the configured resolvers only" },
   );
   if (role === "runner") {
-    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(c.stats.port), dest: c.stats.ip, comment: "events and heartbeats to the stats service" });
-    if (c.egress.extraCidrs.length > 0) {
-      rules.push({ type: "out", action: "ACCEPT", dest: c.egress.extraCidrs.join(","), comment: "configured extra blocks (egressExtraCidrs)" });
+    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), dest: n.stats.ip, comment: "events and heartbeats to the stats service" });
+    if (n.extraCidrs.length > 0) {
+      rules.push({ type: "out", action: "ACCEPT", dest: n.extraCidrs.join(","), comment: "configured extra blocks (egressExtraCidrs)" });
     }
   }
-  const closed = [...new Set([c.network.cidr, ...PRIVATE_RANGES])].join(",");
+  const closed = [...new Set([n.lanCidr, ...PRIVATE_RANGES])].join(",");
   rules.push(
     { type: "out", action: "DROP", dest: closed, log: "info", comment: "the LAN, the Proxmox hosts and private ranges stay closed" },
     { type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443", comment: "web ports to public addresses (names are filtered inside)" },
@@ -69,49 +93,29 @@ export function firewallRules(c: InfraConfig, role: FirewallRole): FirewallRule[
   return rules;
 }
 
-/** The container's firewall options: on, DROP both ways, logged; no IPv6 autoconfiguration. */
-export function firewallOptions(c: InfraConfig, staticIp: boolean): Omit<proxmoxve.firewall.OptionsLegacyArgs, "nodeName" | "containerId"> {
+/** The firewall options a container gets, without the container's id and node. */
+export type FirewallOptions = Omit<proxmoxve.firewall.OptionsLegacyArgs, "nodeName" | "containerId">;
+
+/**
+ * The container's firewall options: on, DROP both ways, logged; no IPv6
+ * autoconfiguration. `dhcp`: the LAN hands out addresses (DHCP traffic
+ * passes); `staticIp`: the container has a configured address to pin.
+ */
+export function firewallOptions(o: { dhcp: boolean; staticIp: boolean }): FirewallOptions {
   return {
     enabled: true,
     inputPolicy: "DROP",
     outputPolicy: "DROP",
     logLevelIn: "info",
     logLevelOut: "info",
-    dhcp: c.network.mode === "dhcp",
+    dhcp: o.dhcp,
     // With a static address Proxmox pins the container to it (no spoofing);
     // under DHCP there is no configured address to pin.
-    ipfilter: staticIp,
+    ipfilter: o.staticIp,
     macfilter: true,
     ndp: false,
     radv: false,
   };
-}
-
-export interface ContainerFirewallArgs {
-  config: InfraConfig;
-  role: FirewallRole;
-  container: proxmoxve.ContainerLegacy;
-  nodeName: string;
-  staticIp: boolean;
-}
-
-/**
- * The rules, then the options that switch the firewall on with DROP
- * policies (in that order, so SSH is never cut between the two).
- */
-export function containerFirewall(name: string, args: ContainerFirewallArgs, parent: pulumi.Resource): proxmoxve.firewall.OptionsLegacy {
-  const { container } = args;
-  const rules = new proxmoxve.firewall.RulesLegacy(
-    `${name}-firewall-rules`,
-    { nodeName: args.nodeName, containerId: container.vmId, rules: firewallRules(args.config, args.role) },
-    // Proxmox drops a container's firewall with the container: set it again on the new one.
-    { parent, replaceWith: [container] },
-  );
-  return new proxmoxve.firewall.OptionsLegacy(
-    `${name}-firewall`,
-    { nodeName: args.nodeName, containerId: container.vmId, ...firewallOptions(args.config, args.staticIp) },
-    { parent, dependsOn: [rules], replaceWith: [container] },
-  );
 }
 
 /**

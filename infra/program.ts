@@ -5,8 +5,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { NAMESPACE, parseConfig, type InfraConfig } from "./config";
+import { firewallNetwork } from "./firewall";
 import { CcoRepository } from "./github/repository";
-import { lxcTemplates, RunnerFleet } from "./runners/fleet";
+import { LxcTemplates } from "./proxmox/templates";
+import { RunnerFleet } from "./runners/fleet";
 import { projectKeys } from "./stackfile";
 import { StatsService } from "./stats/service";
 
@@ -34,16 +36,36 @@ export function declare(config: InfraConfig): StackOutputs {
     protectionMode: config.repository.protectionMode,
     requiredApprovals: config.repository.requiredApprovals,
   });
-  const templates = lxcTemplates(config);
-  const stats = new StatsService("cco-stats", { config, template: templates[config.stats.node]!, sshPrivateKey });
+  const templates = new LxcTemplates("lxc-templates", {
+    nodes: config.proxmox.nodes,
+    datastore: config.proxmox.templateDatastore,
+    url: config.proxmox.templateUrl,
+    checksum: config.proxmox.templateChecksum,
+  });
+  const proxmox = { datastore: config.proxmox.datastore, bridge: config.proxmox.bridge };
+  const ssh = { user: config.ssh.user, publicKey: config.ssh.publicKey, privateKey: sshPrivateKey };
+  const firewall = firewallNetwork(config);
+  const stats = new StatsService("cco-stats", {
+    stats: config.stats,
+    network: config.network,
+    proxmox,
+    firewall,
+    templateFileId: templates.fileId(config.stats.node),
+    ssh,
+  });
+  const { count: _count, instances, ...runners } = config.runners;
   const fleet = new RunnerFleet("fleet", {
-    config,
+    instances,
+    runners,
     templates,
+    proxmox,
+    network: config.network,
+    egress: config.egress,
+    firewall,
+    ssh,
     repository: repository.repository.fullName,
     githubToken,
-    sshPrivateKey,
-    statsUrl: stats.url,
-    ingestToken: stats.ingestToken,
+    stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, ingestToken: stats.ingestToken },
   });
   return {
     repositoryUrl: repository.htmlUrl,

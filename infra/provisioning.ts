@@ -19,6 +19,11 @@ import { PROJECT_ROOT } from "./stackfile";
 
 export const RUNNER_FILES = join(__dirname, "runners", "files");
 export const STATS_FILES = join(__dirname, "stats", "files");
+/** Files every kind of container gets: the scripts' helpers and the SSH server's hardening. */
+export const SHARED_FILES = {
+  lib: join(RUNNER_FILES, "lib.sh"),
+  sshd: join(RUNNER_FILES, "config", "sshd-cco.conf"),
+} as const;
 
 /** A file to copy: from this project (path) or rendered here (text). */
 export type ProvisionFile = { path: string } | { text: string };

@@ -65,20 +65,21 @@ export function known<T>(read: () => T): T | typeof UNKNOWN {
   }
 }
 
-/** The type of a resource's parent, from its URN (`...::a$b$type::name`: b is the parent's type). */
-export function parentTypeOf(urn: string): string | undefined {
+/** The types of a resource's ancestors, from its URN (`...::a$b$type::name`: a, then b). */
+export function ancestorTypesOf(urn: string): string[] {
   const qualified = urn.split("::")[2] ?? "";
-  const chain = qualified.split("$");
-  return chain.length > 1 ? chain[chain.length - 2] : undefined;
+  return qualified.split("$").slice(0, -1);
 }
 
 /**
  * A runner container, as far as the policies are concerned: every Proxmox
  * container but the stats service's. A container declared outside the
  * RunnerFleet is held to the runners' rules rather than slipping past them.
+ * (The container is a child of a ProvisionedContainer inside the Runner or
+ * the StatsService: the ancestors say which.)
  */
 export function isRunnerContainer(type: string, urn: string): boolean {
-  return type === TYPES.container && parentTypeOf(urn) !== TYPES.statsService;
+  return type === TYPES.container && !ancestorTypesOf(urn).includes(TYPES.statsService);
 }
 
 type Props = Record<string, unknown>;
@@ -149,7 +150,7 @@ function runnerContainers(resources: PolicyResource[]): PolicyResource[] {
 
 /** The stack has 4 to 10 runner containers: those of Runner components (the fleet itself). */
 export function validateRunnerCount(args: StackValidationArgs, report: ReportViolation): void {
-  const count = args.resources.filter((r) => r.type === TYPES.container && parentTypeOf(r.urn) === TYPES.runner).length;
+  const count = args.resources.filter((r) => r.type === TYPES.container && ancestorTypesOf(r.urn).includes(TYPES.runner)).length;
   if (count < RUNNER_COUNT.min || count > RUNNER_COUNT.max) {
     report(`The stack declares ${count} runner containers; the fleet must have ${RUNNER_COUNT.min} to ${RUNNER_COUNT.max} (cco-infra:runnerCount).`);
   }
@@ -163,7 +164,7 @@ export function validateRunnerCount(args: StackValidationArgs, report: ReportVio
  * - a firewall options resource for its vmId on its node is enabled, and drops
  *   (DROP or REJECT) what its rules do not allow, in and out;
  * - its provisioning command (`<runner>-provision`, a child of the same
- *   Runner) runs provision.sh, which installs and starts cco-egress.service
+ *   parent as the container) runs provision.sh, which installs and starts cco-egress.service
  *   before the runner service.
  */
 export function validateRunnerIsolation(args: StackValidationArgs, report: ReportViolation): void {
@@ -207,7 +208,7 @@ export function validateRunnerIsolation(args: StackValidationArgs, report: Repor
       (r) => r.type === TYPES.remoteCommand && r.name === `${name}-provision` && r.parent !== undefined && r.parent.urn === c.parent?.urn,
     );
     if (provision === undefined) {
-      report(`Runner ${name} has no provisioning step (${TYPES.remoteCommand} "${name}-provision" in the same Runner): its egress allowlist would never be installed.`, c.urn);
+      report(`Runner ${name} has no provisioning step (${TYPES.remoteCommand} "${name}-provision" beside the container): its egress allowlist would never be installed.`, c.urn);
       continue;
     }
     const create = known(() => provision.props.create);

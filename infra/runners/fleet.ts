@@ -20,12 +20,14 @@
  * (deleteBeforeReplace): their vmIds and addresses are fixed.
  */
 import { join } from "node:path";
-import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { InfraConfig, RunnerInstance } from "../config";
-import { containerFirewall } from "../firewall";
-import { connection, envFile, provisionBundle, provisionCommand, RUNNER_FILES, type ProvisionFile } from "../provisioning";
+import type { EgressConfig, NetworkConfig, RunnerInstance, RunnersConfig } from "../config";
+import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewall";
+import { ProvisionedContainer } from "../proxmox/container";
+import type { LxcTemplates } from "../proxmox/templates";
+import { RUNNER_FILES, SHARED_FILES, type ProvisionFile } from "../provisioning";
 
 /** Relative to the project (local commands run there): state holds no path of the operator's checkout. */
 export const RUNNER_SCRIPT = "infra/runners/github-runner.ts";
@@ -35,10 +37,9 @@ export const DEREGISTER_TIMEOUT_S = 600;
 /** Proxmox tag of a container that may use nesting and keyctl (Docker in jobs). */
 export const DOCKER_TAG = "docker-in-jobs";
 
-/** The files provision.sh needs, by the name it finds them under. */
+/** The files provision.sh needs (beside those in SHARED_FILES), by the name it finds them under. */
 export const RUNNER_FILE_NAMES = [
   "provision.sh",
-  "lib.sh",
   "egress.sh",
   "job-hook.sh",
   "job-started.sh",
@@ -48,52 +49,75 @@ export const RUNNER_FILE_NAMES = [
   "units/cco-egress.service",
   "units/cco-forwarder.service",
   "units/cco-forwarder.timer",
-  "config/sshd-cco.conf",
   "config/journald-cco.conf",
 ] as const;
 
-export interface RunnerFleetArgs {
-  /** The validated stack config: sizes, placement, network, egress, SSH. */
-  config: InfraConfig;
+/** Everything copied into a runner but its runner.env. */
+export function runnerFiles(): Record<string, ProvisionFile> {
+  return {
+    ...Object.fromEntries(RUNNER_FILE_NAMES.map((f): [string, ProvisionFile] => [f, { path: join(RUNNER_FILES, f) }])),
+    "lib.sh": { path: SHARED_FILES.lib },
+    "config/sshd-cco.conf": { path: SHARED_FILES.sshd },
+  };
+}
+
+/** What every runner of the fleet shares: its size and software, where it lives, what it may reach. */
+export interface RunnerSpec {
+  /** Sizes, the Actions runner's version and checksum, labels, Docker in jobs. */
+  runners: Omit<RunnersConfig, "count" | "instances">;
+  /** Datastore of the root disks and the bridge the containers join. */
+  proxmox: { datastore: string; bridge: string };
+  /** The LAN: address mode, prefix, gateway, resolvers, the admin block. */
+  network: NetworkConfig;
+  /** The domains and blocks runners may reach. */
+  egress: EgressConfig;
+  /** What the runners' Proxmox firewall is made of. */
+  firewall: FirewallNetwork;
+  /** Provisioning over SSH: user, public key (installed at create), private key (secret). */
+  ssh: { user: string; publicKey: string; privateKey: pulumi.Output<string> };
   /** owner/name of the repository the runners serve. */
   repository: pulumi.Input<string>;
   /** The operator's GitHub token (secret): mints registration tokens and removes runners. */
   githubToken: pulumi.Output<string>;
-  /** Private half of the provisioning SSH key (secret). */
-  sshPrivateKey: pulumi.Output<string>;
-  /** The stats service's URL (its address and port are in config), and its ingest token (secret). */
-  statsUrl: string;
-  ingestToken: pulumi.Output<string>;
+  /** The stats service: its URL, address and port, and its ingest token (secret). */
+  stats: { url: string; ip: string; port: number; ingestToken: pulumi.Output<string> };
 }
 
-export interface RunnerArgs extends RunnerFleetArgs {
+export interface RunnerFleetArgs extends RunnerSpec {
+  /** runner-01 ... runner-NN: name, vmId, node and address of each. */
+  instances: RunnerInstance[];
+  /** The LXC template, on every node a runner is placed on. */
+  templates: LxcTemplates;
+}
+
+export interface RunnerArgs extends RunnerSpec {
   instance: RunnerInstance;
-  /** The LXC template on the runner's node. */
-  template: proxmoxve.download.File;
+  /** The LXC template's file id on the runner's node. */
+  templateFileId: pulumi.Input<string>;
 }
 
 /** The parameters provision.sh reads (runner.env). */
-export function runnerParams(args: Omit<RunnerArgs, "template">, repository: string): Record<string, string> {
-  const { config: c, instance } = args;
+export function runnerParams(args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats"> & { instance: RunnerInstance }, repository: string): Record<string, string> {
+  const { runners: r, instance } = args;
   return {
     RUNNER_NAME: instance.name,
     // self-hosted first, then the configured labels, then the runner's own name
     // (the health workflow targets each runner by it).
-    RUNNER_LABELS: [...c.runners.labels, instance.name].join(","),
-    RUNNER_VERSION: c.runners.version,
-    RUNNER_SHA256: c.runners.sha256,
-    RUNNER_URL: c.runners.tarballUrl,
-    RUNNER_AUTO_UPDATE: String(c.runners.autoUpdate),
-    DOCKER_IN_JOBS: String(c.runners.dockerInJobs),
+    RUNNER_LABELS: [...r.labels, instance.name].join(","),
+    RUNNER_VERSION: r.version,
+    RUNNER_SHA256: r.sha256,
+    RUNNER_URL: r.tarballUrl,
+    RUNNER_AUTO_UPDATE: String(r.autoUpdate),
+    DOCKER_IN_JOBS: String(r.dockerInJobs),
     GITHUB_URL: `https://github.com/${repository}`,
-    STATS_URL: args.statsUrl,
-    STATS_HOST: c.stats.ip,
-    STATS_PORT: String(c.stats.port),
-    EGRESS_DOMAINS: c.egress.domains.join(" "),
-    EGRESS_EXTRA_CIDRS: c.egress.extraCidrs.join(" "),
-    DNS_SERVERS: c.network.dnsServers.join(" "),
-    ADMIN_CIDR: c.network.adminCidr,
-    NETWORK_MODE: c.network.mode,
+    STATS_URL: args.stats.url,
+    STATS_HOST: args.stats.ip,
+    STATS_PORT: String(args.stats.port),
+    EGRESS_DOMAINS: args.egress.domains.join(" "),
+    EGRESS_EXTRA_CIDRS: args.egress.extraCidrs.join(" "),
+    DNS_SERVERS: args.network.dnsServers.join(" "),
+    ADMIN_CIDR: args.network.adminCidr,
+    NETWORK_MODE: args.network.mode,
   };
 }
 
@@ -103,93 +127,64 @@ export class Runner extends pulumi.ComponentResource {
 
   constructor(name: string, args: RunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:runners:Runner", name, {}, opts);
-    const { config: c, instance } = args;
+    const { runners: r, network: net, instance } = args;
     this.name = instance.name;
-    const docker = c.runners.dockerInJobs;
-
-    this.container = new proxmoxve.ContainerLegacy(
-      instance.name,
-      {
-        nodeName: instance.node,
-        vmId: instance.vmId,
-        unprivileged: true,
-        description: `GitHub Actions runner ${instance.name} of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi: changes here are overwritten.`,
-        // The docker-in-jobs tag declares the features below on purpose: the
-        // policy pack (infra/policy) refuses nesting or keyctl without it.
-        tags: ["cco", "runner", pulumi.getStack().toLowerCase(), ...(docker ? [DOCKER_TAG] : [])],
-        startOnBoot: true,
-        started: true,
-        cpu: { cores: c.runners.cores, architecture: "amd64" },
-        memory: { dedicated: c.runners.memoryMb, swap: c.runners.swapMb },
-        disk: { datastoreId: c.proxmox.datastore, size: c.runners.diskGb },
-        // Docker inside jobs needs nesting and keyctl; nothing else gets them.
-        features: { nesting: docker, keyctl: docker },
-        operatingSystem: { templateFileId: args.template.id, type: "debian" },
-        networkInterfaces: [{ name: "eth0", bridge: c.proxmox.bridge, firewall: true }],
-        initialization: {
-          hostname: instance.name,
-          ipConfigs: [
-            {
-              ipv4:
-                instance.ip !== undefined
-                  ? { address: `${instance.ip}/${c.network.prefix}`, gateway: c.network.gateway }
-                  : { address: "dhcp" },
-            },
-          ],
-          dns: { servers: c.network.dnsServers },
-          userAccount: { keys: [c.ssh.publicKey] },
-        },
-        ...(instance.ip === undefined ? { waitForIp: { ipv4: true } } : {}),
-      },
-      // Its vmId (and address) are fixed: a replacement must free them first.
-      { parent: this, deleteBeforeReplace: true },
-    );
-    // The host-side wall is up before the runner is provisioned and registered.
-    const firewall = containerFirewall(
-      instance.name,
-      { config: c, role: "runner", container: this.container, nodeName: instance.node, staticIp: instance.ip !== undefined },
-      this,
-    );
-    const host = instance.ip ?? this.container.ipv4.apply((m) => m["eth0"] ?? Object.values(m)[0]!);
-    const conn = connection(host, c.ssh.user, args.sshPrivateKey);
+    const docker = r.dockerInJobs;
 
     const github = {
       GITHUB_TOKEN: args.githubToken,
       GITHUB_REPOSITORY: args.repository,
       RUNNER_NAME: instance.name,
     };
-    // A fresh registration token exactly when this container is new (see the top of this file).
-    const mint = new command.local.Command(
-      `${instance.name}-registration-token`,
+    const box = new ProvisionedContainer(
+      instance.name,
       {
-        create: `node --import tsx ${RUNNER_SCRIPT} mint`,
-        environment: github,
-        logging: "stderr",
+        node: instance.node,
+        vmId: instance.vmId,
+        hostname: instance.name,
+        description: `GitHub Actions runner ${instance.name} of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi: changes here are overwritten.`,
+        // The docker-in-jobs tag declares the features below on purpose: the
+        // policy pack (infra/policy) refuses nesting or keyctl without it.
+        tags: ["cco", "runner", pulumi.getStack().toLowerCase(), ...(docker ? [DOCKER_TAG] : [])],
+        cores: r.cores,
+        memoryMb: r.memoryMb,
+        swapMb: r.swapMb,
+        diskGb: r.diskGb,
+        datastore: args.proxmox.datastore,
+        // Docker inside jobs needs nesting and keyctl; nothing else gets them.
+        features: { nesting: docker, keyctl: docker },
+        templateFileId: args.templateFileId,
+        network: {
+          bridge: args.proxmox.bridge,
+          ipv4: instance.ip !== undefined ? { ip: instance.ip, prefix: net.prefix, gateway: net.gateway } : undefined,
+          dnsServers: net.dnsServers,
+        },
+        sshPublicKey: args.ssh.publicKey,
+        ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
+        firewall: {
+          rules: firewallRules(args.firewall, "runner"),
+          options: firewallOptions({ dhcp: net.mode === "dhcp", staticIp: instance.ip !== undefined }),
+        },
+        files: runnerFiles(),
+        env: { file: "runner.env", values: pulumi.output(args.repository).apply((repository) => runnerParams(args, repository)) },
+        script: "provision.sh",
+        stdin: (container) => {
+          // A fresh registration token exactly when this container is new (see the top of this file).
+          const mint = new command.local.Command(
+            `${instance.name}-registration-token`,
+            {
+              create: `node --import tsx ${RUNNER_SCRIPT} mint`,
+              environment: github,
+              logging: "stderr",
+            },
+            { parent: this, replaceWith: [container], additionalSecretOutputs: ["stdout"] },
+          );
+          return pulumi.interpolate`REGISTRATION_TOKEN=${mint.stdout}\nINGEST_TOKEN=${args.stats.ingestToken}\n`;
+        },
       },
-      { parent: this, replaceWith: [this.container], additionalSecretOutputs: ["stdout"] },
+      { parent: this },
     );
-
-    const bundle = pulumi.output(args.repository).apply((repository) =>
-      provisionBundle({
-        ...Object.fromEntries(RUNNER_FILE_NAMES.map((f): [string, ProvisionFile] => [f, { path: join(RUNNER_FILES, f) }])),
-        "runner.env": { text: envFile(runnerParams(args, repository)) },
-      }),
-    );
-    const copy = new command.remote.CopyToRemote(
-      `${instance.name}-files`,
-      { connection: conn, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteParent) },
-      { parent: this, dependsOn: [this.container], replaceWith: [this.container] },
-    );
-    const register = new command.remote.Command(
-      `${instance.name}-provision`,
-      {
-        connection: conn,
-        create: bundle.apply((b) => provisionCommand(b, "provision.sh")),
-        stdin: pulumi.secret(pulumi.interpolate`REGISTRATION_TOKEN=${mint.stdout}\nINGEST_TOKEN=${args.ingestToken}\n`),
-        triggers: [bundle.apply((b) => b.hash)],
-      },
-      { parent: this, dependsOn: [copy, firewall], replaceWith: [this.container] },
-    );
+    this.container = box.container;
 
     // Deleted before the container: the runner leaves GitHub first. The
     // container's id as an input (not only dependsOn/replaceWith) is what makes
@@ -202,13 +197,13 @@ export class Runner extends pulumi.ComponentResource {
         triggers: [this.container.id],
         environment: {
           ...github,
-          RUNNER_ID: register.stdout.apply((out) => /^runner-id=(\d+)$/m.exec(out ?? "")?.[1] ?? ""),
+          RUNNER_ID: box.provision.stdout.apply((out) => /^runner-id=(\d+)$/m.exec(out ?? "")?.[1] ?? ""),
           DEREGISTER_TIMEOUT_S: String(DEREGISTER_TIMEOUT_S),
         },
       },
       {
         parent: this,
-        dependsOn: [this.container, register],
+        dependsOn: [this.container, box.provision],
         // Replaced with the container, so the old runner leaves GitHub before its container goes.
         replaceWith: [this.container],
         customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` },
@@ -218,43 +213,14 @@ export class Runner extends pulumi.ComponentResource {
   }
 }
 
-/**
- * The LXC template, downloaded by Proxmox onto every configured node (so
- * scaling onto a node never waits). Its file is named per stack: stacks
- * sharing a host would otherwise take the same file from each other, and
- * destroying one would delete the template the other creates containers from.
- */
-export function lxcTemplates(c: InfraConfig): Record<string, proxmoxve.download.File> {
-  const fileName = `cco-${pulumi.getStack().toLowerCase()}-${c.proxmox.templateUrl.split("/").pop()!}`;
-  return Object.fromEntries(
-    c.proxmox.nodes.map((node) => [
-      node,
-      new proxmoxve.download.File(`lxc-template-${node}`, {
-        nodeName: node,
-        datastoreId: c.proxmox.templateDatastore,
-        contentType: "vztmpl",
-        url: c.proxmox.templateUrl,
-        fileName,
-        checksum: c.proxmox.templateChecksum,
-        checksumAlgorithm: "sha512",
-        overwrite: false,
-        overwriteUnmanaged: true,
-      }),
-    ]),
-  );
-}
-
 export class RunnerFleet extends pulumi.ComponentResource {
   readonly runners: Runner[];
 
-  constructor(
-    name: string,
-    args: RunnerFleetArgs & { templates: Record<string, proxmoxve.download.File> },
-    opts?: pulumi.ComponentResourceOptions,
-  ) {
+  constructor(name: string, args: RunnerFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:runners:RunnerFleet", name, {}, opts);
-    this.runners = args.config.runners.instances.map(
-      (instance) => new Runner(instance.name, { ...args, instance, template: args.templates[instance.node]! }, { parent: this }),
+    const { instances, templates, ...spec } = args;
+    this.runners = instances.map(
+      (instance) => new Runner(instance.name, { ...spec, instance, templateFileId: templates.fileId(instance.node) }, { parent: this }),
     );
     this.registerOutputs({ runners: this.runners.map((r) => r.name) });
   }

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { parseConfig, type InfraConfig } from "../../infra/config";
-import { firewallOptions, firewallRules, renderPveFirewall, type FirewallRule } from "../../infra/firewall";
+import { firewallNetwork, firewallOptions, firewallRules, renderPveFirewall, type FirewallRule } from "../../infra/firewall";
 import { cidrContains, parseCidr, parseIpv4 } from "../../infra/ipv4";
 import { TEST_SSH_KEY } from "../helpers/program";
 
@@ -32,8 +32,8 @@ function verdict(rules: FirewallRule[], p: Packet): string {
 
 describe("infra: the Proxmox firewall of each container", () => {
   const c = config({ egressExtraCidrs: '["10.20.0.0/16"]' });
-  const runner = firewallRules(c, "runner");
-  const stats = firewallRules(c, "stats");
+  const runner = firewallRules(firewallNetwork(c), "runner");
+  const stats = firewallRules(firewallNetwork(c), "stats");
 
   const cases: [string, FirewallRule[], Packet, string][] = [
     ["runner: DNS to a configured resolver", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
@@ -70,13 +70,12 @@ describe("infra: the Proxmox firewall of each container", () => {
   });
 
   it("switches the firewall on with DROP both ways; pins static addresses; allows DHCP only in DHCP mode", () => {
-    expect(firewallOptions(c, true)).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ipfilter: true, dhcp: false, ndp: false, radv: false });
-    const dhcp = config({ networkMode: "dhcp" });
-    expect(firewallOptions(dhcp, false)).to.include({ dhcp: true, ipfilter: false });
+    expect(firewallOptions({ dhcp: false, staticIp: true })).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ipfilter: true, dhcp: false, ndp: false, radv: false });
+    expect(firewallOptions({ dhcp: true, staticIp: false })).to.include({ dhcp: true, ipfilter: false });
   });
 
   it("renders the settings as Proxmox's <vmid>.fw file", () => {
-    const text = renderPveFirewall(firewallOptions(c, true) as Record<string, unknown>, runner);
+    const text = renderPveFirewall(firewallOptions({ dhcp: false, staticIp: true }) as Record<string, unknown>, runner);
     expect(text).to.match(/^\[OPTIONS\]\nenable: 1\npolicy_in: DROP\npolicy_out: DROP\n/);
     expect(text).to.include("IN ACCEPT -source 192.168.1.0/24 -p tcp -dport 22 # SSH from the admin block only");
     expect(text).to.include("OUT ACCEPT -p tcp -dport 80,443 #");

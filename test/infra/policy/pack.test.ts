@@ -48,6 +48,6 @@ describe("policy pack: loaded as the CLI loads it, over gRPC", function () {
     const resources = (await planFor("prod")).filter((r) => r.name !== "runner-03-firewall");
     const vs = await pack.analyzeStack(resources);
     expect(vs.map((v) => [v.policy, v.enforcementLevel])).to.deep.equal([["runner-firewall-and-egress", "mandatory"]]);
-    expect(vs[0]!.urn).to.match(/cco:runners:Runner\$proxmoxve:index\/containerLegacy:ContainerLegacy::runner-03$/);
+    expect(vs[0]!.urn).to.match(/cco:runners:Runner\$cco:proxmox:ProvisionedContainer\$proxmoxve:index\/containerLegacy:ContainerLegacy::runner-03$/);
   });
 });

@@ -22,22 +22,26 @@ const STACK = "prod";
 const PROJECT = "cco-infra";
 const urn = (chain: string, name: string) => `urn:pulumi:${STACK}::${PROJECT}::${chain}::${name}`;
 const RUNNER_CHAIN = "cco:runners:RunnerFleet$cco:runners:Runner";
+/** A runner's container, firewall and provisioning live in its ProvisionedContainer. */
+const BOX_CHAIN = `${RUNNER_CHAIN}$cco:proxmox:ProvisionedContainer`;
 
 /** No stack file: the secrets policy is not applicable unless a test gives one. */
 const NO_STACK: StackConfigSource = { read: () => undefined };
 const stackText = (text: string): StackConfigSource => ({ read: () => ({ path: "Pulumi.test.yaml", text }) });
 
-/** A runner as the program declares it: component, container, firewall options, provisioning. */
+/** A runner as the program declares it: components, container, firewall options, provisioning. */
 function runner(n: number, over: { container?: Record<string, unknown>; firewall?: Record<string, unknown> | null; provision?: Record<string, unknown> | null } = {}): PackResource[] {
   const name = `runner-${String(n).padStart(2, "0")}`;
-  const parent = urn(RUNNER_CHAIN, name);
+  const component = urn(RUNNER_CHAIN, name);
+  const parent = urn(BOX_CHAIN, name);
   const vmId = 199 + n;
   const out: PackResource[] = [
-    { type: TYPES.runner, name, urn: parent, parent: urn("cco:runners:RunnerFleet", "fleet"), props: {} },
+    { type: TYPES.runner, name, urn: component, parent: urn("cco:runners:RunnerFleet", "fleet"), props: {} },
+    { type: "cco:proxmox:ProvisionedContainer", name, urn: parent, parent: component, props: {} },
     {
       type: TYPES.container,
       name,
-      urn: urn(`${RUNNER_CHAIN}$${TYPES.container}`, name),
+      urn: urn(`${BOX_CHAIN}$${TYPES.container}`, name),
       parent,
       props: {
         nodeName: "pve",
@@ -57,7 +61,7 @@ function runner(n: number, over: { container?: Record<string, unknown>; firewall
     out.push({
       type: TYPES.firewallOptions,
       name: `${name}-firewall`,
-      urn: urn(`${RUNNER_CHAIN}$${TYPES.firewallOptions}`, `${name}-firewall`),
+      urn: urn(`${BOX_CHAIN}$${TYPES.firewallOptions}`, `${name}-firewall`),
       parent,
       props: { nodeName: "pve", containerId: vmId, enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ...over.firewall },
     });
@@ -66,7 +70,7 @@ function runner(n: number, over: { container?: Record<string, unknown>; firewall
     out.push({
       type: TYPES.remoteCommand,
       name: `${name}-provision`,
-      urn: urn(`${RUNNER_CHAIN}$${TYPES.remoteCommand}`, `${name}-provision`),
+      urn: urn(`${BOX_CHAIN}$${TYPES.remoteCommand}`, `${name}-provision`),
       parent,
       props: { create: "bash /root/cco-provision-0123456789abcdef/provision.sh && find /root ...", ...over.provision },
     });
@@ -134,7 +138,7 @@ describe("policy pack: each policy alone", () => {
     });
 
     it("applies to every container, not only runners", async () => {
-      const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: false } };
+      const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: false } };
       expect(only(await violationsOf([stats]), "containers-unprivileged")).to.have.length(1);
       stats.props.unprivileged = true;
       expect(only(await violationsOf([stats]), "containers-unprivileged")).to.deep.equal([]);
@@ -158,7 +162,7 @@ describe("policy pack: each policy alone", () => {
     });
 
     it("leaves the small stats container alone", async () => {
-      const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 } } };
+      const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 } } };
       expect(only(await violationsOf([stats]), "runner-size-floors")).to.deep.equal([]);
     });
   });
@@ -234,7 +238,7 @@ describe("policy pack: each policy alone", () => {
 
     it("rejects a runner without its provisioning (egress) step, or one that does not run provision.sh", async () => {
       expect(await check(runner(1, { provision: null }))).to.deep.equal([
-        'Runner runner-01 has no provisioning step (command:remote:Command "runner-01-provision" in the same Runner): its egress allowlist would never be installed.',
+        'Runner runner-01 has no provisioning step (command:remote:Command "runner-01-provision" beside the container): its egress allowlist would never be installed.',
       ]);
       expect(await check(runner(1, { provision: { create: "true" } }))).to.deep.equal([
         'Runner runner-01: runner-01-provision must run provision.sh (which installs cco-egress.service); it runs "true".',

@@ -41,7 +41,7 @@ describe("runners: the fleet under mocks", function () {
         expect(inputs.initialization.userAccount.keys[0]).to.match(/^ssh-ed25519 /);
         expect(inputs.networkInterfaces[0]).to.include({ firewall: true, bridge: "vmbr0" });
         expect(inputs.operatingSystem.templateFileId).to.equal("lxc-template-pve-id");
-        expect(c.parentType).to.equal("cco:runners:Runner");
+        expect(c.parentType).to.equal("cco:proxmox:ProvisionedContainer");
       });
     });
   }

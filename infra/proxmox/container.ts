@@ -1,0 +1,161 @@
+/**
+ * A container Pulumi provisions over SSH: the unprivileged Proxmox LXC
+ * container, its Proxmox firewall, the copy of its files and the command
+ * that runs its provisioning script. The runners and the stats service are
+ * made of it (and so is any later kind of container).
+ *
+ * The replacement rules, written once here:
+ * - the container is replaced delete-first (deleteBeforeReplace): its vmId
+ *   and address are fixed, so the old one must free them;
+ * - Proxmox deletes a container's firewall with the container, and a new
+ *   container starts from nothing: the firewall, the copy and the provision
+ *   step are replaced with the container (replaceWith);
+ * - the firewall is up (rules, then the options that switch it on with DROP
+ *   policies, so SSH is never cut between the two) before the provision step.
+ *
+ * What the script reads: the files (beside it in one directory named by
+ * their content hash), an env file of parameters (KEY=value data, never
+ * code), and secrets on stdin (never in a file or on a command line).
+ */
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { FirewallOptions, FirewallRule } from "../firewall";
+import { connection, envFile, provisionBundle, provisionCommand, type ProvisionFile } from "../provisioning";
+
+/** The container's one network interface (eth0). */
+export interface ContainerNetwork {
+  /** Linux bridge on the node. */
+  bridge: string;
+  /** Static address, its prefix length and gateway; undefined: the LAN's DHCP. */
+  ipv4: { ip: string; prefix: number; gateway: string } | undefined;
+  /** Resolvers written into the container's resolv.conf. */
+  dnsServers: string[];
+}
+
+export interface ProvisionedContainerArgs {
+  /** Proxmox node the container runs on. */
+  node: string;
+  vmId: number;
+  /** The container's hostname. */
+  hostname: string;
+  description: string;
+  /** Proxmox tags (lowercase). */
+  tags: string[];
+  cores: number;
+  memoryMb: number;
+  swapMb: number;
+  diskGb: number;
+  /** Datastore of the root disk. */
+  datastore: string;
+  /** LXC features; both off unless the workload needs them. */
+  features: { nesting: boolean; keyctl: boolean };
+  /** The LXC template's file id on `node`. */
+  templateFileId: pulumi.Input<string>;
+  network: ContainerNetwork;
+  /** SSH public key Proxmox installs for root at create. */
+  sshPublicKey: string;
+  /** How Pulumi logs in to provision: user, and the private key (secret). */
+  ssh: { user: string; privateKey: pulumi.Output<string> };
+  /** Its Proxmox firewall: rules (first match wins) and options. */
+  firewall: { rules: FirewallRule[]; options: FirewallOptions };
+  /** Files copied into the container, by their name beside the script. */
+  files: Record<string, ProvisionFile>;
+  /** Parameters of the script, written beside it as `file` (KEY=value lines). */
+  env: { file: string; values: pulumi.Input<Record<string, string>> };
+  /** The provisioning script, one of `files`: run as `bash <dir>/<script>`. */
+  script: string;
+  /**
+   * Secrets the script reads on stdin (KEY=value lines), built once the
+   * container is declared: e.g. a registration token minted for exactly this
+   * container (replaced with it).
+   */
+  stdin?: (container: proxmoxve.ContainerLegacy) => pulumi.Input<string>;
+}
+
+export class ProvisionedContainer extends pulumi.ComponentResource {
+  readonly container: proxmoxve.ContainerLegacy;
+  /** The firewall options: once they exist, the container's firewall is on. */
+  readonly firewall: proxmoxve.firewall.OptionsLegacy;
+  /** The provision step; its stdout is what the script printed. */
+  readonly provision: command.remote.Command;
+  /** Hash of everything copied in: a change re-runs the provision step (and whatever else it triggers). */
+  readonly filesHash: pulumi.Output<string>;
+  /** How to reach the container over SSH (secret: holds the private key). */
+  readonly connection: command.types.input.remote.ConnectionArgs;
+
+  constructor(name: string, args: ProvisionedContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cco:proxmox:ProvisionedContainer", name, {}, opts);
+    // These resources were children of this component's parent before the
+    // component existed: the alias keeps a stack deployed then from
+    // replacing them (same name and type, old parent).
+    const moved = { parent: this, aliases: opts?.parent ? [{ parent: opts.parent }] : [] };
+    const { network: net } = args;
+
+    this.container = new proxmoxve.ContainerLegacy(
+      name,
+      {
+        nodeName: args.node,
+        vmId: args.vmId,
+        unprivileged: true,
+        description: args.description,
+        tags: args.tags,
+        startOnBoot: true,
+        started: true,
+        cpu: { cores: args.cores, architecture: "amd64" },
+        memory: { dedicated: args.memoryMb, swap: args.swapMb },
+        disk: { datastoreId: args.datastore, size: args.diskGb },
+        features: args.features,
+        operatingSystem: { templateFileId: args.templateFileId, type: "debian" },
+        networkInterfaces: [{ name: "eth0", bridge: net.bridge, firewall: true }],
+        initialization: {
+          hostname: args.hostname,
+          ipConfigs: [{ ipv4: net.ipv4 ? { address: `${net.ipv4.ip}/${net.ipv4.prefix}`, gateway: net.ipv4.gateway } : { address: "dhcp" } }],
+          dns: { servers: net.dnsServers },
+          userAccount: { keys: [args.sshPublicKey] },
+        },
+        ...(net.ipv4 === undefined ? { waitForIp: { ipv4: true } } : {}),
+      },
+      // Its vmId (and address) are fixed: a replacement must free them first.
+      { ...moved, deleteBeforeReplace: true },
+    );
+
+    // Proxmox drops a container's firewall with the container: set it again on the new one.
+    const rules = new proxmoxve.firewall.RulesLegacy(
+      `${name}-firewall-rules`,
+      { nodeName: args.node, containerId: this.container.vmId, rules: args.firewall.rules },
+      { ...moved, replaceWith: [this.container] },
+    );
+    this.firewall = new proxmoxve.firewall.OptionsLegacy(
+      `${name}-firewall`,
+      { nodeName: args.node, containerId: this.container.vmId, ...args.firewall.options },
+      { ...moved, dependsOn: [rules], replaceWith: [this.container] },
+    );
+
+    const host = net.ipv4 !== undefined ? net.ipv4.ip : this.container.ipv4.apply((m) => m["eth0"] ?? Object.values(m)[0]!);
+    this.connection = connection(host, args.ssh.user, args.ssh.privateKey);
+    const stdin = args.stdin?.(this.container);
+
+    const bundle = pulumi
+      .output(args.env.values)
+      .apply((values) => provisionBundle({ ...args.files, [args.env.file]: { text: envFile(values) } }));
+    this.filesHash = bundle.apply((b) => b.hash);
+    const copy = new command.remote.CopyToRemote(
+      `${name}-files`,
+      { connection: this.connection, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteParent) },
+      { ...moved, dependsOn: [this.container], replaceWith: [this.container] },
+    );
+    this.provision = new command.remote.Command(
+      `${name}-provision`,
+      {
+        connection: this.connection,
+        create: bundle.apply((b) => provisionCommand(b, args.script)),
+        ...(stdin !== undefined ? { stdin: pulumi.secret(stdin) } : {}),
+        triggers: [this.filesHash],
+      },
+      // The host-side wall is up before the container is provisioned.
+      { ...moved, dependsOn: [copy, this.firewall], replaceWith: [this.container] },
+    );
+    this.registerOutputs({ vmId: args.vmId });
+  }
+}
