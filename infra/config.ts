@@ -122,6 +122,8 @@ export const CONFIG_KEYS = {
   proxmoxDatastore: key("string", "Datastore of the containers' root disks", "local-lvm", "a datastore id", z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
   proxmoxTemplateDatastore: key("string", "Datastore that holds the LXC template (content type vztmpl)", "local", "a datastore id",
     z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  proxmoxTemplateShared: key("boolean", "The template datastore is shared by every node (NFS, CephFS...): the template is downloaded once, not once per node", false,
+    "true or false", z.boolean()),
   proxmoxBridge: key("string", "Bridge the containers' network interface joins", "vmbr0", "a Linux bridge name", z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/)),
   lxcTemplateUrl: key("string", "LXC template: Debian 12, the system the hardening tests boot", "http://download.proxmox.com/images/system/debian-12-standard_12.7-1_amd64.tar.zst",
     "an http(s) URL of a .tar.zst/.tar.xz/.tar.gz template", z.string().regex(/^https?:\/\/\S+\.tar\.(zst|xz|gz)$/)),
@@ -129,7 +131,7 @@ export const CONFIG_KEYS = {
     "39f6d06e082d6a418438483da4f76092ebd0370a91bad30b82ab6d0f442234d63fe27a15569895e34d6d1e5ca50319f62637f7fb96b98dbde4f6103cf05bff6d",
     "128 lowercase hex digits (SHA-512)", hex(128)),
   // Network
-  networkMode: key("string", "static: addresses from runnerIpStart; dhcp: runners ask the LAN (the stats service stays static)", "static", "static or dhcp",
+  networkMode: key("string", "static: addresses from runnerIpStart (the only mode: DHCP was dropped, see docs/containers.md)", "static", "static",
     z.enum(["static", "dhcp"])),
   networkCidr: key("string", "The containers' LAN", "192.168.1.0/24", "an IPv4 block like 192.168.1.0/24", cidr),
   networkGateway: key("string", "Default gateway of the LAN", "192.168.1.1", "an IPv4 address inside networkCidr", ipv4),
@@ -146,7 +148,8 @@ export const CONFIG_KEYS = {
   egressExtraCidrs: key("array", "Extra IPv4 blocks runners may reach (any port), e.g. an internal registry", [] as string[],
     "a list of distinct IPv4 blocks", uniqueStrings(cidr)),
   // SSH
-  sshUser: key("string", "User Pulumi provisions the containers as over SSH", "root", "a Linux user name", z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/)),
+  sshUser: key("string", "User Pulumi provisions the containers as over SSH (root: Proxmox installs the key for root only)", "root", "root",
+    z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/)),
   sshPublicKey: key<string>("string", "Public half of the provisioning key (the private half is the secret sshPrivateKey)", undefined,
     "an OpenSSH public key (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)",
     z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/)),
@@ -157,6 +160,9 @@ export const CONFIG_KEYS = {
   statsPort: key("integer", "Port of the stats service", 8080, "a whole number from 1024 to 65535", int(1024, 65535)),
   statsCores: key("integer", "CPU cores of the stats container", 1, "a whole number from 1 to 16", int(1, 16)),
   statsMemoryMb: key("integer", "Memory of the stats container, in MB", 1024, "a whole number of MB from 512 to 65536", int(512, 65536)),
+  statsDataVolume: key("string",
+    "Existing Proxmox volume (storage:name, owned by another vmId) for the stats service's data, so a replacement of its container keeps it (empty: the root disk, lost with the container)",
+    "", "empty or a volume id like local-lvm:vm-9210-disk-0", z.string().regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._/-]*$/)),
   statsDiskGb: key("integer", "Root disk of the stats container, in GB", 8, "a whole number of GB from 4 to 1024", int(4, 1024)),
   nodeVersion: key("string", "Node.js LTS run by the stats service (set nodeSha256 with it)", "22.21.1", "a version like 22.21.1 (20 or later)",
     z.string().regex(SEMVER).refine((v) => Number(v.split(".")[0]) >= 20)),
@@ -201,6 +207,8 @@ export interface ProxmoxConfig {
   /** Datastore of the containers' root disks. */
   datastore: string;
   templateDatastore: string;
+  /** The template datastore is one storage seen by every node. */
+  templateShared: boolean;
   bridge: string;
   templateUrl: string;
   templateChecksum: string;
@@ -208,7 +216,8 @@ export interface ProxmoxConfig {
 
 /** The containers' LAN. */
 export interface NetworkConfig {
-  mode: "static" | "dhcp";
+  /** Always static: DHCP mode was dropped (docs/containers.md). */
+  mode: "static";
   cidr: string;
   prefix: number;
   gateway: string;
@@ -234,6 +243,8 @@ export interface StatsConfig {
   cores: number;
   memoryMb: number;
   diskGb: number;
+  /** An existing volume for the service's data, or "" (the root disk). */
+  dataVolume: string;
   nodeVersion: string;
   nodeSha256: string;
   nodeTarballUrl: string;
@@ -259,8 +270,8 @@ export interface RunnerInstance {
   index: number;
   vmId: number;
   node: string;
-  /** Static address, or undefined with DHCP. */
-  ip: string | undefined;
+  /** Its static address. */
+  ip: string;
 }
 
 /** Ten vmIds and addresses are reserved for runners, so scaling up never collides. */
@@ -329,11 +340,16 @@ function readValues(raw: Record<string, string | undefined>): Values {
   return values as Values;
 }
 
-/** The release a pinned artifact comes from must be pinned with its checksum. */
-function requirePair(raw: Record<string, string | undefined>, version: ConfigKey, checksum: ConfigKey): void {
-  const changed = raw[version] !== undefined && raw[version] !== CONFIG_KEYS[version].default;
-  if (changed && raw[checksum] === undefined) {
-    fail(checksum, undefined, `${NAMESPACE}:${version} is ${raw[version]}, so its checksum must be set too`);
+/**
+ * The release a pinned artifact comes from must be pinned with its checksum:
+ * another version with the default checksum is refused. Judged by the values,
+ * not by which keys are set: the Pulumi CLI copies every project default from
+ * Pulumi.yaml into the stack's config before the program runs, so the
+ * checksum always looks "set" there (issue 11, finding 3).
+ */
+function requirePair(v: Values, version: "runnerVersion" | "nodeVersion", checksum: "runnerSha256" | "nodeSha256"): void {
+  if (v[version] !== CONFIG_KEYS[version].default && v[checksum] === CONFIG_KEYS[checksum].default) {
+    fail(checksum, v[checksum], `that is the checksum of ${CONFIG_KEYS[version].default}, but ${NAMESPACE}:${version} is ${v[version]}: set the checksum of ${v[version]}`);
   }
 }
 
@@ -347,8 +363,15 @@ function ipOrFail(k: ConfigKey, value: string): number {
  */
 export function parseConfig(raw: Record<string, string | undefined>): InfraConfig {
   const v = readValues(raw);
-  requirePair(raw, "runnerVersion", "runnerSha256");
-  requirePair(raw, "nodeVersion", "nodeSha256");
+  requirePair(v, "runnerVersion", "runnerSha256");
+  requirePair(v, "nodeVersion", "nodeSha256");
+  if (v.networkMode === "dhcp") {
+    fail("networkMode", v.networkMode,
+      "DHCP mode was dropped: the provider reads a DHCP address once, with a 10 s limit, and provisioning then has no host; give the runners static addresses (runnerIpStart)");
+  }
+  if (v.sshUser !== "root") {
+    fail("sshUser", v.sshUser, "Proxmox installs the SSH key for root only, and provisioning writes under /root");
+  }
 
   // Placement: every named node exists.
   v.runnerPlacement.forEach((node, i) => {
@@ -373,14 +396,12 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   if (!isHostAddress(block, stats)) fail("statsIp", v.statsIp, `not a host address in ${v.networkCidr}`);
   if (stats === gateway) fail("statsIp", v.statsIp, "is the gateway");
   const first = ipOrFail("runnerIpStart", v.runnerIpStart);
-  if (v.networkMode === "static") {
-    const last = first + MAX_RUNNERS - 1;
-    if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
-      fail("runnerIpStart", v.runnerIpStart, `${v.runnerIpStart}-${formatIpv4(last)} does not fit in ${v.networkCidr}`);
-    }
-    if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
-    if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
+  const last = first + MAX_RUNNERS - 1;
+  if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
+    fail("runnerIpStart", v.runnerIpStart, `${v.runnerIpStart}-${formatIpv4(last)} does not fit in ${v.networkCidr}`);
   }
+  if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
+  if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
   if (!cidrContains(block, gateway)) fail("networkGateway", v.networkGateway);
 
   const instances: RunnerInstance[] = [];
@@ -390,7 +411,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       index: i,
       vmId: v.vmIdStart + i - 1,
       node: v.runnerPlacement[i - 1] ?? v.proxmoxNodes[(i - 1) % v.proxmoxNodes.length]!,
-      ip: v.networkMode === "static" ? formatIpv4(first + i - 1) : undefined,
+      ip: formatIpv4(first + i - 1),
     });
   }
 
@@ -419,12 +440,13 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       nodes: v.proxmoxNodes,
       datastore: v.proxmoxDatastore,
       templateDatastore: v.proxmoxTemplateDatastore,
+      templateShared: v.proxmoxTemplateShared,
       bridge: v.proxmoxBridge,
       templateUrl: v.lxcTemplateUrl,
       templateChecksum: v.lxcTemplateChecksum,
     },
     network: {
-      mode: v.networkMode,
+      mode: "static",
       cidr: v.networkCidr,
       prefix: block.prefix,
       gateway: v.networkGateway,
@@ -441,11 +463,53 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       cores: v.statsCores,
       memoryMb: v.statsMemoryMb,
       diskGb: v.statsDiskGb,
+      dataVolume: v.statsDataVolume,
       nodeVersion: v.nodeVersion,
       nodeSha256: v.nodeSha256,
       nodeTarballUrl: v.nodeTarballUrl.replaceAll("{version}", v.nodeVersion),
     },
   };
+}
+
+/** How the Proxmox provider logs in, as its config (proxmoxve:*) says. */
+export interface ProxmoxLogin {
+  username: string | undefined;
+  /** Whether proxmoxve:password is set (its value is never read here). */
+  password: boolean;
+  apiToken: string | undefined;
+}
+
+/** The proxmoxve:* keys the login is read from ("namespace:key" config, as the CLI hands it over). */
+export function proxmoxLogin(all: Record<string, string | undefined>): ProxmoxLogin {
+  return { username: all["proxmoxve:username"], password: !!all["proxmoxve:password"], apiToken: all["proxmoxve:apiToken"] };
+}
+
+/**
+ * The token shape the provider accepts; a token in this shape is used before
+ * username and password (bpg/terraform-provider-proxmox v0.111.1,
+ * proxmox/api/credentials.go NewCredentials and newTokenCredentials).
+ */
+const PROVIDER_API_TOKEN = /^\S+@\S+!\S+=([a-zA-Z0-9-]+)$/;
+
+/**
+ * Docker in jobs turns on keyctl, and Proxmox lets only root@pam itself change
+ * feature flags other than nesting (pve-container 6.1.10, src/PVE/LXC.pm
+ * check_ct_modify_config_perm: `return 1 if $authuser eq 'root@pam'`, else
+ * "changing feature flags (except nesting) is only allowed for root@pam").
+ * An API token's user is `root@pam!<tokenid>`, which is not root@pam: so the
+ * provider must log in with root@pam's username and password, and no token.
+ */
+export function checkDockerLogin(dockerInJobs: boolean, login: ProxmoxLogin): void {
+  if (!dockerInJobs) return;
+  const allowed = "false, or true with proxmoxve:username root@pam, proxmoxve:password set (--secret) and no proxmoxve:apiToken";
+  const why = "Docker in jobs needs keyctl, which Proxmox lets only root@pam itself turn on";
+  if (login.apiToken !== undefined && PROVIDER_API_TOKEN.test(login.apiToken)) {
+    throw new ConfigError("dockerInJobs", true, allowed, `${why}; the provider logs in with proxmoxve:apiToken, and an API token (even root@pam's) is not root@pam`);
+  }
+  if (login.username !== "root@pam" || !login.password) {
+    throw new ConfigError("dockerInJobs", true, allowed,
+      `${why}; the provider logs in as ${login.username === undefined ? "nobody (proxmoxve:username is not set)" : login.username}${login.password ? "" : " without proxmoxve:password"}`);
+  }
 }
 
 /** runner-01 ... runner-10: stable names, the index zero-padded. */

@@ -97,21 +97,19 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
 export type FirewallOptions = Omit<proxmoxve.firewall.OptionsLegacyArgs, "nodeName" | "containerId">;
 
 /**
- * The container's firewall options: on, DROP both ways, logged; no IPv6
- * autoconfiguration. `dhcp`: the LAN hands out addresses (DHCP traffic
- * passes); `staticIp`: the container has a configured address to pin.
+ * The container's firewall options: on, DROP both ways, logged; no DHCP
+ * (every container has a static address, which Proxmox pins it to: no
+ * spoofing), no IPv6 autoconfiguration.
  */
-export function firewallOptions(o: { dhcp: boolean; staticIp: boolean }): FirewallOptions {
+export function firewallOptions(): FirewallOptions {
   return {
     enabled: true,
     inputPolicy: "DROP",
     outputPolicy: "DROP",
     logLevelIn: "info",
     logLevelOut: "info",
-    dhcp: o.dhcp,
-    // With a static address Proxmox pins the container to it (no spoofing);
-    // under DHCP there is no configured address to pin.
-    ipfilter: o.staticIp,
+    dhcp: false,
+    ipfilter: true,
     macfilter: true,
     ndp: false,
     radv: false,

@@ -4,7 +4,7 @@
  * and the offline plan run this same function under Pulumi's mock runtime.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { NAMESPACE, parseConfig, type InfraConfig } from "./config";
+import { checkDockerLogin, NAMESPACE, parseConfig, proxmoxLogin, type InfraConfig } from "./config";
 import { firewallNetwork } from "./firewall";
 import { CcoRepository } from "./github/repository";
 import { LxcTemplates } from "./proxmox/templates";
@@ -21,7 +21,9 @@ export interface StackOutputs {
 
 /** Validates the config first: a ConfigError leaves nothing registered. */
 export function program(): StackOutputs {
-  const config = parseConfig(projectKeys(pulumi.runtime.allConfig(), NAMESPACE));
+  const all = pulumi.runtime.allConfig();
+  const config = parseConfig(projectKeys(all, NAMESPACE));
+  checkDockerLogin(config.runners.dockerInJobs, proxmoxLogin(all));
   return declare(config);
 }
 
@@ -41,6 +43,7 @@ export function declare(config: InfraConfig): StackOutputs {
     datastore: config.proxmox.templateDatastore,
     url: config.proxmox.templateUrl,
     checksum: config.proxmox.templateChecksum,
+    shared: config.proxmox.templateShared,
   });
   const proxmox = { datastore: config.proxmox.datastore, bridge: config.proxmox.bridge };
   const ssh = { user: config.ssh.user, publicKey: config.ssh.publicKey, privateKey: sshPrivateKey };

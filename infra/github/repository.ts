@@ -59,9 +59,13 @@ export class CcoRepository extends pulumi.ComponentResource {
     );
     const repository = this.repository.name;
 
+    // waitForRename: the files and the protection below go to main only once
+    // GitHub shows the renamed branch (integrations/terraform-provider-github
+    // v6.13.0, github/resource_github_branch_default.go: without it the create
+    // returns as soon as the rename is asked for).
     const defaultBranch = new github.BranchDefault(
       `${name}-default-branch`,
-      { repository, branch: DEFAULT_BRANCH, rename: true },
+      { repository, branch: DEFAULT_BRANCH, rename: true, waitForRename: true },
       parent,
     );
     const alerts = new github.RepositoryVulnerabilityAlerts(`${name}-vulnerability-alerts`, { repository, enabled: true }, parent);

@@ -8,10 +8,29 @@
  * - the container is replaced delete-first (deleteBeforeReplace): its vmId
  *   and address are fixed, so the old one must free them;
  * - Proxmox deletes a container's firewall with the container, and a new
- *   container starts from nothing: the firewall, the copy and the provision
- *   step are replaced with the container (replaceWith);
+ *   container starts from nothing: the copy and the provision step are
+ *   replaced with the container (replaceWith); the firewall rules and options
+ *   are replaced because their containerId comes from the container and is
+ *   marked replaceOnChanges. In a delete-first replacement the engine deletes
+ *   ahead exactly the dependents whose inputs from the container would
+ *   replace them (pulumi/pulumi v3.248.0, pkg/resource/deploy/step_generator.go
+ *   calculateDependentReplacements, which applies replaceOnChanges), in
+ *   reverse dependency order: whatever depends on the provision step (a
+ *   runner's deregistration) goes before the firewall that lets it reach
+ *   GitHub. (bpg's container_id is not ForceNew by itself:
+ *   proxmoxtf/resource/firewall/selector.go, v0.111.1.)
  * - the firewall is up (rules, then the options that switch it on with DROP
- *   policies, so SSH is never cut between the two) before the provision step.
+ *   policies, so SSH is never cut between the two) before the provision step;
+ * - deleting a container shuts it down first, within the provider's delete
+ *   timeout less 5 s, then deletes it (proxmoxtf/resource/container/container.go
+ *   containerDelete, v0.111.1; the default of 60 s leaves little room):
+ *   CONTAINER_DELETE_TIMEOUT_S gives it room;
+ * - with `replaceInsteadOfReboot`, a change the provider applies by rebooting
+ *   the container in place (memory and swap, DNS, hostname, network
+ *   interfaces and addresses, mount points: containerUpdate sets
+ *   rebootRequired for them, container.go v0.111.1) replaces the container
+ *   instead, so it goes the way of any replacement (a runner is deregistered
+ *   first, waiting for its job).
  *
  * What the script reads: the files (beside it in one directory named by
  * their content hash), an env file of parameters (KEY=value data, never
@@ -27,8 +46,8 @@ import { connection, envFile, provisionBundle, provisionCommand, type ProvisionF
 export interface ContainerNetwork {
   /** Linux bridge on the node. */
   bridge: string;
-  /** Static address, its prefix length and gateway; undefined: the LAN's DHCP. */
-  ipv4: { ip: string; prefix: number; gateway: string } | undefined;
+  /** Static address, its prefix length and gateway (DHCP was dropped: docs/containers.md). */
+  ipv4: { ip: string; prefix: number; gateway: string };
   /** Resolvers written into the container's resolv.conf. */
   dnsServers: string[];
 }
@@ -71,7 +90,32 @@ export interface ProvisionedContainerArgs {
    * container (replaced with it).
    */
   stdin?: (container: proxmoxve.ContainerLegacy) => pulumi.Input<string>;
+  /**
+   * Replace the container where the provider would reboot it in place
+   * (REBOOT_REQUIRED_INPUTS): for a container whose work must be drained
+   * first (a runner, deregistered before it goes).
+   */
+  replaceInsteadOfReboot: boolean;
+  /**
+   * An existing volume mounted at `path`, owned by another vmId: Proxmox
+   * frees only the volumes a container owns when it deletes it (pve-container
+   * src/PVE/LXC.pm delete_mountpoint_volume: "CT <vmid> isn't the owner"),
+   * so what is kept there survives a replacement of the container.
+   */
+  dataVolume?: { volume: string; path: string };
 }
+
+/** Seconds the provider may take to shut a container down and delete it (its default: 60). */
+export const CONTAINER_DELETE_TIMEOUT_S = 300;
+
+/**
+ * The container's inputs whose change the provider applies by rebooting the
+ * container (bpg/terraform-provider-proxmox v0.111.1,
+ * proxmoxtf/resource/container/container.go containerUpdate: DNS at line
+ * 3832, hostname, memory (dedicated and swap) at 3867, mount points at 3936,
+ * IP configs and network interfaces at 3963, then a reboot at 4163).
+ */
+export const REBOOT_REQUIRED_INPUTS = ["memory", "initialization.dns", "initialization.hostname", "initialization.ipConfigs", "networkInterfaces", "mountPoints"];
 
 export class ProvisionedContainer extends pulumi.ComponentResource {
   readonly container: proxmoxve.ContainerLegacy;
@@ -110,30 +154,32 @@ export class ProvisionedContainer extends pulumi.ComponentResource {
         networkInterfaces: [{ name: "eth0", bridge: net.bridge, firewall: true }],
         initialization: {
           hostname: args.hostname,
-          ipConfigs: [{ ipv4: net.ipv4 ? { address: `${net.ipv4.ip}/${net.ipv4.prefix}`, gateway: net.ipv4.gateway } : { address: "dhcp" } }],
+          ipConfigs: [{ ipv4: { address: `${net.ipv4.ip}/${net.ipv4.prefix}`, gateway: net.ipv4.gateway } }],
           dns: { servers: net.dnsServers },
           userAccount: { keys: [args.sshPublicKey] },
         },
-        ...(net.ipv4 === undefined ? { waitForIp: { ipv4: true } } : {}),
+        ...(args.dataVolume ? { mountPoints: [{ volume: args.dataVolume.volume, path: args.dataVolume.path }] } : {}),
+        timeoutDelete: CONTAINER_DELETE_TIMEOUT_S,
       },
       // Its vmId (and address) are fixed: a replacement must free them first.
-      { ...moved, deleteBeforeReplace: true },
+      { ...moved, deleteBeforeReplace: true, ...(args.replaceInsteadOfReboot ? { replaceOnChanges: REBOOT_REQUIRED_INPUTS } : {}) },
     );
 
-    // Proxmox drops a container's firewall with the container: set it again on the new one.
+    // Proxmox drops a container's firewall with the container: set it again on
+    // the new one, deleted (and set again) in dependency order (see the top).
+    const firewallOpts = { ...moved, replaceOnChanges: ["containerId", "nodeName"], deleteBeforeReplace: true };
     const rules = new proxmoxve.firewall.RulesLegacy(
       `${name}-firewall-rules`,
       { nodeName: args.node, containerId: this.container.vmId, rules: args.firewall.rules },
-      { ...moved, replaceWith: [this.container] },
+      firewallOpts,
     );
     this.firewall = new proxmoxve.firewall.OptionsLegacy(
       `${name}-firewall`,
       { nodeName: args.node, containerId: this.container.vmId, ...args.firewall.options },
-      { ...moved, dependsOn: [rules], replaceWith: [this.container] },
+      { ...firewallOpts, dependsOn: [rules] },
     );
 
-    const host = net.ipv4 !== undefined ? net.ipv4.ip : this.container.ipv4.apply((m) => m["eth0"] ?? Object.values(m)[0]!);
-    this.connection = connection(host, args.ssh.user, args.ssh.privateKey);
+    this.connection = connection(net.ipv4.ip, args.ssh.user, args.ssh.privateKey);
     const stdin = args.stdin?.(this.container);
 
     const bundle = pulumi

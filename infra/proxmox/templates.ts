@@ -1,9 +1,18 @@
 /**
  * The LXC template every container is created from, downloaded by Proxmox
- * onto every configured node (so scaling onto a node never waits). Its file
- * is named per stack: stacks sharing a host would otherwise take the same
- * file from each other, and destroying one would delete the template the
- * other creates containers from.
+ * onto every configured node (so scaling onto a node never waits), or once
+ * when the template datastore is shared by every node.
+ *
+ * Its file name says the stack and the template's checksum:
+ * - per stack: stacks sharing a host would otherwise take the same file from
+ *   each other, and destroying one would delete the template the other
+ *   creates containers from;
+ * - per checksum: a new checksum means a new file, created before the old
+ *   one is deleted. Under one name, the replacement would write the new file
+ *   over the old (overwriteUnmanaged) and then delete the old resource's file,
+ *   which is that same file, leaving none;
+ * - once per storage: on a shared storage each node's File would be the same
+ *   file, and each would delete it for all of them.
  */
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,22 +26,26 @@ export interface LxcTemplatesArgs {
   url: string;
   /** SHA-512 of the template; Proxmox checks it after the download. */
   checksum: string;
+  /** The datastore is one storage seen by every node (NFS, CephFS...): one file, on the first node. */
+  shared: boolean;
 }
 
-/** The template's file name on the datastore: per stack, then the URL's file name. */
-export function templateFileName(stack: string, url: string): string {
-  return `cco-${stack.toLowerCase()}-${url.split("/").pop()!}`;
+/** The template's file name on the datastore: per stack and checksum, then the URL's file name. */
+export function templateFileName(stack: string, url: string, checksum: string): string {
+  return `cco-${stack.toLowerCase()}-${checksum.slice(0, 16)}-${url.split("/").pop()!}`;
 }
 
 export class LxcTemplates extends pulumi.ComponentResource {
-  /** The downloaded file on each node, by node name. */
+  /** The downloaded files, by the node each was downloaded on. */
   readonly files: Record<string, proxmoxve.download.File>;
+  private readonly shared: boolean;
 
   constructor(name: string, args: LxcTemplatesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:proxmox:LxcTemplates", name, {}, opts);
-    const fileName = templateFileName(pulumi.getStack(), args.url);
+    const fileName = templateFileName(pulumi.getStack(), args.url, args.checksum);
+    this.shared = args.shared;
     this.files = Object.fromEntries(
-      args.nodes.map((node) => [
+      (args.shared ? args.nodes.slice(0, 1) : args.nodes).map((node) => [
         node,
         new proxmoxve.download.File(
           `lxc-template-${node}`,
@@ -58,7 +71,8 @@ export class LxcTemplates extends pulumi.ComponentResource {
 
   /** The template's file id on a node (what a container's operatingSystem.templateFileId takes). */
   fileId(node: string): pulumi.Output<string> {
-    const file = this.files[node];
+    // On shared storage the one file's id (storage:vztmpl/name) is the same on every node.
+    const file = this.shared ? Object.values(this.files)[0] : this.files[node];
     if (!file) throw new Error(`no LXC template on node ${node} (nodes: ${Object.keys(this.files).join(", ")})`);
     return file.id;
   }

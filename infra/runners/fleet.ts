@@ -156,15 +156,18 @@ export class Runner extends pulumi.ComponentResource {
         templateFileId: args.templateFileId,
         network: {
           bridge: args.proxmox.bridge,
-          ipv4: instance.ip !== undefined ? { ip: instance.ip, prefix: net.prefix, gateway: net.gateway } : undefined,
+          ipv4: { ip: instance.ip, prefix: net.prefix, gateway: net.gateway },
           dnsServers: net.dnsServers,
         },
         sshPublicKey: args.ssh.publicKey,
         ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
         firewall: {
           rules: firewallRules(args.firewall, "runner"),
-          options: firewallOptions({ dhcp: net.mode === "dhcp", staticIp: instance.ip !== undefined }),
+          options: firewallOptions(),
         },
+        // A change Proxmox would apply by rebooting every runner at once
+        // (killing running jobs) replaces each instead: deregistered first.
+        replaceInsteadOfReboot: true,
         files: runnerFiles(),
         env: { file: "runner.env", values: pulumi.output(args.repository).apply((repository) => runnerParams(args, repository)) },
         script: "provision.sh",
@@ -186,10 +189,15 @@ export class Runner extends pulumi.ComponentResource {
     );
     this.container = box.container;
 
-    // Deleted before the container: the runner leaves GitHub first. The
-    // container's id as an input (not only dependsOn/replaceWith) is what makes
-    // a delete-first replacement of the container delete this step first too:
-    // the engine deletes ahead only the dependents whose inputs use the container.
+    // Deleted before the container: the runner leaves GitHub first. In a
+    // delete-first replacement of the container the engine deletes ahead the
+    // dependents that an input from the container would replace (here the
+    // container's id in `triggers`, replaceOnChanges in pulumi-command v1.2.1's
+    // schema), in reverse dependency order: this step (it depends on the
+    // provision step, which depends on the firewall) goes before the firewall
+    // (pulumi/pulumi v3.248.0 step_generator.go calculateDependentReplacements).
+    // replaceWith alone would not order it: the resources replaced with
+    // another are collected from maps (findResourcesReplacedWith), in no order.
     new command.local.Command(
       `${instance.name}-deregistration`,
       {

@@ -17,6 +17,9 @@ import { PROJECT_ROOT } from "../stackfile";
 import { bundleStatsService } from "./bundle";
 import { STATS_NODE_FLAGS } from "./runtime";
 
+/** Where the service keeps its events and snapshots inside the container. */
+export const STATS_DATA_DIR = "/var/lib/cco-stats";
+
 /** Where the build writes the bundle (git-ignored). */
 export const BUNDLE_PATH = join(PROJECT_ROOT, ".build", "stats-service.js");
 
@@ -45,7 +48,7 @@ export function statsParams(s: StatsConfig): Record<string, string> {
     // Its own LAN address: reachable by the runners, never every interface by accident.
     STATS_HOST: s.ip,
     STATS_PORT: String(s.port),
-    STATS_DATA_DIR: "/var/lib/cco-stats",
+    STATS_DATA_DIR,
   };
 }
 
@@ -93,11 +96,15 @@ export class StatsService extends pulumi.ComponentResource {
         network: { bridge: args.proxmox.bridge, ipv4: { ip: s.ip, prefix: net.prefix, gateway: net.gateway }, dnsServers: net.dnsServers },
         sshPublicKey: args.ssh.publicKey,
         ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
-        firewall: { rules: firewallRules(args.firewall, "stats"), options: firewallOptions({ dhcp: net.mode === "dhcp", staticIp: true }) },
+        firewall: { rules: firewallRules(args.firewall, "stats"), options: firewallOptions() },
         files: statsFiles(bundleStatsService(BUNDLE_PATH).path),
         env: { file: "stats.env", values: statsParams(s) },
         script: "provision-stats.sh",
         stdin: () => pulumi.interpolate`INGEST_TOKEN=${this.ingestToken}\n`,
+        // A reboot costs a few seconds of a service nobody waits on; a
+        // replacement costs the data unless it is on statsDataVolume.
+        replaceInsteadOfReboot: false,
+        ...(s.dataVolume ? { dataVolume: { volume: s.dataVolume, path: STATS_DATA_DIR } } : {}),
       },
       { parent: this },
     );

@@ -155,7 +155,8 @@ const PROJECT = "cco-infra";
 export async function planFor(stack: string, set: Record<string, string> = {}): Promise<PackResource[]> {
   const file = readStackFile(stack);
   const values: Record<string, string> = { ...file.values };
-  for (const [k, v] of Object.entries(set)) values[`${PROJECT}:${k}`] = v;
+  // A key with a namespace ("proxmoxve:username") is set as it is; others are the project's.
+  for (const [k, v] of Object.entries(set)) values[k.includes(":") ? k : `${PROJECT}:${k}`] = v;
   for (const key of Object.keys(REQUIRED_SECRETS)) values[key] ??= `PLACEHOLDER-${key}`;
   const secretKeys = [...Object.keys(REQUIRED_SECRETS), ...file.encrypted];
   const recorder = await startRecording(PROJECT, stack, values, secretKeys);

@@ -18,15 +18,28 @@ export interface ProgramRun {
   config: InfraConfig;
 }
 
+/** The provider config of a stack that logs in as root@pam with its password (what Docker in jobs needs). */
+export const ROOT_LOGIN: Record<string, string | undefined> = {
+  "proxmoxve:apiToken": undefined,
+  "proxmoxve:username": "root@pam",
+  "proxmoxve:password": "test-password",
+};
+
 /**
  * `raw` is the project's config (keys without namespace), as strings; the
- * SSH public key is filled in unless given.
+ * SSH public key is filled in unless given. `other` sets other namespaces'
+ * keys ("ns:key"; undefined leaves one out).
  */
-export async function runProgram(raw: Record<string, string> = {}, stack = "test"): Promise<ProgramRun> {
+export async function runProgram(raw: Record<string, string> = {}, stack = "test", other: Record<string, string | undefined> = {}): Promise<ProgramRun> {
   const project = { sshPublicKey: TEST_SSH_KEY, ...raw };
   const values: Record<string, string> = { "github:owner": "brentley", ...TEST_SECRETS };
+  for (const [k, v] of Object.entries(other)) {
+    if (v === undefined) delete values[k];
+    else values[k] = v;
+  }
   for (const [k, v] of Object.entries(project)) values[`cco-infra:${k}`] = v;
-  const recorder = await startRecording("cco-infra", stack, values, Object.keys(TEST_SECRETS));
+  const secrets = [...Object.keys(TEST_SECRETS), "proxmoxve:password"].filter((k) => k in values);
+  const recorder = await startRecording("cco-infra", stack, values, secrets);
   const outputs = program();
   await settle();
   return { recorder, outputs, config: parseConfig(project) };

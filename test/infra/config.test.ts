@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, ConfigError, GITHUB_RUNNER_DOMAINS, NAMESPACE, parseConfig, SECRET_KEYS } from "../../infra/config";
+import { checkDockerLogin, CONFIG_KEYS, ConfigError, GITHUB_RUNNER_DOMAINS, NAMESPACE, parseConfig, proxmoxLogin, SECRET_KEYS } from "../../infra/config";
 import { projectFile } from "../../infra/project";
 import { projectKeys, PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
 
@@ -20,7 +20,65 @@ function errorOf(raw: Record<string, string>): ConfigError {
   throw new Error(`expected ${JSON.stringify(raw)} to be refused`);
 }
 
+/**
+ * The stack's config as the real CLI hands it to the program: every project
+ * default of Pulumi.yaml copied in beside what the stack file sets (issue 11,
+ * finding 3), each as the string the CLI passes (lists as JSON).
+ */
+function asTheCliPassesIt(raw: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, spec] of Object.entries(CONFIG_KEYS)) {
+    if (spec.default !== undefined) out[k] = typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default);
+  }
+  return { ...out, ...raw };
+}
+
 describe("config: stack configuration", () => {
+  describe("a new release needs its own checksum, with or without the defaults copied in", () => {
+    for (const [shape, shaped] of [["as mocks pass it", (r: Record<string, string>) => r], ["as the CLI passes it", asTheCliPassesIt]] as const) {
+      it(`${shape}: a new version with the old checksum is refused, with its checksum accepted`, () => {
+        expect(errorOf(shaped(base({ runnerVersion: "2.330.0" }))).key).to.equal("runnerSha256");
+        expect(errorOf(shaped(base({ nodeVersion: "22.22.0" }))).key).to.equal("nodeSha256");
+        const c = parseConfig(shaped(base({ runnerVersion: "2.330.0", runnerSha256: "a".repeat(64), nodeVersion: "22.22.0", nodeSha256: "b".repeat(64) })));
+        expect(c.runners).to.include({ version: "2.330.0", sha256: "a".repeat(64) });
+        expect(c.stats).to.include({ nodeVersion: "22.22.0", nodeSha256: "b".repeat(64) });
+        // The defaults themselves are a matching pair.
+        expect(parseConfig(shaped(base())).runners.version).to.equal("2.329.0");
+      });
+    }
+  });
+
+  describe("Docker in jobs needs root@pam's own login (keyctl)", () => {
+    const password = { "proxmoxve:password": "secret" };
+    it("refuses an API token, even root@pam's, and says why", () => {
+      const err = (() => {
+        try {
+          checkDockerLogin(true, proxmoxLogin({ "proxmoxve:apiToken": "root@pam!cco=00000000-0000-0000-0000-000000000000", "proxmoxve:username": "root@pam", ...password }));
+        } catch (e) {
+          return e as ConfigError;
+        }
+        throw new Error("not refused");
+      })();
+      expect(err).to.be.instanceOf(ConfigError);
+      expect(err.message).to.equal(
+        "Invalid config cco-infra:dockerInJobs = true (Docker in jobs needs keyctl, which Proxmox lets only root@pam itself turn on; " +
+          "the provider logs in with proxmoxve:apiToken, and an API token (even root@pam's) is not root@pam). " +
+          "Allowed: false, or true with proxmoxve:username root@pam, proxmoxve:password set (--secret) and no proxmoxve:apiToken.",
+      );
+    });
+    it("refuses another user, or root@pam without a password", () => {
+      expect(() => checkDockerLogin(true, proxmoxLogin({ "proxmoxve:username": "ops@pve", ...password }))).to.throw(ConfigError, /logs in as ops@pve\)/);
+      expect(() => checkDockerLogin(true, proxmoxLogin({ "proxmoxve:username": "root@pam" }))).to.throw(ConfigError, /as root@pam without proxmoxve:password/);
+      expect(() => checkDockerLogin(true, proxmoxLogin({}))).to.throw(ConfigError, /proxmoxve:username is not set/);
+    });
+    it("accepts root@pam with its password, and anything without Docker in jobs", () => {
+      expect(() => checkDockerLogin(true, proxmoxLogin({ "proxmoxve:username": "root@pam", ...password }))).to.not.throw();
+      expect(() => checkDockerLogin(false, proxmoxLogin({ "proxmoxve:apiToken": "ops@pve!cco=00000000-0000-0000-0000-000000000000" }))).to.not.throw();
+      // A value the provider would not take as a token (it then fails on its own) is not mistaken for one.
+      expect(() => checkDockerLogin(true, proxmoxLogin({ "proxmoxve:apiToken": "PLACEHOLDER-PROXMOXVE-APITOKEN", "proxmoxve:username": "root@pam", ...password }))).to.not.throw();
+    });
+  });
+
   describe("refuses bad values, naming the key, the value and what is allowed", () => {
     const cases: Array<[string, Record<string, string>, string, RegExp]> = [
       ["too few runners", { runnerCount: "3" }, "runnerCount", /^Invalid config cco-infra:runnerCount = 3\. Allowed: a whole number from 4 to 10\.$/],
@@ -48,9 +106,11 @@ describe("config: stack configuration", () => {
       ["self-hosted listed again", { runnerLabels: '["Self-Hosted"]' }, "runnerLabels", /without self-hosted/],
       ["labels that are not a list", { runnerLabels: "gpu" }, "runnerLabels", /runnerLabels = "gpu" \(not a list\)/],
       ["a runner version without its SHA-256", { runnerVersion: "2.330.0" }, "runnerSha256",
-        /runnerSha256 = undefined \(cco-infra:runnerVersion is 2\.330\.0, so its checksum must be set too\)\. Allowed: 64 lowercase hex digits/],
+        /runnerSha256 = "194f1e1e\w+" \(that is the checksum of 2\.329\.0, but cco-infra:runnerVersion is 2\.330\.0: set the checksum of 2\.330\.0\)\. Allowed: 64 lowercase hex digits/],
       ["a runner checksum that is not SHA-256", { runnerSha256: "abc" }, "runnerSha256", /runnerSha256 = "abc"\. Allowed: 64 lowercase hex digits/],
-      ["a Node.js version without its SHA-256", { nodeVersion: "22.22.0" }, "nodeSha256", /nodeSha256 = undefined \(cco-infra:nodeVersion is 22\.22\.0/],
+      ["a Node.js version without its SHA-256", { nodeVersion: "22.22.0" }, "nodeSha256", /nodeSha256 = "680d3f30\w+" \(that is the checksum of 22\.21\.1, but cco-infra:nodeVersion is 22\.22\.0/],
+      ["DHCP mode (dropped)", { networkMode: "dhcp" }, "networkMode", /networkMode = "dhcp" \(DHCP mode was dropped: the provider reads a DHCP address once.*\)\. Allowed: static\.$/],
+      ["an SSH user other than root", { sshUser: "deploy" }, "sshUser", /sshUser = "deploy" \(Proxmox installs the SSH key for root only, and provisioning writes under \/root\)\. Allowed: root\.$/],
       ["a Node.js older than 20", { nodeVersion: "18.20.4", nodeSha256: "a".repeat(64) }, "nodeVersion", /nodeVersion = "18\.20\.4"\. Allowed: a version like 22\.21\.1 \(20 or later\)/],
       ["an egress domain that is not a domain", { egressDomains: '["github.com","https://evil.example/"]' }, "egressDomains",
         /egressDomains = \["github\.com","https:\/\/evil\.example\/"\] \(item 2 is invalid\)\. Allowed: a non-empty list of distinct lowercase domain names/],
@@ -113,10 +173,6 @@ describe("config: stack configuration", () => {
       expect(c.stats.nodeTarballUrl).to.equal("https://nodejs.org/dist/v22.21.1/node-v22.21.1-linux-x64.tar.xz");
     });
 
-    it("leaves runner addresses to DHCP in dhcp mode", () => {
-      const c = parseConfig(base({ networkMode: "dhcp", runnerIpStart: "192.168.1.250" }));
-      expect(c.runners.instances.every((r) => r.ip === undefined)).to.equal(true);
-    });
 
     it("has the design's defaults: 4 runners of 4 cores, 8192 MB, 50 GB, self-hosted", () => {
       const c = parseConfig(base());

@@ -69,13 +69,12 @@ describe("infra: the Proxmox firewall of each container", () => {
     expect(runner.every((r) => r.comment.length > 10)).to.equal(true);
   });
 
-  it("switches the firewall on with DROP both ways; pins static addresses; allows DHCP only in DHCP mode", () => {
-    expect(firewallOptions({ dhcp: false, staticIp: true })).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ipfilter: true, dhcp: false, ndp: false, radv: false });
-    expect(firewallOptions({ dhcp: true, staticIp: false })).to.include({ dhcp: true, ipfilter: false });
+  it("switches the firewall on with DROP both ways, pins the static address, allows no DHCP", () => {
+    expect(firewallOptions()).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ipfilter: true, dhcp: false, ndp: false, radv: false });
   });
 
   it("renders the settings as Proxmox's <vmid>.fw file", () => {
-    const text = renderPveFirewall(firewallOptions({ dhcp: false, staticIp: true }) as Record<string, unknown>, runner);
+    const text = renderPveFirewall(firewallOptions() as Record<string, unknown>, runner);
     expect(text).to.match(/^\[OPTIONS\]\nenable: 1\npolicy_in: DROP\npolicy_out: DROP\n/);
     expect(text).to.include("IN ACCEPT -source 192.168.1.0/24 -p tcp -dport 22 # SSH from the admin block only");
     expect(text).to.include("OUT ACCEPT -p tcp -dport 80,443 #");

@@ -27,6 +27,14 @@ describe("github: the repository component", function () {
     expect(await new Promise((r) => outputs.repositoryUrl.apply(r))).to.equal("https://github.com/brentley/cco");
   });
 
+  it("renames the default branch to main and waits until GitHub shows it, before any file goes there", async () => {
+    const { recorder } = await runProgram();
+    const branch = recorder.byName("github:index/branchDefault:BranchDefault", "cco-default-branch");
+    // wait_for_rename polls until the rename propagated (terraform-provider-github v6.13.0, resource_github_branch_default.go).
+    expect(branch.inputs).to.include({ branch: "main", rename: true, waitForRename: true });
+    for (const f of recorder.ofType(T.file)) expect(f.options.dependencies, String(f.inputs.file)).to.include(branch.urn);
+  });
+
   it("commits exactly four workflows, dependabot.yml and the version script", async () => {
     const { recorder } = await runProgram();
     const files = recorder.ofType(T.file).map((f) => f.inputs.file);

@@ -380,7 +380,9 @@ describe("policy pack: the offline plan", function () {
   }
 
   it("accepts Docker in jobs, ten runners and a ruleset", async () => {
-    const resources = await planFor("prod", { dockerInJobs: "true", runnerCount: "10", protectionMode: "ruleset" });
+    // Docker in jobs logs in as root@pam with its password (config.ts checkDockerLogin).
+    const login = { "proxmoxve:username": "root@pam", "proxmoxve:password": "test-password" };
+    const resources = await planFor("prod", { dockerInJobs: "true", runnerCount: "10", protectionMode: "ruleset", ...login });
     expect(await evaluate(policies(projectStackFile("prod")), resources)).to.deep.equal([]);
   });
 

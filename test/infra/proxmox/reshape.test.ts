@@ -20,36 +20,12 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { settle, startRecording } from "../../../infra/plan/recorder";
-import { program } from "../../../infra/program";
-import { readStackFile } from "../../../infra/stackfile";
-import { TEST_SECRETS } from "../../helpers/program";
+import { declare, stackConfig, type Declared } from "../../helpers/declared";
 
 const BEFORE = JSON.parse(readFileSync(join(__dirname, "urns-before-reshape.json"), "utf8")) as Record<string, string[]>;
 
-interface Declared {
-  resource: pulumi.Resource;
-  type: string;
-  name: string;
-  parent: pulumi.Resource | undefined;
-  aliases: pulumi.Input<pulumi.Alias | string>[];
-}
-
-/** Runs the program for a committed stack inside a stack resource, noting what each resource declares. */
 async function declared(stack: string): Promise<Declared[]> {
-  const { values } = readStackFile(stack);
-  await startRecording("cco-infra", stack, { ...values, ...TEST_SECRETS }, Object.keys(TEST_SECRETS));
-  const seen: Declared[] = [];
-  await pulumi.runtime.runInPulumiStack(() => {
-    pulumi.runtime.registerStackTransformation((a) => {
-      seen.push({ resource: a.resource, type: a.type, name: a.name, parent: a.opts.parent, aliases: a.opts.aliases ?? [] });
-      return undefined;
-    });
-    program();
-    return Promise.resolve({});
-  });
-  await settle();
-  return seen;
+  return (await declare(stackConfig(stack), stack)).declared;
 }
 
 /** The engine's URN of each declared resource, and of each of its aliases. */
@@ -63,7 +39,7 @@ function addresses(stack: string, all: Declared[]): { urn: string; aliases: stri
   return all.map((d) => ({
     d,
     urn: urn(d.parent, d.type, d.name),
-    aliases: d.aliases.map((a) => {
+    aliases: (d.opts.aliases ?? []).map((a) => {
       if (typeof a === "string" || !("parent" in a)) throw new Error(`${d.name}: only { parent } aliases are expected`);
       if (a.parent !== undefined && !pulumi.Resource.isInstance(a.parent)) throw new Error(`${d.name}: alias parent is not a resource`);
       return urn(a.parent as pulumi.Resource | undefined, d.type, d.name);
@@ -96,7 +72,7 @@ describe("proxmox: the reshape into components replaces nothing in a deployed st
     for (const a of boxed) {
       // Its old parent is the ProvisionedContainer's own parent (the Runner or the StatsService).
       const box = now.find((p) => p.d.resource === a.d.parent)!;
-      expect(a.d.aliases, a.d.name).to.deep.equal([{ parent: box.d.parent }]);
+      expect(a.d.opts.aliases, a.d.name).to.deep.equal([{ parent: box.d.parent }]);
       expect(a.aliases[0], a.d.name).to.equal(a.urn.replace("$cco:proxmox:ProvisionedContainer$", "$"));
     }
     const templates = of("cco:proxmox:LxcTemplates");

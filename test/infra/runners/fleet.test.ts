@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { AssetValue, ArchiveValue, reveal, SecretValue, type PlannedResource } from "../../../infra/plan/recorder";
-import { runProgram } from "../../helpers/program";
+import { ROOT_LOGIN, runProgram } from "../../helpers/program";
 
 const T = {
   container: "proxmoxve:index/containerLegacy:ContainerLegacy",
@@ -47,7 +47,8 @@ describe("runners: the fleet under mocks", function () {
   }
 
   it("turns on nesting and keyctl only for Docker in jobs", async () => {
-    const { recorder } = await runProgram({ dockerInJobs: "true" });
+    // Proxmox lets only root@pam itself turn keyctl on (config.ts checkDockerLogin).
+    const { recorder } = await runProgram({ dockerInJobs: "true" }, "test", ROOT_LOGIN);
     for (const c of runnerContainers(recorder.resources)) {
       expect(c.inputs.features).to.deep.equal({ nesting: true, keyctl: true });
       // The declaration the policy pack asks for before it allows those features.
@@ -65,11 +66,24 @@ describe("runners: the fleet under mocks", function () {
     for (const t of templates) expect(t.inputs).to.include({ contentType: "vztmpl", checksumAlgorithm: "sha512" });
   });
 
-  it("names the template file per stack, so stacks on one host never share (or delete) it", async () => {
+  it("names the template file per stack and checksum, so stacks on one host never share (or delete) it", async () => {
     const names: unknown[] = [];
     // One program at a time: the mock runtime is global.
     for (const stack of ["dev", "prod"]) names.push((await runProgram({}, stack)).recorder.ofType(T.template)[0]!.inputs.fileName);
-    expect(names).to.deep.equal(["cco-dev-debian-12-standard_12.7-1_amd64.tar.zst", "cco-prod-debian-12-standard_12.7-1_amd64.tar.zst"]);
+    expect(names).to.deep.equal(["cco-dev-39f6d06e082d6a41-debian-12-standard_12.7-1_amd64.tar.zst", "cco-prod-39f6d06e082d6a41-debian-12-standard_12.7-1_amd64.tar.zst"]);
+    // A new checksum alone is a new file: the replacement creates it beside the old one, then deletes the old.
+    const other = (await runProgram({ lxcTemplateChecksum: "ab".repeat(64) }, "prod")).recorder.ofType(T.template)[0]!.inputs.fileName;
+    expect(other).to.equal("cco-prod-abababababababab-debian-12-standard_12.7-1_amd64.tar.zst");
+  });
+
+  it("downloads the template once when its storage is shared by every node", async () => {
+    const { recorder } = await runProgram({ runnerCount: "6", proxmoxNodes: '["pve1","pve2","pve3"]', proxmoxTemplateShared: "true" });
+    const templates = recorder.ofType(T.template);
+    expect(templates.map((t) => [t.name, t.inputs.nodeName])).to.deep.equal([["lxc-template-pve1", "pve1"]]);
+    // Every container, on any node, is created from that one file.
+    const ids = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats")].map((c) => (reveal(c.inputs.operatingSystem) as { templateFileId: string }).templateFileId);
+    expect(new Set(ids)).to.deep.equal(new Set(["lxc-template-pve1-id"]));
+    expect(runnerContainers(recorder.resources).map((c) => c.inputs.nodeName)).to.include.members(["pve2", "pve3"]);
   });
 
   it("keeps the first four runners exactly as they were when going from 7 to 4", async () => {
@@ -139,9 +153,11 @@ describe("runners: the fleet under mocks", function () {
       expect(rules.inputs).to.include({ containerId: c.inputs.vmId });
       expect(options.parent).to.equal(c.name);
       expect(options.options.dependencies).to.include(rules.urn);
-      // Proxmox deletes a container's firewall with it: a new container gets it again.
-      expect(options.options.replaceWith).to.deep.equal([c.urn]);
-      expect(rules.options.replaceWith).to.deep.equal([c.urn]);
+      // Proxmox deletes a container's firewall with it: a new container gets it
+      // again, by replaceOnChanges on containerId (test/infra/proxmox/container.test.ts), not replaceWith.
+      expect(options.options.replaceWith).to.deep.equal([]);
+      expect(rules.options.replaceWith).to.deep.equal([]);
+      expect(options.options.deleteBeforeReplace && rules.options.deleteBeforeReplace).to.equal(true);
       expect(c.options.deleteBeforeReplace).to.equal(true);
       const provision = recorder.byName(T.remote, `${c.name}-provision`);
       expect(provision.options.dependencies).to.include(options.urn);
