@@ -580,12 +580,16 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       GITHUB_RUN_ATTEMPT: "2", GITHUB_ACTOR: "octocat", GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
       GITHUB_REF: "refs/heads/main", GITHUB_EVENT_NAME: "push", RUNNER_NAME: "runner-01",
     };
-    // As the runner does: the job's Worker log in _diag (display name, step results), then the hooks, as runner.
+    // As the runner does: the job's Worker log in _diag (its first lines and the job message as
+    // src/Runner.Worker/Program.cs and Worker.cs v2.329.0 write them), then the hooks, as runner.
     const worker = "/home/runner/actions-runner/_diag/Worker_20261126-180000-utc.log";
-    ct.must(`printf '%s\\n' '"jobDisplayName": "test (linux)"' > ${worker}`, { user: "runner" });
+    const workerLine = (source: string, message: string) => `[2026-11-26 18:00:00Z INFO ${source}] ${message}`;
+    ct.must(`cat > ${worker}`, { user: "runner", input: [workerLine("Worker", "Version: 2.329.0"), workerLine("Worker", "Job message:"),
+      ' {', '  "jobDisplayName": "test (linux)"', ' }', ""].join("\n") });
     let r = ct.exec("/opt/cco/job-started.sh", { user: "runner", env: job });
     probes.add(g, "job-started.sh as runner", "exit 0", describeRun(r), r.status === 0);
-    ct.must(`echo "[2026-11-26 18:01:00Z INFO StepsRunner] Step result: Failed" >> ${worker}`, { user: "runner" });
+    // The job's state after a failed step (src/Runner.Worker/StepsRunner.cs v2.329.0).
+    ct.must(`cat >> ${worker}`, { user: "runner", input: `${workerLine("StepsRunner", "Step result: Failed")}\n${workerLine("StepsRunner", "Current state: job state = 'Failed'")}\n` });
     r = ct.exec("/opt/cco/job-completed.sh", { user: "runner", env: job });
     probes.add(g, "job-completed.sh as runner", "exit 0", describeRun(r), r.status === 0);
     r = ct.exec("/opt/cco/job-hook.sh started", { user: "runner", env: { ...job, CCO_SPOOL: "/nonexistent/spool" } });
@@ -596,7 +600,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const matches = (e: Record<string, unknown>) => Object.entries(expected).every(([k, v]) => e[k] === v);
     probes.add(g, "spool: job_started with repo, workflow, run, attempt, actor, sha, ref, event, runner", "all fields",
       JSON.stringify(lines[0]), lines[0]?.type === "job_started" && matches(lines[0]));
-    probes.add(g, "spool: job_completed, result from the step results", "result failed",
+    probes.add(g, "spool: job_completed, result from the job's state line", "result failed",
       JSON.stringify(lines[1]), lines[1]?.type === "job_completed" && lines[1]?.result === "failed" && matches(lines[1]));
     r = ct.exec("echo forged >> /var/spool/cco/events.jsonl && echo appended", { user: "runner" });
     probes.add(g, "runner may append to the spool (the hooks run as runner)", "appends", describeRun(r), r.status === 0);
