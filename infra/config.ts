@@ -108,7 +108,7 @@ export const CONFIG_KEYS = {
     "194f1e1e4bd02f80b7e9633fc546084d8d4e19f3928a324d512ea53430102e1d", "64 lowercase hex digits", hex(64)),
   runnerTarballUrl: key("string", "Where the runner tarball is downloaded ({version} is replaced); a mirror works",
     "https://github.com/actions/runner/releases/download/v{version}/actions-runner-linux-x64-{version}.tar.gz", "an https URL", httpsUrl),
-  runnerAutoUpdate: key("boolean", "Let the runner update itself (off: the pinned version is kept; raise it here within GitHub's 30-day window)", false, "true or false",
+  runnerAutoUpdate: key("boolean", "Let the runner update itself (default: the pinned, checksum-verified runnerVersion is only the bootstrap). Off: GitHub stops sending jobs to a runner more than 30 days behind its newest release, so raise runnerVersion and runnerSha256 within 30 days of every runner release", true, "true or false",
     z.boolean()),
   dockerInJobs: key("boolean", "Allow Docker inside jobs (turns on LXC nesting and keyctl, and the docker group)", false, "true or false",
     z.boolean()),

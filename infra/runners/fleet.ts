@@ -45,6 +45,8 @@ export const RUNNER_FILE_NAMES = [
   "job-started.sh",
   "job-completed.sh",
   "forwarder.sh",
+  "runner-env.sh",
+  "drain.sh",
   "units/actions-runner.service",
   "units/cco-egress.service",
   "units/cco-forwarder.service",

@@ -120,7 +120,7 @@ describe("config: stack configuration", () => {
 
     it("has the design's defaults: 4 runners of 4 cores, 8192 MB, 50 GB, self-hosted", () => {
       const c = parseConfig(base());
-      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: false, dockerInJobs: false });
+      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: true, dockerInJobs: false });
       expect(c.runners.labels).to.deep.equal(["self-hosted"]);
       expect(c.egress.domains).to.deep.equal([...GITHUB_RUNNER_DOMAINS]);
     });
