@@ -81,6 +81,18 @@ const cidr = z.string().refine((s) => parseCidr(s) !== undefined);
 const unique = <T>(list: T[]) => new Set(list).size === list.length;
 const uniqueStrings = (item: z.ZodType<string>) => z.array(item).refine(unique, "has duplicates");
 
+/**
+ * The REST API of a GitHub, from its web URL (one setting for both, so a
+ * runner never registers with one GitHub while the scripts call another):
+ * api.github.com, api.NAME.ghe.com for GHE.com, HOST/api/v3 for GHE Server.
+ */
+export function githubApiUrlOf(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  if (url.host === "github.com") return "https://api.github.com";
+  if (url.hostname.endsWith(".ghe.com")) return `https://api.${url.host}`;
+  return `${url.origin}/api/v3`;
+}
+
 /** Every project key: Pulumi.yaml must declare exactly these. */
 export const CONFIG_KEYS = {
   // The GitHub repository
@@ -108,7 +120,9 @@ export const CONFIG_KEYS = {
     "194f1e1e4bd02f80b7e9633fc546084d8d4e19f3928a324d512ea53430102e1d", "64 lowercase hex digits", hex(64)),
   runnerTarballUrl: key("string", "Where the runner tarball is downloaded ({version} is replaced); a mirror works",
     "https://github.com/actions/runner/releases/download/v{version}/actions-runner-linux-x64-{version}.tar.gz", "an https URL", httpsUrl),
-  runnerAutoUpdate: key("boolean", "Let the runner update itself (off: the pinned version is kept; raise it here within GitHub's 30-day window)", false, "true or false",
+  githubServerUrl: key("string", "The GitHub the runners register with and the scripts call: https://github.com, a GitHub Enterprise Server (https://HOST) or GHE.com (https://NAME.ghe.com); the REST API's URL is derived from it (set github:baseUrl to that API URL too, for the GitHub provider)",
+    "https://github.com", "https://github.com, https://HOST or https://NAME.ghe.com (no path)", z.string().regex(/^https:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/)),
+  runnerAutoUpdate: key("boolean", "Let the runner update itself (default: the pinned, checksum-verified runnerVersion is only the bootstrap). Off: GitHub stops sending jobs to a runner more than 30 days behind its newest release, so raise runnerVersion and runnerSha256 within 30 days of every runner release", true, "true or false",
     z.boolean()),
   dockerInJobs: key("boolean", "Allow Docker inside jobs (turns on LXC nesting and keyctl, and the docker group)", false, "true or false",
     z.boolean()),
@@ -197,6 +211,9 @@ export interface RunnersConfig {
   version: string;
   sha256: string;
   tarballUrl: string;
+  /** The GitHub the runners register with (runner URL = githubUrl/owner/name), and its REST API. */
+  githubUrl: string;
+  githubApiUrl: string;
   autoUpdate: boolean;
   dockerInJobs: boolean;
 }
@@ -433,6 +450,8 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       version: v.runnerVersion,
       sha256: v.runnerSha256,
       tarballUrl: v.runnerTarballUrl.replaceAll("{version}", v.runnerVersion),
+      githubUrl: v.githubServerUrl,
+      githubApiUrl: githubApiUrlOf(v.githubServerUrl),
       autoUpdate: v.runnerAutoUpdate,
       dockerInJobs: v.dockerInJobs,
     },

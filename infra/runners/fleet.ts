@@ -16,7 +16,11 @@
  * Deregistration. A local command depends on the container and the
  * registration and is replaced with the container, so Pulumi runs its delete
  * (github-runner.ts deregister) before it deletes the container: on
- * scale-down, replacement and destroy. Containers are replaced delete-first
+ * scale-down, replacement and destroy. Before it, a remote command's delete
+ * runs drain.sh on the container: it waits for the running job (bounded) and
+ * stops the listener, so that the runner takes no new job whatever labels the
+ * workflows ask for (removing its custom labels does not stop a workflow that
+ * asks only for self-hosted). Containers are replaced delete-first
  * (deleteBeforeReplace): their vmIds and addresses are fixed.
  */
 import { join } from "node:path";
@@ -28,6 +32,9 @@ import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewal
 import { ProvisionedContainer } from "../proxmox/container";
 import type { LxcTemplates } from "../proxmox/templates";
 import { RUNNER_FILES, SHARED_FILES, type ProvisionFile } from "../provisioning";
+
+/** github.com: its API is github-runner.ts's default. */
+const GITHUB_COM = "https://github.com";
 
 /** Relative to the project (local commands run there): state holds no path of the operator's checkout. */
 export const RUNNER_SCRIPT = "infra/runners/github-runner.ts";
@@ -45,6 +52,8 @@ export const RUNNER_FILE_NAMES = [
   "job-started.sh",
   "job-completed.sh",
   "forwarder.sh",
+  "runner-env.sh",
+  "drain.sh",
   "units/actions-runner.service",
   "units/cco-egress.service",
   "units/cco-forwarder.service",
@@ -109,7 +118,7 @@ export function runnerParams(args: Pick<RunnerSpec, "runners" | "network" | "egr
     RUNNER_URL: r.tarballUrl,
     RUNNER_AUTO_UPDATE: String(r.autoUpdate),
     DOCKER_IN_JOBS: String(r.dockerInJobs),
-    GITHUB_URL: `https://github.com/${repository}`,
+    GITHUB_URL: `${r.githubUrl}/${repository}`,
     STATS_URL: args.stats.url,
     STATS_HOST: args.stats.ip,
     STATS_PORT: String(args.stats.port),
@@ -135,6 +144,10 @@ export class Runner extends pulumi.ComponentResource {
       GITHUB_TOKEN: args.githubToken,
       GITHUB_REPOSITORY: args.repository,
       RUNNER_NAME: instance.name,
+      // The API of the GitHub the runner registers with. github.com's is
+      // github-runner.ts's own default, so GITHUB_API_URL from the operator's
+      // environment (a test's fake GitHub) still applies there.
+      ...(r.githubUrl === GITHUB_COM ? {} : { GITHUB_API_URL: r.githubApiUrl }),
     };
     const box = new ProvisionedContainer(
       instance.name,
@@ -198,7 +211,7 @@ export class Runner extends pulumi.ComponentResource {
     // (pulumi/pulumi v3.248.0 step_generator.go calculateDependentReplacements).
     // replaceWith alone would not order it: the resources replaced with
     // another are collected from maps (findResourcesReplacedWith), in no order.
-    new command.local.Command(
+    const deregistration = new command.local.Command(
       `${instance.name}-deregistration`,
       {
         delete: `node --import tsx ${RUNNER_SCRIPT} deregister`,
@@ -213,6 +226,26 @@ export class Runner extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [this.container, box.provision],
         // Replaced with the container, so the old runner leaves GitHub before its container goes.
+        replaceWith: [this.container],
+        customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` },
+      },
+    );
+    // Deleted before the deregistration (it depends on it): the listener stops
+    // once its job is done, then GitHub forgets the runner. drain.sh exits 75
+    // when the job outlives its wait; the delete then fails, the runner keeps
+    // running and the container stays. Created after provisioning: it only
+    // resumes a listener an earlier, abandoned scale-down left stopped.
+    new command.remote.Command(
+      `${instance.name}-drain`,
+      {
+        connection: box.connection,
+        create: "/opt/cco/drain.sh resume",
+        delete: `RUNNER_DRAIN_S=${DEREGISTER_TIMEOUT_S} /opt/cco/drain.sh`,
+        triggers: [this.container.id],
+      },
+      {
+        parent: this,
+        dependsOn: [box.provision, deregistration],
         replaceWith: [this.container],
         customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` },
       },

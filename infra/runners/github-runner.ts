@@ -9,12 +9,14 @@
  * for deregister RUNNER_ID (from the registration) when known.
  * GITHUB_API_URL points at another API (GitHub Enterprise, or a test fake).
  *
- * Deregistration first removes the runner's custom labels (no new job picks
- * it), tolerates a runner already gone (404, or no runner of that name),
+ * Deregistration runs after the container's drain.sh stopped the listener
+ * (it waits for the running job first). It removes the runner's custom
+ * labels, tolerates a runner already gone (404, or no runner of that name),
  * retries while GitHub answers 422 (the runner is running a job) for
- * at most DEREGISTER_TIMEOUT_S seconds (default 600), and then fails with a
- * clear message instead of waiting forever: the container is then kept, so no
- * runner is left "offline" in GitHub; `pulumi up` again once the job is done.
+ * at most DEREGISTER_TIMEOUT_S seconds (default 600), and then puts the labels
+ * back and fails with a clear message instead of waiting forever: the
+ * container is then kept, so no runner is left "offline" in GitHub; `pulumi
+ * up` again once the job is done.
  */
 
 export interface GitHubEnv {
@@ -52,7 +54,7 @@ export function githubEnv(): GitHubEnv {
   return { token: env("GITHUB_TOKEN"), repository, api: githubApiUrl() };
 }
 
-async function call(gh: GitHubEnv, method: string, path: string): Promise<{ status: number; body: unknown }> {
+async function call(gh: GitHubEnv, method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${gh.api}/repos/${gh.repository}${path}`, {
     method,
     headers: {
@@ -60,7 +62,9 @@ async function call(gh: GitHubEnv, method: string, path: string): Promise<{ stat
       Accept: "application/vnd.github+json",
       "X-GitHub-Api-Version": "2022-11-28",
       "User-Agent": "cco-infra",
+      ...(json === undefined ? {} : { "Content-Type": "application/json" }),
     },
+    body: json === undefined ? undefined : JSON.stringify(json),
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
@@ -130,9 +134,18 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
     o.log(`${o.name}: no such runner in ${gh.repository}; nothing to remove`);
     return "already gone";
   }
-  // Out of rotation first: without its custom labels (the configured ones and
-  // its own name) no new job targets it, so a busy runner finishes its job and
-  // goes, instead of taking the next queued one between our retries.
+  // Its custom labels, to put back if it cannot be removed.
+  const current = await call(gh, "GET", `/actions/runners/${id}`);
+  if (current.status === 404) {
+    o.log(`${o.name}: runner ${id} is already gone`);
+    return "already gone";
+  }
+  const custom = ((current.body as { labels?: Array<{ name: string; type?: string }> } | undefined)?.labels ?? [])
+    .filter((l) => l.type === "custom")
+    .map((l) => l.name);
+  // Out of rotation for workflows that ask for a custom label (the configured
+  // ones, its own name). A workflow asking only for self-hosted still reaches
+  // it: the container's drain.sh, run before this, stopped its listener.
   const unlabel = await call(gh, "DELETE", `/actions/runners/${id}/labels`);
   if (unlabel.status === 404) {
     o.log(`${o.name}: runner ${id} is already gone`);
@@ -152,6 +165,11 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
     }
     if (r.status !== 422) throw new GitHubError(`remove runner ${id}: HTTP ${r.status} ${describe(r.body)}`, r.status);
     if (Date.now() + o.retryEveryMs > deadline) {
+      // Back in rotation as it was: it stays, so it should keep its labels.
+      if (custom.length > 0) {
+        const restore = await call(gh, "PUT", `/actions/runners/${id}/labels`, { labels: custom });
+        o.log(restore.status === 200 ? `${o.name}: labels ${custom.join(",")} restored` : `${o.name}: could not restore labels ${custom.join(",")} (HTTP ${restore.status})`);
+      }
       throw new GitHubError(
         `${o.name}: runner ${id} is still running a job after ${Math.round(o.timeoutMs / 1000)} s; its container is kept so that ` +
           "no offline runner is left in GitHub. Let the job finish (or cancel it), then run pulumi up again.",

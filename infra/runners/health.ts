@@ -12,13 +12,18 @@
  * answer after a scale-down; otherwise every runner the stats service or
  * GitHub knows. Unhealthy: no heartbeat, or none for --stale-after seconds
  * (default 300: the forwarder beats every minute and the snapshot lags up to
- * one 30 s pass); GitHub says offline or does not know it; and, with
+ * one 30 s pass); the heartbeat says the listener failed or that GitHub
+ * refuses it (deleted, access denied, version outside GitHub's 30-day
+ * window); GitHub says offline or does not know it; and, with
  * --stack, a runner in GitHub that the stack no longer declares (a ghost).
  */
 import { z } from "zod";
 import { NAMESPACE, parseConfig } from "../config";
 import { projectKeys, readStackFile } from "../stackfile";
 import { githubApiUrl, listRunners, REPOSITORY_NAME, type GitHubRunner } from "./github-runner";
+
+/** What a heartbeat says of the runner's listener: refused = it stopped with a code meaning GitHub refuses it (1, 7). */
+export const LISTENER_STATES = ["running", "stopped", "failed", "refused"] as const;
 
 /** The part of the stats snapshot this check reads (the service is another program: check, do not trust). */
 const SnapshotSchema = z.object({
@@ -29,6 +34,9 @@ const SnapshotSchema = z.object({
     z.object({
       running: z.number(),
       lastHeartbeatAt: z.string().nullable(),
+      /** The runner service's listener as the last heartbeat saw it (forwarder.sh); absent from older services. */
+      listener: z.enum(LISTENER_STATES).nullish(),
+      listenerExitCode: z.number().int().nullish(),
       lastJob: z
         .object({ workflow: z.string(), job: z.string(), result: z.string().optional(), at: z.string() })
         .nullable(),
@@ -86,6 +94,17 @@ export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth
     } else {
       heartbeat = `heartbeat ${age(o.now - beat)} ago`;
       if (o.now - beat > o.staleAfterS * 1000 && !ghost) problems.push(`heartbeat older than ${age(o.staleAfterS * 1000)}`);
+    }
+
+    const listener = stats?.listener;
+    if (listener) {
+      const code = stats?.listenerExitCode ?? null;
+      heartbeat += listener === "running" ? ", listener running" : `, listener ${listener}${code === null ? "" : ` (exit ${code})`}`;
+      if (listener === "refused" && !ghost) {
+        problems.push(`the listener stopped: GitHub refuses this runner (exit ${code ?? "?"}: deleted, access denied or version too old)`);
+      } else if (listener === "failed" && !ghost) {
+        problems.push(`the listener failed${code === null ? "" : ` (exit ${code})`}`);
+      }
     }
 
     let lastJob = "no job yet";
@@ -182,10 +201,12 @@ async function fetchSnapshot(statsUrl: string): Promise<HealthSnapshot> {
 export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<number> {
   const a = parseHealthArgs(argv);
   let expected: string[] | undefined;
+  let stackApi: string | undefined;
   if (a.stack) {
     const values = readStackFile(a.stack).values;
     const c = parseConfig(projectKeys(values, NAMESPACE));
     expected = c.runners.instances.map((r) => r.name);
+    stackApi = c.runners.githubApiUrl;
     a.statsUrl ??= `http://${c.stats.ip}:${c.stats.port}`;
     if (a.tokenEnv && values["github:owner"]) a.repo ??= `${values["github:owner"]}/${c.repository.name}`;
   }
@@ -199,7 +220,8 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s:
   const snapshot = await fetchSnapshot(a.statsUrl);
   let github: GitHubRunner[] | undefined;
   if (token && a.repo) {
-    github = await listRunners({ token, repository: a.repo, api: githubApiUrl(env) });
+    // The stack's GitHub (githubServerUrl), unless GITHUB_API_URL says otherwise.
+    github = await listRunners({ token, repository: a.repo, api: env.GITHUB_API_URL || !stackApi ? githubApiUrl(env) : stackApi });
   }
   const rows = assess(snapshot, { now: Date.now(), staleAfterS: a.staleAfterS, expected, github });
   if (rows.length === 0) {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { checkDockerLogin, CONFIG_KEYS, ConfigError, GITHUB_RUNNER_DOMAINS, NAMESPACE, parseConfig, proxmoxLogin, SECRET_KEYS } from "../../infra/config";
+import { checkDockerLogin, CONFIG_KEYS, ConfigError, GITHUB_RUNNER_DOMAINS, githubApiUrlOf, NAMESPACE, parseConfig, proxmoxLogin, SECRET_KEYS } from "../../infra/config";
 import { projectFile } from "../../infra/project";
 import { projectKeys, PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
 
@@ -82,6 +82,8 @@ describe("config: stack configuration", () => {
   describe("refuses bad values, naming the key, the value and what is allowed", () => {
     const cases: Array<[string, Record<string, string>, string, RegExp]> = [
       ["too few runners", { runnerCount: "3" }, "runnerCount", /^Invalid config cco-infra:runnerCount = 3\. Allowed: a whole number from 4 to 10\.$/],
+      ["a GitHub URL with a path (issue 13: one setting for the runner URL and the API)", { githubServerUrl: "https://github.com/brentley" }, "githubServerUrl", /cco-infra:githubServerUrl = "https:\/\/github\.com\/brentley"\. Allowed: https:\/\/github\.com, https:\/\/HOST or https:\/\/NAME\.ghe\.com/],
+      ["a plain-http GitHub", { githubServerUrl: "http://ghe.example.com" }, "githubServerUrl", /cco-infra:githubServerUrl = "http:\/\/ghe\.example\.com"\. Allowed/],
       ["too many runners", { runnerCount: "11" }, "runnerCount", /cco-infra:runnerCount = 11\. Allowed: a whole number from 4 to 10/],
       ["a fractional runner count", { runnerCount: "4.5" }, "runnerCount", /cco-infra:runnerCount = "4\.5" \(not a whole number\)\. Allowed: a whole number from 4 to 10/],
       ["a runner count that is not a number", { runnerCount: "four" }, "runnerCount", /runnerCount = "four" \(not a whole number\)/],
@@ -176,7 +178,7 @@ describe("config: stack configuration", () => {
 
     it("has the design's defaults: 4 runners of 4 cores, 8192 MB, 50 GB, self-hosted", () => {
       const c = parseConfig(base());
-      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: false, dockerInJobs: false });
+      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: true, dockerInJobs: false });
       expect(c.runners.labels).to.deep.equal(["self-hosted"]);
       expect(c.egress.domains).to.deep.equal([...GITHUB_RUNNER_DOMAINS]);
     });
@@ -231,5 +233,11 @@ describe("config: stack configuration", () => {
       const prod = parseConfig(projectKeys(readStackFile("prod").values, NAMESPACE)).runners;
       expect(dev.cores * dev.memoryMb * dev.diskGb).to.be.below(prod.cores * prod.memoryMb * prod.diskGb);
     });
+  });
+  it("derives the runner's GitHub and its REST API from one setting (github.com, GHE.com, GHE Server)", () => {
+    expect(parseConfig(base()).runners).to.include({ githubUrl: "https://github.com", githubApiUrl: "https://api.github.com" });
+    expect(githubApiUrlOf("https://octo.ghe.com")).to.equal("https://api.octo.ghe.com");
+    expect(parseConfig(base({ githubServerUrl: "https://ghe.example.com:8443" })).runners)
+      .to.include({ githubUrl: "https://ghe.example.com:8443", githubApiUrl: "https://ghe.example.com:8443/api/v3" });
   });
 });

@@ -114,8 +114,48 @@ if [ "$sent" = 0 ] && [ ! -f "$spool.1" ] && [ "$(stat -c %s "$spool")" -gt "${C
   log "rotated the spool"
 fi
 
-# The heartbeat: this runner is alive and can reach the stats service.
-printf '{"v":1,"type":"heartbeat","ts":"%s","runner":"%s"}\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$RUNNER_NAME" > "$batch"
+# listener_code: the listener's last exit code, as the runner's run-helper.sh
+# logged it under this unit (actions/runner src/Misc/layoutroot/run-helper.sh.template,
+# v2.329.0 and v2.336.0: one line per code), or nothing.
+listener_code() {
+  local id
+  id=$(systemctl show -P InvocationID actions-runner.service 2> /dev/null) || return 0
+  [ -n "$id" ] || return 0
+  journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$id" 2> /dev/null | sed -nE \
+    -e 's/^Runner listener exit with 0 return code.*/0/p' \
+    -e 's/^Runner listener exit with terminated error.*/1/p' \
+    -e 's/^Runner listener exit with retryable error.*/2/p' \
+    -e 's/^Runner listener exit because of updating.*/3/p' \
+    -e 's/^Runner listener exit with Session Conflict error.*/5/p' \
+    -e 's/^Runner listener exit with deprecated version exit code: ([0-9]+).*/\1/p' \
+    -e 's/^Exiting with unknown error code: ([0-9]+).*/\1/p' | tail -n 1
+}
+# listener_state: "<state> <code|null>" of the runner's listener. refused: it
+# stopped with a code that needs an operator: 1 (runner deleted in GitHub,
+# access denied, version refused before 2.333, not configured) or 7 (version
+# refused); failed: any other stop but a clean 0, a unit that failed or is
+# waiting to restart.
+listener_state() {
+  local active main code
+  active=$(systemctl show -P ActiveState actions-runner.service 2> /dev/null) || { echo "failed null"; return; }
+  case $active in
+    active | reloading) echo "running null"; return ;;
+  esac
+  code=$(listener_code)
+  main=$(systemctl show -P ExecMainStatus actions-runner.service 2> /dev/null || true)
+  # run.sh passes 7 on (>= 2.333); it reports the other codes as 0.
+  [ "$main" = 7 ] && code=7
+  case ${code:-none} in
+    1 | 7) echo "refused $code" ;;
+    0 | none) if [ "$active" = inactive ]; then echo "stopped ${code:-null}"; else echo "failed ${code:-null}"; fi ;;
+    *) echo "failed $code" ;;
+  esac
+}
+
+# The heartbeat: this runner is alive and can reach the stats service, and its listener's state.
+read -r listener listener_exit < <(listener_state)
+printf '{"v":1,"type":"heartbeat","ts":"%s","runner":"%s","listener":"%s","listenerExitCode":%s}\n' \
+  "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$RUNNER_NAME" "$listener" "$listener_exit" > "$batch"
 status=$(post "$batch")
 [ "$status" = 202 ] || log "heartbeat not accepted ($status)"
 exit "$sent"

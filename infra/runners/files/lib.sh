@@ -119,3 +119,27 @@ fetch_verified() {
   fi
   mv "$tmp" "$dest"
 }
+
+# The runner's job runs in Runner.Worker (the listener starts one per job), as
+# runner: its exact process name, whatever path or version it runs from.
+runner_busy() { pgrep -u runner -x Runner.Worker > /dev/null; }
+
+# drain_runner force|keep: waits up to RUNNER_DRAIN_S (600) seconds for the
+# running job to end, then stops actions-runner.service. Stopping the listener
+# fails a running job ("The runner has received a shutdown signal"), so every
+# stop waits for the job first. At the deadline it stops anyway (force), or
+# leaves the runner running and returns 75, still busy (keep).
+# The listener may still take a new job in the instant between the check and the stop.
+drain_runner() {
+  local waited=0 limit=${RUNNER_DRAIN_S:-600}
+  while runner_busy && [ "$waited" -lt "$limit" ]; do
+    [ "$waited" = 0 ] && log "waiting up to ${limit}s for the running job to end"
+    sleep 2
+    waited=$((waited + 2))
+  done
+  if runner_busy; then
+    [ "$1" = force ] || { log "a job is still running after ${limit}s: the runner is left running"; return 75; }
+    log "a job is still running after ${limit}s: stopping the runner anyway (the job fails)"
+  fi
+  systemctl stop actions-runner.service 2> /dev/null || true
+}

@@ -82,7 +82,7 @@ install_file "$HERE/config/journald-cco.conf" /etc/systemd/journald.conf.d/50-cc
 ensure_dir /var/spool/cco 755 root:root
 [ -f /var/spool/cco/events.jsonl ] || install -m 620 -o root -g runner /dev/null /var/spool/cco/events.jsonl
 ensure_dir /var/lib/cco 700 root:root
-for f in job-hook.sh job-started.sh job-completed.sh forwarder.sh; do
+for f in job-hook.sh job-started.sh job-completed.sh forwarder.sh runner-env.sh drain.sh; do
   install_file "$HERE/$f" "/opt/cco/$f" 755 root:root
 done
 
@@ -96,24 +96,35 @@ printf 'root\n' | install_text /etc/at.allow 644 root:root
 # decision from there and runs nothing from there: the version marker and the
 # runner id live in /var/lib/cco (0700 root), and installdependencies.sh runs
 # from the verified tarball, unpacked into a root-owned temporary directory.
+# With auto-update the pinned version is only the bootstrap: the runner updates
+# itself (update.sh.template in actions/runner: bin and externals become
+# symlinks to bin.<version> and externals.<version>), and the marker follows
+# it. A pinned version is unpacked only when newer than what runs, so a
+# later bump never downgrades a runner that updated itself.
 ensure_dir /var/cache/cco 755 root:root
 tarball=/var/cache/cco/actions-runner-linux-x64-$RUNNER_VERSION.tar.gz
 fetch_verified "$RUNNER_URL" "$RUNNER_SHA256" "$tarball"
 version_file=/var/lib/cco/runner-version
-# wait_idle: gives a running job up to RUNNER_DRAIN_S (600) seconds to end
-# before the runner is stopped for an upgrade (a job runs in Runner.Worker).
-wait_idle() {
-  local waited=0
-  while pgrep -u runner -f 'bin/Runner.Worker' > /dev/null && [ "$waited" -lt "${RUNNER_DRAIN_S:-600}" ]; do
-    [ "$waited" = 0 ] && log "waiting for the running job to end before upgrading the runner"
-    sleep 5
-    waited=$((waited + 5))
-  done
+version_lt() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; }
+# installed_version: the version a self-update linked bin to, else the one provisioning unpacked.
+installed_version() {
+  local target
+  if [ -L "$RUNNER_DIR/bin" ]; then
+    target=$(readlink "$RUNNER_DIR/bin")
+    target=${target##*/bin.}
+    [[ $target =~ ^[0-9]+(\.[0-9]+)+$ ]] && printf '%s\n' "$target"
+  elif [ -d "$RUNNER_DIR/bin" ]; then
+    cat "$version_file" 2> /dev/null || true
+  fi
 }
-if [ "$(cat "$version_file" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
-  wait_idle
-  systemctl stop actions-runner.service 2> /dev/null || true
+installed=$(installed_version)
+if [ -z "$installed" ] || version_lt "$installed" "$RUNNER_VERSION"; then
+  drain_runner force
   install -d -m 750 -o runner -g runner "$RUNNER_DIR"
+  # Unpacked beside a self-update's links, never through them (tar would write into bin.<old>).
+  for d in bin externals; do
+    if [ -L "$RUNNER_DIR/$d" ]; then runuser -u runner -- rm -f "$RUNNER_DIR/$d"; fi
+  done
   runuser -u runner -- tar -xzf "$tarball" -C "$RUNNER_DIR"
   deps=$(mktemp -d)
   tar -xzf "$tarball" -C "$deps" --no-same-owner --wildcards '*bin/installdependencies.sh'
@@ -121,7 +132,9 @@ if [ "$(cat "$version_file" 2> /dev/null)" != "$RUNNER_VERSION" ]; then
   rm -rf "$deps"
   printf '%s\n' "$RUNNER_VERSION" | install_text "$version_file" 644 root:root
   rm -f "$RUNNER_DIR/.cco-version" # where older provisionings kept the marker
-  log "unpacked runner $RUNNER_VERSION"
+  log "unpacked runner $RUNNER_VERSION${installed:+ over $installed}"
+else
+  printf '%s\n' "$installed" | install_text "$version_file" 644 root:root
 fi
 
 # --- registration, once ---------------------------------------------------------
@@ -139,7 +152,15 @@ record_runner_id() {
 if [ ! -s "$runner_id_file" ]; then
   require REGISTRATION_TOKEN
   # No job runs while config.sh holds the token (a job runs as the same user).
-  systemctl stop actions-runner.service 2> /dev/null || true
+  drain_runner force
+  # A directory configured without a recorded id (provisioning interrupted after
+  # config.sh, a restored container): config.sh refuses to configure it again
+  # ("already configured", ConfigurationManager.cs), so drop its local
+  # registration first; --replace then takes over the name in GitHub.
+  if [ -e "$RUNNER_DIR/.runner" ]; then
+    runuser -u runner -- "$RUNNER_DIR/config.sh" remove --local > /dev/null
+    log "removed the local registration left without a recorded runner id"
+  fi
   update_flag=()
   [ "${RUNNER_AUTO_UPDATE:-false}" = true ] || update_flag=(--disableupdate)
   # The token reaches config.sh in its environment, which the runner reads as
@@ -154,18 +175,13 @@ if [ ! -s "$runner_id_file" ]; then
 fi
 
 # --- services ---------------------------------------------------------------------
-# The runner restarts only when its own unit changes (a restart ends a running job).
+# The runner restarts only when its own unit changes, and only once its job is done.
 runner_changed=0
 install_file "$HERE/units/actions-runner.service" /etc/systemd/system/actions-runner.service 644 root:root
 runner_changed=$CHANGED
-# A self-update replaces the runner after the listener exits: with KillMode=mixed
-# systemd would kill the update mid-way, so auto-update keeps KillMode=process.
+# Older provisionings kept KillMode=process for auto-update; run.sh makes it unneeded.
 autoupdate_dropin=/etc/systemd/system/actions-runner.service.d/cco-autoupdate.conf
-if [ "${RUNNER_AUTO_UPDATE:-false}" = true ]; then
-  ensure_dir /etc/systemd/system/actions-runner.service.d 755 root:root
-  printf '[Service]\nKillMode=process\n' | install_text "$autoupdate_dropin" 644 root:root
-  runner_changed=$((runner_changed | CHANGED))
-elif [ -e "$autoupdate_dropin" ]; then
+if [ -e "$autoupdate_dropin" ]; then
   rm -f "$autoupdate_dropin"
   runner_changed=1
   log "removed $autoupdate_dropin"
@@ -176,7 +192,9 @@ forwarder_changed=$CHANGED
 install_file "$HERE/units/cco-forwarder.timer" /etc/systemd/system/cco-forwarder.timer 644 root:root
 forwarder_changed=$((forwarder_changed | CHANGED))
 [ "$((runner_changed | forwarder_changed))" = 1 ] && systemctl daemon-reload
-ensure_unit actions-runner.service "$runner_changed"
+# A restart ends a running job: wait for it first.
+if [ "$runner_changed" = 1 ] && systemctl is-active --quiet actions-runner.service; then drain_runner force; fi
+ensure_unit actions-runner.service
 ensure_unit cco-forwarder.timer "$forwarder_changed"
 
 # The id GitHub gave this runner: the Pulumi program keeps it for deregistration.

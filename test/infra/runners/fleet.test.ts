@@ -143,6 +143,33 @@ describe("runners: the fleet under mocks", function () {
     });
   });
 
+  it("registers with the GitHub of githubServerUrl and calls its API (issue 13, finding 9)", async () => {
+    const plain = await runProgram({ runnerCount: "4" });
+    const ghe = await runProgram({ runnerCount: "4", githubServerUrl: "https://ghe.example.com" });
+    const envOf = (rec: typeof plain.recorder) => reveal(rec.byName(T.local, "runner-01-deregistration").inputs.environment) as Record<string, string>;
+    expect(envOf(plain.recorder)).to.not.have.property("GITHUB_API_URL");
+    expect(envOf(ghe.recorder)).to.include({ GITHUB_API_URL: "https://ghe.example.com/api/v3" });
+    expect(reveal(ghe.recorder.byName(T.local, "runner-01-registration-token").inputs.environment)).to.include({ GITHUB_API_URL: "https://ghe.example.com/api/v3" });
+    const runnerEnv = (rec: typeof plain.recorder) =>
+      ((rec.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue).text!;
+    expect(runnerEnv(plain.recorder)).to.match(/^GITHUB_URL=https:\/\/github\.com\/brentley\/cco$/m);
+    expect(runnerEnv(ghe.recorder)).to.match(/^GITHUB_URL=https:\/\/ghe\.example\.com\/brentley\/cco$/m);
+  });
+
+  it("stops each runner's listener on its container, once its job is done, before it leaves GitHub (issue 13, finding 7)", async () => {
+    const { recorder } = await runProgram({ runnerCount: "4" });
+    for (const c of runnerContainers(recorder.resources)) {
+      const drain = recorder.byName(T.remote, `${c.name}-drain`);
+      const dereg = recorder.byName(T.local, `${c.name}-deregistration`);
+      expect(drain.inputs.delete).to.equal("RUNNER_DRAIN_S=600 /opt/cco/drain.sh");
+      expect(drain.inputs.create).to.equal("/opt/cco/drain.sh resume");
+      // Depending on the deregistration, it is deleted first: drained and stopped, then removed from GitHub.
+      expect(drain.options.dependencies).to.include(dereg.urn);
+      expect(drain.options.replaceWith).to.deep.equal([c.urn]);
+      expect(drain.inputs.triggers).to.deep.equal([`${c.name}-id`]);
+    }
+  });
+
   it("gives every container its Proxmox firewall, up before it is provisioned", async () => {
     const { recorder } = await runProgram({ runnerCount: "6" });
     const guarded = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats")];

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { appendFile, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { appendFile, chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import type { RunningService } from "../../../service/server";
@@ -97,6 +97,26 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
       return s.jobs.started === 1 && s.runners["runner-07"]?.lastHeartbeatAt ? s : undefined;
     });
     expect(stats.jobs.started).to.equal(1);
+  });
+
+  it("sends the runner service's listener state in the heartbeat", async () => {
+    // The states themselves come from real systemd in the LXC end-to-end test; here, a
+    // host where systemctl cannot answer: the listener cannot be seen, so it is not healthy.
+    service = await startTestService(join(tmp.path, "stats"));
+    const r = await forward(service.url);
+    expect(r.status, r.stderr).to.equal(0);
+    const stored = (await readdir(join(tmp.path, "stats")))
+      .filter((f) => f.endsWith(".jsonl"))
+      .map((f) => readFileSync(join(tmp.path, "stats", f), "utf8"))
+      .join("")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const beat = stored.find((e) => e.type === "heartbeat");
+    expect(beat, JSON.stringify(stored)).to.include({ runner: "runner-07" });
+    expect(["running", "stopped", "failed", "refused"]).to.include(beat!.listener);
+    expect(beat).to.have.property("listenerExitCode");
+    expect(beat!.listenerExitCode === null || Number.isInteger(beat!.listenerExitCode)).to.equal(true);
   });
 
   it("skips a single line the service refuses as too large (413), instead of retrying it forever", async () => {

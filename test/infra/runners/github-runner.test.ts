@@ -43,6 +43,7 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(gh.runners.map((x) => x.name)).to.deep.equal(["runner-04"]);
     expect(gh.calls.map((c) => `${c.method} ${c.path}`)).to.deep.equal([
       "GET /repos/brentley/cco/actions/runners?per_page=100&page=1",
+      "GET /repos/brentley/cco/actions/runners/12",
       "DELETE /repos/brentley/cco/actions/runners/12/labels",
       "DELETE /repos/brentley/cco/actions/runners/12",
     ]);
@@ -53,6 +54,7 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     const r = await script(gh, "deregister", { RUNNER_ID: "12" });
     expect(r.code).to.equal(0);
     expect(gh.calls.map((c) => `${c.method} ${c.path}`)).to.deep.equal([
+      "GET /repos/brentley/cco/actions/runners/12",
       "DELETE /repos/brentley/cco/actions/runners/12/labels",
       "DELETE /repos/brentley/cco/actions/runners/12",
     ]);
@@ -71,14 +73,16 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     const r = await script(gh, "deregister", { DEREGISTER_RETRY_S: "0.05" });
     expect(r.code, r.stderr).to.equal(0);
     // Its custom labels go first, so no new job targets it between the retries.
-    expect(gh.calls[1]).to.include({ method: "DELETE", path: "/repos/brentley/cco/actions/runners/12/labels" });
+    expect(gh.calls.slice(1, 3).map((c) => `${c.method} ${c.path}`)).to.deep.equal([
+      "GET /repos/brentley/cco/actions/runners/12", "DELETE /repos/brentley/cco/actions/runners/12/labels"]);
     expect(runner).to.include({ unlabelled: true });
     expect(gh.calls.filter((c) => c.method === "DELETE" && !c.path.endsWith("/labels"))).to.have.length(3);
     expect(gh.runners).to.deep.equal([]);
   });
 
-  it("gives up after its bound with a clear message, never waiting forever", async () => {
-    gh.runners = [{ id: 12, name: "runner-05", busyFor: 1_000_000 }];
+  it("gives up after its bound with a clear message, never waiting forever, and puts its labels back", async () => {
+    const runner = { id: 12, name: "runner-05", busyFor: 1_000_000, labels: ["cco", "runner-05"] };
+    gh.runners = [runner];
     const started = Date.now();
     const r = await script(gh, "deregister", { DEREGISTER_TIMEOUT_S: "1", DEREGISTER_RETRY_S: "0.1" });
     expect(r.code).to.equal(1);
@@ -86,6 +90,11 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(Date.now() - started).to.be.below(10_000);
     const deletes = gh.calls.filter((c) => c.method === "DELETE" && !c.path.endsWith("/labels")).length;
     expect(deletes).to.be.within(5, 15);
+    // It stays registered, so it stays in rotation as it was.
+    expect(gh.calls.at(-1)).to.include({ method: "PUT", path: "/repos/brentley/cco/actions/runners/12/labels" });
+    expect(runner).to.include({ unlabelled: false });
+    expect(runner.labels).to.deep.equal(["cco", "runner-05"]);
+    expect(r.stderr).to.include("labels cco,runner-05 restored");
   });
 
   it("fails on a bad token instead of pretending", async () => {

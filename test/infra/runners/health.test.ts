@@ -41,6 +41,22 @@ describe("runners: npm run health", () => {
       ]);
     });
 
+    it("flags a runner whose heartbeat says its listener failed or is refused by GitHub (forwarder.sh's fields)", () => {
+      const rows = assess(snapshot({
+        "runner-01": { ...runner(ago(10)), listener: "running", listenerExitCode: null },
+        "runner-02": { ...runner(ago(10)), listener: "refused", listenerExitCode: 7 },
+        "runner-03": { ...runner(ago(10)), listener: "failed", listenerExitCode: 137 },
+        "runner-04": { ...runner(ago(10)), listener: "stopped", listenerExitCode: 0 },
+      }), opts);
+      expect(rows.map((r) => [r.name, r.healthy, r.heartbeat])).to.deep.equal([
+        ["runner-01", true, "heartbeat 10s ago, listener running"],
+        ["runner-02", false, "heartbeat 10s ago, listener refused (exit 7)"],
+        ["runner-03", false, "heartbeat 10s ago, listener failed (exit 137)"],
+        ["runner-04", true, "heartbeat 10s ago, listener stopped (exit 0)"],
+      ]);
+      expect(rows[1]!.problems.join()).to.include("GitHub refuses this runner");
+    });
+
     it("adds GitHub's view: offline and unregistered runners are unhealthy, busy is shown", () => {
       const rows = assess(snapshot({ "runner-01": runner(ago(10)), "runner-02": runner(ago(10)), "runner-03": runner(ago(10)) }), {
         ...opts,

@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { spawn, spawnSync } from "node:child_process";
-import { chmod, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import { EventSchema } from "../../../service/events";
 import { useTempDir } from "../../helpers/tmp";
+import { WorkerLog } from "../../helpers/worker-log";
 
 const HOOK = join(PROJECT_ROOT, "infra", "runners", "files", "job-hook.sh");
 
@@ -45,15 +46,23 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     return new Promise((resolve) => child.on("exit", (code) => resolve({ code, ms: Date.now() - t0 })));
   }
   const lines = async () => (await readFile(spool(), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  async function workerLog(body: string) {
-    await mkdir(diag(), { recursive: true });
-    await writeFile(join(diag(), "Worker_20261126-180000-utc.log"), "[older job]\ncurrent step result 'Failed'\n");
-    await writeFile(join(diag(), "Worker_20261126-190000-utc.log"), body);
-  }
+  /** An older job's Worker log, already finished (its result must never leak into the next job's). */
+  const olderJob = () =>
+    new WorkerLog(diag(), new Date("2026-11-26T17:00:00Z")).start("older job").step("Run make", "Failed", "Failed").completedHook().finish("Failed");
+  /** This job's Worker log, started after the older one. */
+  const thisJob = (display = "lint") => {
+    olderJob();
+    return new WorkerLog(diag(), new Date("2026-11-26T18:00:00Z")).start(display);
+  };
+  const completedResult = async () => {
+    expect((await hook("completed")).code).to.equal(0);
+    return (await lines())[0];
+  };
 
   it("appends a started and a completed event that the stats service accepts, with the audit fields", async () => {
-    await workerLog('{ "jobDisplayName": "test (ubuntu, 1.80)" }\nStep result: Succeeded\n');
+    const log = thisJob("test (ubuntu, 1.80)");
     expect((await hook("started")).code).to.equal(0);
+    log.step("Run cargo test", "Succeeded", "").completedHook();
     expect((await hook("completed")).code).to.equal(0);
     const [start, done] = await lines();
     for (const e of [start, done]) expect(EventSchema.safeParse(e).success, JSON.stringify(e)).to.equal(true);
@@ -65,44 +74,99 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     expect(Math.abs(Date.parse(String(done!.ts)) - Date.now())).to.be.lessThan(10_000);
   });
 
-  for (const [log, result] of [
-    ["current step result 'Failed'\n", "failed"],
-    ["Step result: Failed\n", "failed"],
-    ["current step result 'Canceled'\n", "cancelled"],
-    ["", "succeeded"],
-  ] as const) {
-    it(`reads the result from the Worker log: ${JSON.stringify(log.trim()) || "no failed step"} -> ${result}`, async () => {
-      await workerLog(`{ "jobDisplayName": "lint" }\n${log}`);
-      await hook("completed");
-      expect((await lines())[0]).to.include({ result, job: "lint" });
-    });
-  }
+  // The result is the job's state after its last step (StepsRunner.cs v2.329.0 logs
+  // "Current state: job state = '...'" after every step), never a step's own result.
+  it("a failed step fails the job", async () => {
+    thisJob().step("Run make", "Failed", "Failed").skipped("Run deploy", "Failed").completedHook();
+    expect(await completedResult()).to.include({ result: "failed", job: "lint" });
+  });
+
+  it("cancelled between steps: the next step is skipped, the job is cancelled (no step says Canceled)", async () => {
+    // StepsRunner: the job token is already cancelled before the step, so the
+    // job result becomes Canceled and success() is false: the step is skipped.
+    thisJob().step("Run make", "Succeeded", "").skipped("Run tests", "Canceled").completedHook();
+    expect(await completedResult()).to.include({ result: "cancelled" });
+  });
+
+  it("cancelled during an if: always() step: the step succeeds, the job is cancelled", async () => {
+    // StepsRunner: the cancellation callback sets the job result to Canceled, the
+    // condition re-test (always()) stays true, so the step runs on to success.
+    thisJob()
+      .step("Run make", "Succeeded", "")
+      .step("Upload logs", "Succeeded", "Canceled", (l) => l.info("StepsRunner", "Re-evaluate condition on job cancellation for step: 'Upload logs'."))
+      .completedHook();
+    expect(await completedResult()).to.include({ result: "cancelled" });
+  });
+
+  it("the runner shuts down: the step is cancelled, the job is failed (as GitHub reports it)", async () => {
+    // StepsRunner: with RunnerShutdownToken cancelled the job result is Failed,
+    // the condition is not re-tested and the running step is cancelled.
+    thisJob()
+      .step("Run make", "Canceled", "Failed", (l) =>
+        l.info("StepsRunner", "Cancel current running step.").line("ERR ", "StepsRunner", "Caught cancellation exception from step: System.OperationCanceledException: The operation was canceled."))
+      .completedHook();
+    expect(await completedResult()).to.include({ result: "failed" });
+  });
+
+  it("a composite action failing inside, under an outer continue-on-error: the job succeeds", async () => {
+    // CompositeActionHandler logs the inner step's failure; the outer step's
+    // continue-on-error turns it into Succeeded (ExecutionContext.ApplyContinueOnError).
+    thisJob()
+      .step("Run ./.github/actions/flaky", "Succeeded", "", (l) =>
+        l.info("CompositeActionHandler", "Processing embedded step: DisplayName='Run ./flaky.sh'")
+          .info("CompositeActionHandler", "Starting: Run ./flaky.sh")
+          .info("CompositeActionHandler", "Step result: Failed")
+          .info("CompositeActionHandler", "Update job result with current composite step result 'Failed'."))
+      .completedHook();
+    expect(await completedResult()).to.include({ result: "succeeded" });
+  });
+
+  it("a Worker log that rolled over at 8 MB: the display name from the first page, the state from the last", async () => {
+    const log = thisJob("build (arm64)").step("Run make", "Failed", "Failed").fillPage();
+    log.step("Upload logs", "Succeeded", "Failed").completedHook();
+    expect(log.pages.length, "two pages of this job").to.equal(2);
+    expect(await completedResult()).to.include({ result: "failed", job: "build (arm64)" });
+  });
+
+  it("no state line for this job (log missing or cut short): unknown, not a guess", async () => {
+    thisJob("lint"); // started, no step finished yet
+    expect(await completedResult()).to.include({ result: "unknown", job: "lint" });
+    await writeFile(spool(), "");
+    await rm(diag(), { recursive: true, force: true });
+    expect((await hook("completed")).code).to.equal(0);
+    expect((await lines())[0]).to.include({ result: "unknown", job: "test" });
+  });
 
   it("falls back to GITHUB_JOB without a Worker log", async () => {
     await hook("started");
     expect((await lines())[0]).to.include({ job: "test" });
   });
 
-  it("exits 0 when it cannot write the spool, has no jq, or gets a bad kind", async () => {
-    expect((await hook("started", { CCO_SPOOL: join(tmp.path, "missing", "events.jsonl") })).code).to.equal(0);
-    // Everything the hook uses but jq.
-    const nojq = join(tmp.path, "nojq");
-    await mkdir(nojq);
-    for (const tool of ["bash", "timeout", "date", "grep", "sed", "head", "hostname"]) {
-      const found = spawnSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
-      if (found) await symlink(found, join(nojq, tool));
+  it("runs its tools from a fixed PATH: a jq or date first on the job's PATH (GITHUB_PATH) is not used", async () => {
+    // The runner puts the job's GITHUB_PATH first in a hook's PATH (ScriptHandler.cs AddPrependPathToEnvironment, v2.329.0).
+    const bin = join(tmp.path, "job-bin");
+    await mkdir(bin);
+    for (const tool of ["jq", "date", "grep", "timeout"]) {
+      await writeFile(join(bin, tool), `#!/bin/sh\necho planted > ${join(tmp.path, "planted-ran")}\nexit 0\n`);
+      await chmod(join(bin, tool), 0o755);
     }
-    expect((await hook("started", { PATH: nojq })).code).to.equal(0);
+    thisJob().step("Run make", "Failed", "Failed").completedHook();
+    expect((await hook("completed", { PATH: `${bin}:${process.env.PATH ?? ""}` })).code).to.equal(0);
+    expect(existsSync(join(tmp.path, "planted-ran")), "no planted tool ran").to.equal(false);
+    expect((await lines())[0]).to.include({ result: "failed" });
+  });
+
+  it("exits 0 when it cannot write the spool or gets a bad kind", async () => {
+    expect((await hook("started", { CCO_SPOOL: join(tmp.path, "missing", "events.jsonl") })).code).to.equal(0);
     expect((await hook("exploded")).code).to.equal(0);
     expect(existsSync(spool()), "nothing appended").to.equal(false);
   });
 
-  it("is bounded in time: a hung step inside is cut off and the job goes on", async () => {
-    const bin = join(tmp.path, "bin");
-    await mkdir(bin);
-    await writeFile(join(bin, "jq"), "#!/bin/sh\nsleep 30\n");
-    await chmod(join(bin, "jq"), 0o755);
-    const r = await hook("started", { PATH: `${bin}:${process.env.PATH ?? ""}`, CCO_HOOK_TIMEOUT_S: "1" });
+  it("is bounded in time: a read that hangs inside is cut off and the job goes on", async () => {
+    // A Worker page that never ends (a FIFO nobody writes): grep blocks on it.
+    await mkdir(diag(), { recursive: true });
+    expect(spawnSync("mkfifo", [join(diag(), "Worker_20261126-180000-utc.log")]).status).to.equal(0);
+    const r = await hook("started", { CCO_HOOK_TIMEOUT_S: "1" });
     expect(r.code).to.equal(0);
     expect(r.ms).to.be.lessThan(5_000);
   });

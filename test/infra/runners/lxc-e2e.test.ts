@@ -406,8 +406,11 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       fetched.map((q) => `${q.host}(${q.scheme})`).join(" -> "),
       fetched.map((q) => q.host).join(",") === "github.com,release-assets.githubusercontent.com");
     const args = ct.exec("cat /home/runner/actions-runner/.stub-config-args").stdout.split("\n");
-    probes.add(g, "config.sh ran as runner with name, labels, --disableupdate", `--name runner-01 --labels ${env.get("RUNNER_LABELS")}`,
-      args.join(" "), args.join(" ").includes(`--name runner-01`) && args.join(" ").includes(`--labels ${env.get("RUNNER_LABELS")}`) && args.includes("--disableupdate"));
+    // Auto-update is the default (issue 13, finding 1): the pinned version only bootstraps the runner.
+    const autoUpdate = env.get("RUNNER_AUTO_UPDATE") === "true";
+    probes.add(g, `config.sh ran as runner with name, labels and, with auto-update ${autoUpdate ? "on (the default)" : "off"}, ${autoUpdate ? "no " : ""}--disableupdate`,
+      `--name runner-01 --labels ${env.get("RUNNER_LABELS")}${autoUpdate ? ", auto-update on, no --disableupdate" : " --disableupdate"}`,
+      args.join(" "), autoUpdate && args.join(" ").includes(`--name runner-01`) && args.join(" ").includes(`--labels ${env.get("RUNNER_LABELS")}`) && !args.includes("--disableupdate"));
     probes.add(g, "the registration token is not on config.sh's command line (the stub took it from ACTIONS_RUNNER_INPUT_TOKEN)",
       "no --token, no token in argv", args.join(" "), !args.includes("--token") && !args.join(" ").includes(REGISTRATION_TOKEN));
     expectGroup(g);
@@ -580,12 +583,16 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       GITHUB_RUN_ATTEMPT: "2", GITHUB_ACTOR: "octocat", GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
       GITHUB_REF: "refs/heads/main", GITHUB_EVENT_NAME: "push", RUNNER_NAME: "runner-01",
     };
-    // As the runner does: the job's Worker log in _diag (display name, step results), then the hooks, as runner.
+    // As the runner does: the job's Worker log in _diag (its first lines and the job message as
+    // src/Runner.Worker/Program.cs and Worker.cs v2.329.0 write them), then the hooks, as runner.
     const worker = "/home/runner/actions-runner/_diag/Worker_20261126-180000-utc.log";
-    ct.must(`printf '%s\\n' '"jobDisplayName": "test (linux)"' > ${worker}`, { user: "runner" });
+    const workerLine = (source: string, message: string) => `[2026-11-26 18:00:00Z INFO ${source}] ${message}`;
+    ct.must(`cat > ${worker}`, { user: "runner", input: [workerLine("Worker", "Version: 2.329.0"), workerLine("Worker", "Job message:"),
+      ' {', '  "jobDisplayName": "test (linux)"', ' }', ""].join("\n") });
     let r = ct.exec("/opt/cco/job-started.sh", { user: "runner", env: job });
     probes.add(g, "job-started.sh as runner", "exit 0", describeRun(r), r.status === 0);
-    ct.must(`echo "[2026-11-26 18:01:00Z INFO StepsRunner] Step result: Failed" >> ${worker}`, { user: "runner" });
+    // The job's state after a failed step (src/Runner.Worker/StepsRunner.cs v2.329.0).
+    ct.must(`cat >> ${worker}`, { user: "runner", input: `${workerLine("StepsRunner", "Step result: Failed")}\n${workerLine("StepsRunner", "Current state: job state = 'Failed'")}\n` });
     r = ct.exec("/opt/cco/job-completed.sh", { user: "runner", env: job });
     probes.add(g, "job-completed.sh as runner", "exit 0", describeRun(r), r.status === 0);
     r = ct.exec("/opt/cco/job-hook.sh started", { user: "runner", env: { ...job, CCO_SPOOL: "/nonexistent/spool" } });
@@ -596,7 +603,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const matches = (e: Record<string, unknown>) => Object.entries(expected).every(([k, v]) => e[k] === v);
     probes.add(g, "spool: job_started with repo, workflow, run, attempt, actor, sha, ref, event, runner", "all fields",
       JSON.stringify(lines[0]), lines[0]?.type === "job_started" && matches(lines[0]));
-    probes.add(g, "spool: job_completed, result from the step results", "result failed",
+    probes.add(g, "spool: job_completed, result from the job's state line", "result failed",
       JSON.stringify(lines[1]), lines[1]?.type === "job_completed" && lines[1]?.result === "failed" && matches(lines[1]));
     r = ct.exec("echo forged >> /var/spool/cco/events.jsonl && echo appended", { user: "runner" });
     probes.add(g, "runner may append to the spool (the hooks run as runner)", "appends", describeRun(r), r.status === 0);
@@ -805,6 +812,209 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const after = runnerPid();
     probes.add(g, "the runner's MainPID is unchanged", before, `${before} -> ${after}`, after === before && before !== "0");
     ct.must(`mv ${RD}/.runner.moved ${RD}/.runner`, { user: "runner" });
+    expectGroup(g);
+  });
+
+  // ---- The runner as actions/runner behaves (issue 13): findings 1-3, 5, 6 and 8. ----
+  // The stub follows actions/runner v2.329.0 (v2.333.0 for exit code 7) where these
+  // probes depend on it; each behaviour cites its source in test/lxc/runner-stub.
+  const RD = "/home/runner/actions-runner";
+  const STUB = "/var/lib/cco-stub";
+  /** The answer the stub listener takes as GitHub's (deleted, version-refused, session-conflict; empty: accepted). */
+  const githubAnswers = (answer: string) => ct.must(`install -d -m 755 ${STUB} && printf '%s\\n' '${answer}' > ${STUB}/github`);
+  /** A job for the stub listener to take (KEY=value lines: STUB_SECONDS, STUB_RESULT, STUB_GITHUB_PATH, GITHUB_*). */
+  const queueJob = (id: string, vars: Record<string, string>) => {
+    ct.must(`install -d -m 755 ${STUB} && install -d -m 755 -o runner -g runner ${STUB}/queue`);
+    ct.must(`cat > ${STUB}/queue/.${id} && chown runner:runner ${STUB}/queue/.${id} && mv ${STUB}/queue/.${id} ${STUB}/queue/${id}.job`,
+      { input: Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join("") });
+  };
+  const waitIn = (what: string, script: string, seconds: number) => {
+    const r = ct.exec(`timeout ${seconds} bash -c '${script.replace(/'/g, "'\\''")}'`, { timeoutMs: (seconds + 10) * 1000 });
+    return { ok: r.status === 0, what, out: describeRun(r) };
+  };
+  const unitProps = (props: string[]) =>
+    Object.fromEntries(ct.must(`systemctl show ${props.map((p) => `-p ${p}`).join(" ")} actions-runner.service`).trim().split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  /** Runs the forwarder now and returns the newest heartbeat the stats service stored. */
+  const heartbeatNow = () => {
+    ct.exec("systemctl start cco-forwarder.service", { timeoutMs: 60_000 });
+    return storedEvents().filter((e) => e.type === "heartbeat" && e.runner === "runner-01").pop();
+  };
+  const bundleFile = (f: string) => `/root/${bundleDir.split("/").pop()!}/${f}`;
+  const setParam = (key: string, value: string) => ct.must(`sed -i 's|^${key}=.*|${key}=${value}|' ${bundleFile("runner.env")}`);
+
+  it("runner service wrapper (issue 13, findings 1-2): run.sh with the signal trap, KillMode=mixed, the version follows self-updates", function () {
+    const g = "runner wrapper and version (issue 13)";
+    const u = unitProps(["ExecStart", "KillMode", "Environment", "DropInPaths", "MainPID"]);
+    probes.add(g, "the unit runs the runner's own wrapper run.sh (it stays the main process across self-updates)", `${RD}/run.sh`,
+      u.ExecStart!.slice(0, 120), u.ExecStart!.includes(`path=${RD}/run.sh`));
+    probes.add(g, "with RUNNER_MANUALLY_TRAP_SIG=1 and ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1", "both set", u.Environment!,
+      u.Environment!.split(" ").includes("RUNNER_MANUALLY_TRAP_SIG=1") && u.Environment!.split(" ").includes("ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1"));
+    probes.add(g, `KillMode=mixed with auto-update ${env.get("RUNNER_AUTO_UPDATE")} (no drop-in)`, "mixed, no drop-in", `${u.KillMode}, ${u.DropInPaths || "no drop-in"}`,
+      u.KillMode === "mixed" && u.DropInPaths === "");
+    const main = ct.must(`ps -o args= -p ${u.MainPID}`).trim();
+    probes.add(g, "the main process is run.sh", "bash .../run.sh", main, main.endsWith("run.sh"));
+
+    // systemctl stop during a job: run.sh turns SIGTERM into SIGINT to the listener, which cancels the job; the rest is killed.
+    githubAnswers("");
+    queueJob("stop-1", { STUB_SECONDS: "120", GITHUB_REPOSITORY: "brentley/cco", GITHUB_RUN_ID: "5001" });
+    let w = waitIn("a job running", "until pgrep -u runner -x Runner.Worker; do sleep 0.2; done", 20);
+    probes.add(g, "a job runs (the stub's Runner.Worker)", "Runner.Worker running", w.out, w.ok);
+    let r = ct.exec(`systemctl stop actions-runner.service; pgrep -u runner -a || echo none; systemctl show -P ActiveState actions-runner.service; systemctl show -P Result actions-runner.service; grep stop-1 ${RD}/_diag/stub-jobs.log`);
+    probes.add(g, "systemctl stop: the job is cancelled as a runner shutdown, nothing of runner is left, the unit stops cleanly",
+      "none, inactive, success, stop-1 cancelled", describeRun(r),
+      r.stdout.startsWith("none\ninactive\nsuccess\n") && r.stdout.includes("stop-1 cancelled by a runner shutdown"));
+    ct.must("systemctl start actions-runner.service");
+
+    // A self-update (actions/runner update.sh.template): bin becomes a symlink to bin.<version>.
+    ct.must(`cd ${RD} && mv bin bin.2.400.0 && ln -s ${RD}/bin.2.400.0 bin && touch bin.2.400.0/.untouched`, { user: "runner" });
+    let p = provision(6);
+    probes.add(g, "after a self-update to 2.400.0, provisioning unpacks nothing (no downgrade)", "exit 0, no 'unpacked'",
+      `exit ${p.status} ${p.stderr.split("\n").filter((l) => l.includes("unpacked")).join(" ") || "(nothing unpacked)"}`, p.status === 0 && !p.stderr.includes("unpacked"));
+    r = ct.exec(`cat /var/lib/cco/runner-version; readlink ${RD}/bin`);
+    probes.add(g, "the version marker follows the self-update", `2.400.0, ${RD}/bin.2.400.0`, describeRun(r),
+      r.stdout.trim() === `2.400.0\n${RD}/bin.2.400.0`);
+    // A later bump past the self-updated version: unpacked beside the link, never through it.
+    const pinned = env.get("RUNNER_VERSION")!;
+    const oldBin = () => ct.must(`cd ${RD}/bin.2.400.0 && find . -printf '%p %s %T@\\n' | sort`);
+    const oldBefore = oldBin();
+    setParam("RUNNER_VERSION", "2.500.0");
+    p = provision(7);
+    r = ct.exec(`cat /var/lib/cco/runner-version; stat -c %F ${RD}/bin; systemctl is-active actions-runner.service`);
+    probes.add(g, "a pinned bump past it (2.500.0) replaces the bin link with the new version, leaves bin.2.400.0 as it was",
+      "2.500.0, directory, active; bin.2.400.0 unchanged", `exit ${p.status}; ${describeRun(r)}; bin.2.400.0 ${oldBin() === oldBefore ? "unchanged" : "CHANGED"}`,
+      p.status === 0 && r.stdout === "2.500.0\ndirectory\nactive\n" && oldBin() === oldBefore);
+    setParam("RUNNER_VERSION", pinned);
+    p = provision(8);
+    probes.add(g, `back to the rendered ${pinned}: older than what runs, nothing is unpacked`, "exit 0, no 'unpacked', marker 2.500.0",
+      `exit ${p.status}, marker ${ct.must("cat /var/lib/cco/runner-version").trim()}`,
+      p.status === 0 && !p.stderr.includes("unpacked") && ct.must("cat /var/lib/cco/runner-version").trim() === "2.500.0");
+    expectGroup(g);
+  });
+
+  it("restart policy (issue 13, finding 3): no restart loop when GitHub refuses the runner, and the listener's state in the heartbeat", function () {
+    const g = "restart policy and heartbeat (issue 13)";
+    const u = unitProps(["Restart", "RestartPreventExitStatus", "SuccessExitStatus"]);
+    probes.add(g, "Restart=always, but not for the wrappers' stop codes", "always; 0 1 5 7", `${u.Restart}; ${u.RestartPreventExitStatus}`,
+      u.Restart === "always" && ["0", "1", "5", "7"].every((c) => u.RestartPreventExitStatus!.split(" ").includes(c)));
+    let beat = heartbeatNow();
+    probes.add(g, "heartbeat while the listener runs", "running, null", JSON.stringify(beat), beat?.listener === "running" && beat?.listenerExitCode === null);
+
+    // GitHub refuses this version: the listener exits 7 (>= 2.333 with the variable), run.sh passes it on.
+    githubAnswers("version-refused");
+    ct.must("systemctl restart actions-runner.service");
+    let w = waitIn("the unit stops", "while systemctl is-active --quiet actions-runner.service; do sleep 0.2; done", 20);
+    ct.must("sleep 12"); // longer than RestartSec=10: a restart would have happened
+    let s = unitProps(["ActiveState", "ExecMainStatus", "NRestarts"]);
+    probes.add(g, "version refused: the unit stays down (no restart every 10 s)", "failed, status 7, 0 restarts",
+      `${w.ok ? "" : "still active; "}${s.ActiveState}, status ${s.ExecMainStatus}, ${s.NRestarts} restarts`,
+      s.ActiveState === "failed" && s.ExecMainStatus === "7" && s.NRestarts === "0");
+    beat = heartbeatNow();
+    probes.add(g, "heartbeat: refused, 7", "refused, 7", JSON.stringify(beat), beat?.listener === "refused" && beat?.listenerExitCode === 7);
+
+    // Deleted in GitHub: the listener exits 1, run-helper.sh reports it and exits 0.
+    githubAnswers("deleted");
+    ct.must("systemctl reset-failed actions-runner.service; systemctl start actions-runner.service");
+    w = waitIn("the unit stops", "while systemctl is-active --quiet actions-runner.service; do sleep 0.2; done", 20);
+    ct.must("sleep 12");
+    s = unitProps(["ActiveState", "ExecMainStatus", "NRestarts"]);
+    probes.add(g, "runner deleted in GitHub: the unit stays down", "inactive, status 0, 0 restarts",
+      `${w.ok ? "" : "still active; "}${s.ActiveState}, status ${s.ExecMainStatus}, ${s.NRestarts} restarts`,
+      s.ActiveState === "inactive" && s.ExecMainStatus === "0" && s.NRestarts === "0");
+    beat = heartbeatNow();
+    probes.add(g, "heartbeat: refused, 1 (from run-helper.sh's line in the journal)", "refused, 1", JSON.stringify(beat),
+      beat?.listener === "refused" && beat?.listenerExitCode === 1);
+
+    // A crash of the wrapper is restarted.
+    githubAnswers("");
+    ct.must("systemctl start actions-runner.service");
+    const before = unitProps(["MainPID"]).MainPID!;
+    ct.must(`kill -KILL ${before}`);
+    w = waitIn("restarted", `until [ "$(systemctl show -P NRestarts actions-runner.service)" = 1 ] && systemctl is-active --quiet actions-runner.service; do sleep 0.5; done`, 30);
+    probes.add(g, "run.sh killed: restarted after RestartSec", "1 restart, active", w.out, w.ok);
+    ct.must("systemctl stop actions-runner.service");
+    beat = heartbeatNow();
+    probes.add(g, "heartbeat after an operator's stop: stopped", "stopped", JSON.stringify(beat), beat?.listener === "stopped");
+    ct.must("systemctl start actions-runner.service");
+    expectGroup(g);
+  });
+
+  it("hooks and PATH (issue 13, finding 5): .env re-asserted at every start, the hook's tools by absolute path", function () {
+    const g = "hooks, .env and PATH (issue 13)";
+    const hooksLine = "ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/cco/job-started.sh";
+    let r = ct.exec(`cat ${RD}/.env`);
+    probes.add(g, "the runner's .env (loaded by the listener over the unit's environment) names the hooks", hooksLine, describeRun(r), r.stdout.includes(hooksLine));
+    // A job blanks the hooks in .env and makes the listener start again (it may signal its own processes).
+    ct.must(`printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=\\nACTIONS_RUNNER_HOOK_JOB_COMPLETED=\\n' > ${RD}/.env && rm ${RD}/_diag/Runner_stub.log`, { user: "runner" });
+    const before = unitProps(["MainPID"]).MainPID!;
+    ct.must(`kill -TERM ${before}`, { user: "runner" });
+    const w = waitIn("restarted", `until [ "$(systemctl show -P MainPID actions-runner.service)" != ${before} ] && [ "$(systemctl show -P MainPID actions-runner.service)" != 0 ] && grep -q hook-started ${RD}/_diag/Runner_stub.log; do sleep 0.5; done`, 30);
+    r = ct.exec(`cat ${RD}/.env; grep hook- ${RD}/_diag/Runner_stub.log`);
+    probes.add(g, "after the restart the listener has the hooks again (runner-env.sh rewrote .env)", "hooks in .env and in the listener",
+      `${w.ok ? "" : "no restart; "}${describeRun(r)}`, w.ok && r.stdout.includes(hooksLine) && r.stdout.includes("hook-started: /opt/cco/job-started.sh"));
+
+    // A job whose GITHUB_PATH puts its own jq, date, grep and timeout first (the runner puts it first in a hook's PATH).
+    ct.must(["mkdir -p /home/runner/job-bin", "for t in jq date grep sed timeout tail; do printf '#!/bin/sh\\ntouch /home/runner/planted-ran\\nexit 0\\n' > /home/runner/job-bin/$t; chmod 755 /home/runner/job-bin/$t; done"].join("\n"), { user: "runner" });
+    queueJob("path-1", { STUB_SECONDS: "1", STUB_RESULT: "Failed", STUB_DISPLAY: "path (probe)", STUB_GITHUB_PATH: "/home/runner/job-bin",
+      GITHUB_REPOSITORY: "brentley/cco", GITHUB_WORKFLOW: "build", GITHUB_JOB: "path", GITHUB_RUN_ID: "5101", GITHUB_RUN_ATTEMPT: "1", RUNNER_NAME: "runner-01" });
+    const done = waitIn("the job ran", `until grep -q '^path-1 ' ${RD}/_diag/stub-jobs.log; do sleep 0.3; done`, 30);
+    const events = ct.exec("grep '\"runId\":5101' /var/spool/cco/events.jsonl").stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const got = events.map((e) => `${String(e.type)}${e.result ? `(${String(e.result)})` : ""} ${String(e.job)}`);
+    probes.add(g, "the job's hooks, run by the stub Worker as the runner runs them, recorded it with its result", "job_started, job_completed(failed), display name",
+      `${done.ok ? "" : "job did not finish; "}${got.join(", ")}`, got.join(",") === "job_started path (probe),job_completed(failed) path (probe)");
+    r = ct.exec("ls /home/runner/planted-ran 2>&1");
+    probes.add(g, "none of the job's planted tools ran in the hooks", "no /home/runner/planted-ran", describeRun(r), r.status !== 0);
+    expectGroup(g);
+  });
+
+  it("drain (issue 13, finding 6): a restart by provisioning waits for the running job; only a Runner.Worker counts as one", function () {
+    const g = "drain before restart (issue 13)";
+    queueJob("drain-1", { STUB_SECONDS: "12", GITHUB_REPOSITORY: "brentley/cco", GITHUB_RUN_ID: "5201" });
+    let w = waitIn("a job running", "until pgrep -u runner -x Runner.Worker; do sleep 0.2; done", 20);
+    probes.add(g, "a 12 s job runs", "Runner.Worker running", w.out, w.ok);
+    // A unit change, as an upgrade of this repository would bring.
+    const unit = bundleFile("units/actions-runner.service");
+    ct.must(`printf '# drain probe\\n' >> ${unit}`);
+    const t0 = Date.now();
+    let p = provision(9);
+    const waited = (Date.now() - t0) / 1000;
+    let r = ct.exec(`grep '^drain-1 ' ${RD}/_diag/stub-jobs.log; systemctl is-active actions-runner.service`);
+    probes.add(g, "provisioning with a changed unit waited for the job, then restarted the runner", "waiting line, job finished (not cancelled), active",
+      `exit ${p.status}, ${waited.toFixed(1)} s; ${p.stderr.split("\n").filter((l) => l.includes("waiting")).join(" ")}; ${describeRun(r)}`,
+      p.status === 0 && p.stderr.includes("waiting up to") && r.stdout.startsWith("drain-1 finished") && r.stdout.trim().endsWith("active"));
+    // Something else of runner's with "bin/Runner.Worker" in its command line is no job.
+    ct.must("nohup bash -c 'exec -a bin/Runner.Worker sleep 300' > /dev/null 2>&1 < /dev/null & echo $! > /home/runner/decoy.pid", { user: "runner" });
+    ct.must(`sed -i '/^# drain probe$/d' ${unit}`);
+    p = provision(10);
+    probes.add(g, "a process named like a path under bin/ is not waited for (pgrep -x Runner.Worker)", "exit 0, no waiting line, restarted",
+      `exit ${p.status}; ${p.stderr.split("\n").filter((l) => /waiting|started actions-runner/.test(l)).join(" ")}`,
+      p.status === 0 && !p.stderr.includes("waiting") && p.stderr.includes("started actions-runner.service"));
+    ct.must("kill $(cat /home/runner/decoy.pid)", { user: "runner" });
+
+    // drain.sh (deregistration): bounded; a job still running at the deadline keeps the runner up (exit 75).
+    queueJob("drain-2", { STUB_SECONDS: "8", GITHUB_REPOSITORY: "brentley/cco", GITHUB_RUN_ID: "5202" });
+    w = waitIn("a job running", "until pgrep -u runner -x Runner.Worker; do sleep 0.2; done", 20);
+    r = ct.exec("RUNNER_DRAIN_S=2 /opt/cco/drain.sh; echo exit $?; systemctl is-active actions-runner.service");
+    probes.add(g, "drain.sh with the job outliving its deadline", "exit 75, runner still active", describeRun(r),
+      w.ok && r.stdout.includes("exit 75") && r.stdout.trim().endsWith("active"));
+    r = ct.exec(`/opt/cco/drain.sh; echo exit $?; grep '^drain-2 ' ${RD}/_diag/stub-jobs.log; systemctl is-active actions-runner.service; systemctl is-enabled actions-runner.service`);
+    probes.add(g, "drain.sh waits for the job, then stops and disables the listener", "exit 0, drain-2 finished, inactive, disabled", describeRun(r),
+      r.stdout.includes("exit 0") && r.stdout.includes("drain-2 finished") && /inactive\ndisabled/.test(r.stdout));
+    r = ct.exec("/opt/cco/drain.sh resume; systemctl is-active actions-runner.service; systemctl is-enabled actions-runner.service");
+    probes.add(g, "drain.sh resume (deregistration gave up) starts it again", "active, enabled", describeRun(r), /active\nenabled/.test(r.stdout));
+    expectGroup(g);
+  });
+
+  it("recovery (issue 13, finding 8): a configured directory without the recorded runner id is registered again", function () {
+    const g = "recovery (issue 13)";
+    ct.must("rm /var/lib/cco/runner-id");
+    const p = provision(11);
+    const removed = ct.exec(`cat ${RD}/.stub-remove-args`).stdout.trim().replace(/\n/g, " ");
+    probes.add(g, "provisioning removes the local registration (config.sh remove --local) and registers", "exit 0, remove --local, registered, runner-id=4242",
+      `exit ${p.status}; ${removed}; ${p.stderr.split("\n").filter((l) => /registered|removed the local|error/.test(l)).join(" ")}; ${p.stdout.trim()}`,
+      p.status === 0 && removed === "remove --local" && p.stderr.includes("registered runner-01") && /^runner-id=4242$/m.test(p.stdout));
+    const r = ct.exec("systemctl is-active actions-runner.service");
+    probes.add(g, "and the runner runs", "active", describeRun(r), r.stdout.trim() === "active");
     expectGroup(g);
   });
 });
