@@ -43,6 +43,9 @@ if ! { [ "$ttl_min" -le "$ttl_max" ] && [ "$ttl_max" -ge 1 ] && [ "$ttl_max" -le
   die "need 0 <= EGRESS_TTL_MIN_S <= EGRESS_TTL_MAX_S <= 3600 (got $ttl_min, $ttl_max)"
 fi
 set_timeout=$((2 * ttl_max))
+# A domain's own set only says which addresses were its (to close them when
+# it is removed): it remembers them for a day, longer than an entry lives.
+domain_timeout=$((set_timeout > 86400 ? set_timeout : 86400))
 # Never reached through a name, whatever it resolves to: RFC 1918, shared
 # address space, loopback, link-local, "this network", multicast and reserved.
 private_ranges="0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 192.168.0.0/16 224.0.0.0/4 240.0.0.0/4"
@@ -51,20 +54,20 @@ private_ranges="0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 17
 domain_set() { printf 'cco-d-%s' "$(printf '%s' "$1" | sha256sum | cut -c1-12)"; }
 # set_members SET: its addresses, one a line.
 set_members() { ipset list "$1" 2> /dev/null | sed -n '/^Members:/,$p' | tail -n +2 | awk '{print $1}'; }
-# ensure_set SET: creates it, or re-creates it when its timeout or size differ.
+# ensure_set SET TIMEOUT: creates it, or re-creates it when its timeout or size differ.
 # cco-allow is referenced by a rule and cannot be destroyed: a new one is swapped in.
 ensure_set() {
-  local set=$1 header
-  header=$(ipset list -t "$set" 2> /dev/null) || { ipset create "$set" hash:ip family inet timeout "$set_timeout" maxelem "$set_max"; return 0; }
-  if [[ $header != *"maxelem $set_max "* || $header != *"timeout $set_timeout "* ]]; then
-    ipset create "$set.new" hash:ip family inet timeout "$set_timeout" maxelem "$set_max"
+  local set=$1 timeout=$2 header
+  header=$(ipset list -t "$set" 2> /dev/null) || { ipset create "$set" hash:ip family inet timeout "$timeout" maxelem "$set_max"; return 0; }
+  if [[ $header != *"maxelem $set_max "* || $header != *"timeout $timeout "* ]]; then
+    ipset create "$set.new" hash:ip family inet timeout "$timeout" maxelem "$set_max"
     ipset swap "$set.new" "$set"
     ipset destroy "$set.new"
-    log "re-created ipset $set (timeout $set_timeout s, at most $set_max entries)"
+    log "re-created ipset $set (timeout $timeout s, at most $set_max entries)"
   fi
 }
-ensure_set cco-allow
-for domain in $EGRESS_DOMAINS; do ensure_set "$(domain_set "$domain")"; done
+ensure_set cco-allow "$set_timeout"
+for domain in $EGRESS_DOMAINS; do ensure_set "$(domain_set "$domain")" "$domain_timeout"; done
 
 # dnsmasq: the allowlist as data (domains), rebuilt here from the parameters.
 dnsmasq_conf() {

@@ -1021,6 +1021,12 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   it("the inner wall: rebinding, a foreign storage account, a moved name, a full set, the extra blocks' ports", function () {
     const g = "inner wall";
     const asRunner = (script: string) => ct.exec(script, { user: "runner" });
+    // What the larger allowlist (one set per domain) costs at boot: egress.sh's run in cco-egress.service.
+    const [startUs, exitUs] = ct.must("systemctl show -P ExecMainStartTimestampMonotonic cco-egress.service; systemctl show -P ExecMainExitTimestampMonotonic cco-egress.service")
+      .trim().split("\n").map(Number);
+    const sets = ct.must("ipset list -n | grep -c '^cco-d-'").trim();
+    probes.add(g, `egress.sh at the last boot (${env.get("EGRESS_DOMAINS")!.split(" ").length} domains, ${sets} domain sets)`, "under 10 s",
+      `${((exitUs! - startUs!) / 1e6).toFixed(2)} s`, exitUs! > startUs! && exitUs! - startUs! < 10e6);
     const inSet = (addr: string) => ct.exec(`ipset test cco-allow ${addr}`).status === 0;
     // DNS rebinding: an allowed name answered with a private address.
     let r = asRunner(`dig +time=2 +tries=1 ${NET.rebind.name} | grep -o -e 'status: [A-Z]*' -e '${NET.rebind.address}'`);
