@@ -13,33 +13,64 @@ import { cidrContains, formatIpv4, isHostAddress, parseCidr, parseIpv4 } from ".
 export const NAMESPACE = "cco-infra";
 
 /**
- * The default egress allowlist: the domains GitHub documents for self-hosted
- * runners (each also allows its subdomains, so actions.githubusercontent.com
- * covers the runner service hosts and blob.core.windows.net artifact and cache
- * storage), and Debian's update mirrors. Stacks add what their builds need.
+ * GitHub's own Actions storage accounts (job summaries, logs, artifacts,
+ * caches). GitHub documents `*.blob.core.windows.net`, which admits every
+ * Azure storage account in the world (any job's own included), and dnsmasq
+ * cannot match `productionresultssa*` inside a label: so the accounts are
+ * named one by one. 0-19 are the ones GitHub's meta API lists under
+ * `domains.actions` (https://api.github.com/meta); 30-49 and 100-199 were added
+ * on 2026-10-22 (https://github.blog/changelog/2026-10-22-meta-api-endpoints-updated-for-actions-blob-storage).
+ * 20-29 are named nowhere, so they are not here. A new account GitHub adds
+ * must be added here too (until then uploads to it fail, closed).
  */
-export const GITHUB_RUNNER_DOMAINS = [
+export const GITHUB_RESULTS_STORAGE_ACCOUNTS: readonly string[] = [
+  [0, 19],
+  [30, 49],
+  [100, 199],
+].flatMap(([from, to]) => Array.from({ length: to! - from! + 1 }, (_, i) => `productionresultssa${from! + i}.blob.core.windows.net`));
+
+/**
+ * The default egress allowlist: what GitHub documents for self-hosted runners
+ * ("Communicating with self-hosted runners",
+ * https://docs.github.com/en/actions/concepts/runners/communicating-with-self-hosted-runners,
+ * reviewed 2026-12-01), and Debian's update mirrors. Each entry also allows its
+ * subdomains. Stacks add what their builds need (egressExtraDomains).
+ */
+export const GITHUB_RUNNER_DOMAINS: readonly string[] = [
+  // Essential operations: the runner's registration, long poll and job messages.
   "github.com",
   "api.github.com",
+  // *.actions.githubusercontent.com: the runner service's hosts, and OIDC tokens.
+  "actions.githubusercontent.com",
+  // Downloading actions (tarballs, and immutable actions' packages).
   "codeload.github.com",
+  "pkg.actions.githubusercontent.com",
+  // Uploading and downloading job summaries, logs, artifacts and caches.
+  "results-receiver.actions.githubusercontent.com",
+  ...GITHUB_RESULTS_STORAGE_ACCOUNTS,
+  // Runner version updates (and the runner tarball provisioning downloads).
   "objects.githubusercontent.com",
   "objects-origin.githubusercontent.com",
   "github-releases.githubusercontent.com",
   "github-registry-files.githubusercontent.com",
+  // Release assets (the runner tarball's redirect target).
   "release-assets.githubusercontent.com",
-  "raw.githubusercontent.com",
-  "actions.githubusercontent.com",
-  "pkg.actions.githubusercontent.com",
-  "results-receiver.actions.githubusercontent.com",
-  "blob.core.windows.net",
-  "ghcr.io",
+  // GitHub Packages: *.pkg.github.com (npm, maven, nuget, rubygems), containers, and publishing immutable actions.
+  "pkg.github.com",
   "pkg-containers.githubusercontent.com",
-  "npm.pkg.github.com",
-  "maven.pkg.github.com",
+  "ghcr.io",
+  // Git Large File Storage.
+  "github-cloud.githubusercontent.com",
+  "github-cloud.s3.amazonaws.com",
+  // Not in GitHub's list: raw files that actions and install scripts fetch.
+  // It serves anyone's repository content (docs/security.md: what no allowlist stops).
+  "raw.githubusercontent.com",
+  // Not here: dependabot-actions.githubapp.com, which GitHub lists only for
+  // Dependabot jobs on self-hosted runners (this program does not run them).
   // Debian's security and package updates of the containers themselves.
   "deb.debian.org",
   "security.debian.org",
-] as const;
+];
 
 type KeyType = "string" | "integer" | "boolean" | "array";
 
@@ -159,8 +190,14 @@ export const CONFIG_KEYS = {
     "a non-empty list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME)).refine((l) => l.length > 0, "is empty")),
   egressExtraDomains: key("array", "Domains added to egressDomains, e.g. what your builds download from (kept apart so the GitHub list stays the default)", [] as string[],
     "a list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME))),
-  egressExtraCidrs: key("array", "Extra IPv4 blocks runners may reach (any port), e.g. an internal registry", [] as string[],
-    "a list of distinct IPv4 blocks", uniqueStrings(cidr)),
+  egressExtraCidrs: key("array", "Extra IPv4 blocks runners may reach on TCP egressExtraCidrPorts (80 and 443 unless set), e.g. an internal registry",
+    [] as string[], "a list of distinct IPv4 blocks", uniqueStrings(cidr)),
+  egressExtraCidrPorts: key("array", "TCP ports open to every block of egressExtraCidrs: each port listed here is open to all of them", ["80", "443"],
+    "a non-empty list of distinct TCP ports (1 to 65535, as strings)",
+    uniqueStrings(z.string().regex(/^[1-9][0-9]{0,4}$/).refine((p) => Number(p) <= 65535)).refine((l) => l.length > 0, "is empty")),
+  logCollector: key("string", "Where runners ship their journal (sshd, su, egress and the runner's lines): a systemd-journal-remote's IPv4:port on the LAN; empty: kept only in the container", "",
+    "empty, or IPv4:port like 192.168.1.211:19532", z.string().refine((s) => s === "" || (/^[^:]+:[1-9][0-9]{0,4}$/.test(s) &&
+      parseIpv4(s.split(":")[0]!) !== undefined && Number(s.split(":")[1]) <= 65535))),
   // SSH
   sshUser: key("string", "User Pulumi provisions the containers as over SSH (root: Proxmox installs the key for root only)", "root", "root",
     z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/)),
@@ -245,6 +282,10 @@ export interface NetworkConfig {
 export interface EgressConfig {
   domains: string[];
   extraCidrs: string[];
+  /** TCP ports open to the extra blocks. */
+  extraCidrPorts: number[];
+  /** IPv4:port of the systemd-journal-remote runners ship their journal to; empty: none. */
+  logCollector: string;
 }
 
 export interface SshConfig {
@@ -472,7 +513,8 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       dnsServers: v.dnsServers,
       adminCidr: v.adminCidr,
     },
-    egress: { domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs },
+    egress: { domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs,
+      extraCidrPorts: v.egressExtraCidrPorts.map(Number), logCollector: v.logCollector },
     ssh: { user: v.sshUser, publicKey: v.sshPublicKey },
     stats: {
       vmId: v.statsVmId,

@@ -22,6 +22,12 @@ import type { InfraConfig } from "./config";
 /** RFC 1918, shared address space, link-local and loopback: never reached except as allowed above them. */
 export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"];
 
+/**
+ * The same for IPv6 (a rule holds one family): unique local, link-local,
+ * loopback, IPv4-mapped, NAT64 (which reaches IPv4 ranges above) and documentation.
+ */
+export const PRIVATE_RANGES_V6 = ["fc00::/7", "fe80::/10", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "2001:db8::/32"];
+
 /** One rule as the provider takes it (`firewall.RulesLegacyRule`), with plain values. */
 export interface FirewallRule {
   type: "in" | "out";
@@ -47,8 +53,11 @@ export interface FirewallNetwork {
   dnsServers: string[];
   /** The stats service: runners send to it, LAN readers reach it. */
   stats: { ip: string; port: number };
-  /** Blocks runners may reach on any port (egressExtraCidrs). */
+  /** Blocks runners may reach (egressExtraCidrs), on the TCP ports extraCidrPorts. */
   extraCidrs: string[];
+  extraCidrPorts: number[];
+  /** Where runners ship their journal (logCollector), if anywhere. */
+  logCollector?: { ip: string; port: number };
 }
 
 /** The config's part that the firewall rules are made of. */
@@ -59,6 +68,10 @@ export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egre
     dnsServers: c.network.dnsServers,
     stats: { ip: c.stats.ip, port: c.stats.port },
     extraCidrs: c.egress.extraCidrs,
+    extraCidrPorts: c.egress.extraCidrPorts,
+    logCollector: c.egress.logCollector
+      ? { ip: c.egress.logCollector.split(":")[0]!, port: Number(c.egress.logCollector.split(":")[1]) }
+      : undefined,
   };
 }
 
@@ -81,13 +94,19 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
   );
   if (role === "runner") {
     rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), dest: n.stats.ip, comment: "events and heartbeats to the stats service" });
+    if (n.logCollector) {
+      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.logCollector.port), dest: n.logCollector.ip,
+        comment: "the journal to the log collector (logCollector)" });
+    }
     if (n.extraCidrs.length > 0) {
-      rules.push({ type: "out", action: "ACCEPT", dest: n.extraCidrs.join(","), comment: "configured extra blocks (egressExtraCidrs)" });
+      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: n.extraCidrPorts.join(","), dest: n.extraCidrs.join(","),
+        comment: "configured extra blocks, on egressExtraCidrPorts only" });
     }
   }
   const closed = [...new Set([n.lanCidr, ...PRIVATE_RANGES])].join(",");
   rules.push(
     { type: "out", action: "DROP", dest: closed, log: "info", comment: "the LAN, the Proxmox hosts and private ranges stay closed" },
+    { type: "out", action: "DROP", dest: PRIVATE_RANGES_V6.join(","), log: "info", comment: "IPv6 private, link-local, loopback and NAT64 ranges stay closed" },
     { type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443", comment: "web ports to public addresses (names are filtered inside)" },
   );
   return rules;

@@ -48,6 +48,7 @@ export const DOCKER_TAG = "docker-in-jobs";
 export const RUNNER_FILE_NAMES = [
   "provision.sh",
   "egress.sh",
+  "egress-check.sh",
   "job-hook.sh",
   "job-started.sh",
   "job-completed.sh",
@@ -56,6 +57,8 @@ export const RUNNER_FILE_NAMES = [
   "drain.sh",
   "units/actions-runner.service",
   "units/cco-egress.service",
+  "units/cco-egress-check.service",
+  "units/cco-egress-check.timer",
   "units/cco-forwarder.service",
   "units/cco-forwarder.timer",
   "config/journald-cco.conf",
@@ -106,7 +109,10 @@ export interface RunnerArgs extends RunnerSpec {
 }
 
 /** The parameters provision.sh reads (runner.env). */
-export function runnerParams(args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats"> & { instance: RunnerInstance }, repository: string): Record<string, string> {
+export function runnerParams(
+  args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats"> & { ssh: Pick<RunnerSpec["ssh"], "user">; instance: RunnerInstance },
+  repository: string,
+): Record<string, string> {
   const { runners: r, instance } = args;
   return {
     RUNNER_NAME: instance.name,
@@ -124,6 +130,10 @@ export function runnerParams(args: Pick<RunnerSpec, "runners" | "network" | "egr
     STATS_PORT: String(args.stats.port),
     EGRESS_DOMAINS: args.egress.domains.join(" "),
     EGRESS_EXTRA_CIDRS: args.egress.extraCidrs.join(" "),
+    EGRESS_EXTRA_PORTS: args.egress.extraCidrPorts.join(" "),
+    LOG_COLLECTOR: args.egress.logCollector,
+    // sshd lets in this user only (AllowUsers): not the runner, whose key a job could plant.
+    ADMIN_USER: args.ssh.user,
     DNS_SERVERS: args.network.dnsServers.join(" "),
     ADMIN_CIDR: args.network.adminCidr,
     NETWORK_MODE: args.network.mode,

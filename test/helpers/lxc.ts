@@ -37,12 +37,18 @@ export function has(cmd: string): boolean {
   return run("sh", ["-c", `command -v ${cmd}`]).status === 0;
 }
 
+/**
+ * CCO_E2E_TAG (up to 6 letters or digits): a suffix for the container, namespace and veth
+ * names, so that two runs of the LXC test (from two checkouts) never tear down each other's.
+ */
+export const E2E_TAG = /^[a-z0-9]{0,6}$/.test(process.env.CCO_E2E_TAG ?? "") ? (process.env.CCO_E2E_TAG ?? "") : "";
+
 /** The test network: TEST-NET addresses only, nothing routed to the host's network. */
 export const NET = {
   /** The "internet" namespace and the veth pair: one end becomes the container's eth0. */
-  netns: "cco-e2e-inet",
-  hostVeth: "ccoe2e0",
-  inetVeth: "ccoe2e1",
+  netns: `cco-e2e-inet${E2E_TAG}`,
+  hostVeth: `ccoe2e0${E2E_TAG}`,
+  inetVeth: `ccoe2e1${E2E_TAG}`,
   container: "192.0.2.10",
   gateway: "192.0.2.1",
   container6: "2001:db8:1::10",
@@ -67,12 +73,26 @@ export const NET = {
     "evil.example": "198.51.100.66",
     "notgithub.com": "198.51.100.67",
     "github.com.evil.example": "198.51.100.68",
+    /** One of GitHub's own storage accounts (allowed by name), and someone else's (not). */
+    "productionresultssa0.blob.core.windows.net": "198.51.100.14",
+    "cco-attacker.blob.core.windows.net": "198.51.100.69",
   } as Record<string, string>,
+  /** An allowed name the upstream DNS moves from one address to another during the test. */
+  moved: { name: "moved.github.com", from: "198.51.100.20", to: "198.51.100.21" },
+  /**
+   * An allowed name the upstream DNS answers with a private address (DNS rebinding). Only
+   * ever DNS data: no interface has it and no probe connects to it.
+   */
+  rebind: { name: "rebind.github.com", address: "10.0.0.5" },
+  /** The log collector (systemd-journal-remote) the container ships its journal to. */
+  collector: "203.0.113.20",
+  collectorPort: 19532,
 };
 
 /** Every address the internet namespace answers on (its loopback holds them). */
 export function internetAddresses(): string[] {
-  return [...new Set([...Object.values(NET.records), NET.dns, NET.otherDns, NET.stats, NET.outsider, NET.neverResolved])];
+  return [...new Set([...Object.values(NET.records), NET.moved.from, NET.moved.to, NET.dns, NET.otherDns, NET.stats, NET.outsider,
+    NET.neverResolved, NET.collector])];
 }
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -1,7 +1,7 @@
 import { expect } from "chai";
+import { BlockList, isIPv6 } from "node:net";
 import { parseConfig, type InfraConfig } from "../../infra/config";
 import { firewallNetwork, firewallOptions, firewallRules, renderPveFirewall, type FirewallRule } from "../../infra/firewall";
-import { cidrContains, parseCidr, parseIpv4 } from "../../infra/ipv4";
 import { TEST_SSH_KEY } from "../helpers/program";
 
 const config = (extra: Record<string, string> = {}): InfraConfig => parseConfig({ sshPublicKey: TEST_SSH_KEY, ...extra });
@@ -16,9 +16,17 @@ interface Packet {
 
 /** Proxmox's semantics for a new connection: the first matching rule decides, else the policy (DROP). */
 function verdict(rules: FirewallRule[], p: Packet): string {
+  // node's BlockList matches an address against a block; a rule of one family never matches the other.
   const inList = (list: string | undefined, ip: string) =>
     list === undefined ||
-    list.split(",").some((item) => (item.includes("/") ? cidrContains(parseCidr(item)!, parseIpv4(ip)!) : item === ip));
+    list.split(",").some((item) => {
+      const family = isIPv6(item.split("/")[0]!) ? "ipv6" : "ipv4";
+      if (family !== (isIPv6(ip) ? "ipv6" : "ipv4")) return false; // (BlockList would match IPv4 against ::ffff:0:0/96)
+      const block = new BlockList();
+      if (item.includes("/")) block.addSubnet(item.split("/")[0]!, Number(item.split("/")[1]), family);
+      else block.addAddress(item, family);
+      return block.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
+    });
   const portIn = (list: string | undefined) => list === undefined || list.split(",").map(Number).includes(p.port);
   const rule = rules.find(
     (r) =>
@@ -34,6 +42,8 @@ describe("infra: the Proxmox firewall of each container", () => {
   const c = config({ egressExtraCidrs: '["10.20.0.0/16"]' });
   const runner = firewallRules(firewallNetwork(c), "runner");
   const stats = firewallRules(firewallNetwork(c), "stats");
+  const withPorts = firewallRules(firewallNetwork(config({ egressExtraCidrs: '["10.20.0.0/16"]', egressExtraCidrPorts: '["443","5000"]' })), "runner");
+  const withCollector = firewallRules(firewallNetwork(config({ logCollector: "192.168.1.211:19532" })), "runner");
 
   const cases: [string, FirewallRule[], Packet, string][] = [
     ["runner: DNS to a configured resolver", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
@@ -49,7 +59,18 @@ describe("infra: the Proxmox firewall of each container", () => {
     ["runner: HTTPS on the LAN", runner, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 443 }, "DROP"],
     ["runner: another private range", runner, { type: "out", proto: "tcp", peer: "172.16.5.5", port: 443 }, "DROP"],
     ["runner: the cloud metadata address", runner, { type: "out", proto: "tcp", peer: "169.254.169.254", port: 80 }, "DROP"],
-    ["runner: a configured extra block", runner, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "ACCEPT"],
+    ["runner: a configured extra block on 443", runner, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 443 }, "ACCEPT"],
+    ["runner: a configured extra block on another port (egressExtraCidrPorts not set)", runner, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "DROP"],
+    ["runner: a configured extra block on a port egressExtraCidrPorts opens", withPorts, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "ACCEPT"],
+    ["runner: (that port opened to the extra blocks only)", withPorts, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 5000 }, "DROP"],
+    ["runner: HTTPS to a public IPv6 address (names are filtered inside)", runner, { type: "out", proto: "tcp", peer: "2606:50c0:8000::153", port: 443 }, "ACCEPT"],
+    ["runner: HTTPS to an IPv6 unique local address", runner, { type: "out", proto: "tcp", peer: "fd12:3456::1", port: 443 }, "DROP"],
+    ["runner: HTTPS to an IPv6 link-local address", runner, { type: "out", proto: "tcp", peer: "fe80::1", port: 443 }, "DROP"],
+    ["runner: HTTP to IPv6 loopback", runner, { type: "out", proto: "tcp", peer: "::1", port: 80 }, "DROP"],
+    ["runner: HTTPS to a LAN address through NAT64", runner, { type: "out", proto: "tcp", peer: "64:ff9b::c0a8:10a", port: 443 }, "DROP"],
+    ["runner: HTTPS to an IPv4-mapped LAN address", runner, { type: "out", proto: "tcp", peer: "::ffff:c0a8:10a", port: 443 }, "DROP"],
+    ["runner: the log collector", withCollector, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 19532 }, "ACCEPT"],
+    ["runner: no log collector configured: its port closed", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 19532 }, "DROP"],
     ["runner: SSH in from the admin block", runner, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 22 }, "ACCEPT"],
     ["runner: SSH in from elsewhere", runner, { type: "in", proto: "tcp", peer: "203.0.113.9", port: 22 }, "DROP"],
     ["runner: anything else in", runner, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 8080 }, "DROP"],

@@ -5,6 +5,7 @@
  *   443  HTTPS with a certificate of the test's CA for every name the test uses;
  *        serves the runner tarball at its release URL path (github.com answers
  *        with a redirect to release-assets.githubusercontent.com, as GitHub does),
+ *        /stream as a slow download (a line every 100 ms for a minute),
  *        anything else with "ok <host>";
  *   80   the same over plain HTTP;
  *   22   a TCP banner, like an SSH server.
@@ -33,6 +34,20 @@ function handler(scheme: string) {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const host = (req.headers.host ?? "").replace(/:\d+$/, "");
     record({ kind: "request", scheme, host, path: req.url, remote: req.socket.remoteAddress, local: req.socket.localAddress });
+    if (req.url === "/stream") {
+      // A long download: a line every 100 ms for up to a minute (the test's open connection).
+      res.writeHead(200, { "content-type": "text/plain" });
+      let n = 0;
+      const timer = setInterval(() => {
+        res.write(`${n}\n`);
+        if (++n >= 600) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 100);
+      res.on("close", () => clearInterval(timer));
+      return;
+    }
     if (req.url === tarballPath && host !== redirectHost) {
       res.writeHead(302, { location: `https://${redirectHost}${tarballPath}` }).end();
     } else if (req.url === tarballPath) {

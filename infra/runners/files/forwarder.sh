@@ -21,10 +21,15 @@ max_lines=${CCO_BATCH_LINES:-1000}
 max_bytes=${CCO_BATCH_BYTES:-524288}
 
 # post FILE -> prints the HTTP status; the body goes to $response.
-response=$(mktemp)
-batch=$(mktemp)
-header=$(mktemp) # mode 0600, like every mktemp file
-trap 'rm -f "$response" "$batch" "$header"' EXIT
+# Every temporary file lives in one private directory (0700, from mktemp -d;
+# inside the unit's own /tmp too, PrivateTmp=yes): no name in it is known to,
+# or can be planted by, another user, so no symlink of a job's is ever followed.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+response=$work/response
+batch=$work/batch
+header=$work/header
+(umask 077 && : > "$header")
 printf 'Authorization: Bearer %s\n' "$(cat "$token_file")" > "$header"
 post() {
   curl -sS --max-time 30 -o "$response" -w '%{http_code}' \

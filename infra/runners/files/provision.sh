@@ -24,7 +24,7 @@ HOME_DIR=/home/runner
 RUNNER_DIR=$HOME_DIR/actions-runner
 
 # --- packages ---------------------------------------------------------------
-ensure_packages ca-certificates curl jq dnsmasq ipset iptables openssh-server
+ensure_packages ca-certificates curl jq dnsmasq ipset iptables conntrack openssh-server systemd-journal-remote
 
 # --- the runner user: no sudo, no docker unless jobs may use Docker -----------
 if ! id runner > /dev/null 2>&1; then
@@ -59,6 +59,14 @@ egress_changed=$((egress_changed | CHANGED))
 install_file "$HERE/units/cco-egress.service" /etc/systemd/system/cco-egress.service 644 root:root
 egress_changed=$((egress_changed | CHANGED))
 [ "$CHANGED" = 1 ] && systemctl daemon-reload
+# The set-full check: a full set fails closed, this makes it visible.
+install_file "$HERE/egress-check.sh" /opt/cco/egress-check.sh 755 root:root
+check_changed=0
+for unit in cco-egress-check.service cco-egress-check.timer; do
+  install_file "$HERE/units/$unit" "/etc/systemd/system/$unit" 644 root:root
+  check_changed=$((check_changed | CHANGED))
+done
+[ "$check_changed" = 1 ] && systemctl daemon-reload
 # A change is applied in place: egress.sh swaps the rules atomically (and
 # restarts dnsmasq when its allowlist changed). Restarting cco-egress.service
 # instead would restart actions-runner.service too (Requires=) and kill the
@@ -66,10 +74,19 @@ egress_changed=$((egress_changed | CHANGED))
 [ "$egress_changed" = 1 ] && /opt/cco/egress.sh
 ensure_unit cco-egress.service
 ensure_unit dnsmasq.service
+ensure_unit cco-egress-check.timer "$check_changed"
 
-# --- sshd: keys only, verbose, no forwarding ---------------------------------
+# --- sshd: keys only, verbose, no forwarding, the admin user only ------------
 install_file "$HERE/config/sshd-cco.conf" /etc/ssh/sshd_config.d/50-cco.conf 644 root:root
-if [ "$CHANGED" = 1 ]; then
+sshd_changed=$CHANGED
+# Only the user provisioning logs in as: a key a job plants in ~runner/.ssh
+# opens no shell (from loopback or the admin network) outside the runner's unit.
+[[ ${ADMIN_USER:=root} =~ ^[a-z_][a-z0-9_-]*$ ]] || die "bad ADMIN_USER: $ADMIN_USER"
+[ "$ADMIN_USER" != runner ] || die "ADMIN_USER must not be the runner user"
+# (Not through a pipe: install_text must set CHANGED in this shell.)
+install_text /etc/ssh/sshd_config.d/49-cco-users.conf 644 root:root \
+  < <(printf '# cco: written by provision.sh from ADMIN_USER\nAllowUsers %s\n' "$ADMIN_USER")
+if [ "$((sshd_changed | CHANGED))" = 1 ]; then
   sshd -t
   systemctl reload ssh
 fi
@@ -77,6 +94,24 @@ fi
 # --- journald keeps logs across reboots (the audit trail of sshd and units) ---
 install_file "$HERE/config/journald-cco.conf" /etc/systemd/journald.conf.d/50-cco.conf 644 root:root
 [ "$CHANGED" = 1 ] && systemctl restart systemd-journald
+# ... and ships them off the container as they come (systemd-journal-upload to
+# the collector's systemd-journal-remote), so a job that floods or erases the
+# local journal erases nothing already shipped. It ships whole journal entries,
+# with the fields journald itself sets (_UID, _SYSTEMD_UNIT, _COMM): a job's
+# `logger -t sshd` stays a job's line, told apart from sshd's own.
+upload_conf=/etc/systemd/journal-upload.conf.d/50-cco.conf
+if [ -n "${LOG_COLLECTOR:-}" ]; then
+  [[ $LOG_COLLECTOR =~ ^[0-9.]+:[0-9]+$ ]] || die "bad LOG_COLLECTOR: $LOG_COLLECTOR (IPv4:port)"
+  ensure_dir /etc/systemd/journal-upload.conf.d 755 root:root
+  install_text "$upload_conf" 644 root:root < <(printf '# cco: written by provision.sh from LOG_COLLECTOR\n[Upload]\nURL=http://%s\n' "$LOG_COLLECTOR")
+  ensure_unit systemd-journal-upload.service "$CHANGED"
+else
+  if systemctl is-enabled --quiet systemd-journal-upload.service 2> /dev/null; then
+    systemctl disable --now --quiet systemd-journal-upload.service
+    log "disabled systemd-journal-upload.service"
+  fi
+  if [ -e "$upload_conf" ]; then rm -f "$upload_conf"; log "removed $upload_conf"; fi
+fi
 
 # --- job hooks and the spool they append to -----------------------------------
 ensure_dir /var/spool/cco 755 root:root
@@ -117,21 +152,28 @@ installed_version() {
     cat "$version_file" 2> /dev/null || true
   fi
 }
+# as_runner: what root does in the runner's home it does as runner, so a path a
+# job swapped for a symlink (to a root-owned place) gains the job nothing: root
+# never creates, chowns, writes or reads there itself.
+as_runner() { runuser -u runner -- "$@"; }
 installed=$(installed_version)
 if [ -z "$installed" ] || version_lt "$installed" "$RUNNER_VERSION"; then
   drain_runner force
-  install -d -m 750 -o runner -g runner "$RUNNER_DIR"
+  # A process the job left behind may have swapped the directory while we waited.
+  [ ! -L "$RUNNER_DIR" ] || die "refusing to unpack the runner: $RUNNER_DIR is a symlink ($(readlink "$RUNNER_DIR")), not the runner's directory"
+  as_runner mkdir -p -m 750 "$RUNNER_DIR"
+  as_runner chmod 750 "$RUNNER_DIR"
   # Unpacked beside a self-update's links, never through them (tar would write into bin.<old>).
   for d in bin externals; do
-    if [ -L "$RUNNER_DIR/$d" ]; then runuser -u runner -- rm -f "$RUNNER_DIR/$d"; fi
+    if [ -L "$RUNNER_DIR/$d" ]; then as_runner rm -f "$RUNNER_DIR/$d"; fi
   done
-  runuser -u runner -- tar -xzf "$tarball" -C "$RUNNER_DIR"
+  as_runner tar -xzf "$tarball" -C "$RUNNER_DIR"
   deps=$(mktemp -d)
   tar -xzf "$tarball" -C "$deps" --no-same-owner --wildcards '*bin/installdependencies.sh'
   "$deps/bin/installdependencies.sh" > /dev/null
   rm -rf "$deps"
   printf '%s\n' "$RUNNER_VERSION" | install_text "$version_file" 644 root:root
-  rm -f "$RUNNER_DIR/.cco-version" # where older provisionings kept the marker
+  as_runner rm -f "$RUNNER_DIR/.cco-version" # where older provisionings kept the marker
   log "unpacked runner $RUNNER_VERSION${installed:+ over $installed}"
 else
   printf '%s\n' "$installed" | install_text "$version_file" 644 root:root
@@ -142,7 +184,7 @@ runner_id_file=/var/lib/cco/runner-id
 # record_runner_id: the agentId config.sh wrote in .runner, kept where jobs cannot change it.
 record_runner_id() {
   local id
-  id=$(jq -r '.agentId // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
+  id=$(as_runner jq -r '.agentId // empty' "$RUNNER_DIR/.runner" 2> /dev/null || true)
   [[ $id =~ ^[0-9]+$ ]] || die "no runner id in $RUNNER_DIR/.runner"
   printf '%s\n' "$id" | install_text "$runner_id_file" 644 root:root
 }

@@ -25,19 +25,27 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { provisionCommand } from "../../../infra/provisioning";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import { declinedLayer } from "../../helpers/layers";
-import { Container, ensureLine, has, internetAddresses, must, NET, Probes, removeLine, run, type Run } from "../../helpers/lxc";
+import { Container, E2E_TAG, ensureLine, has, internetAddresses, must, NET, Probes, removeLine, run, type Run } from "../../helpers/lxc";
 
 const LXC_DIR = join(PROJECT_ROOT, "test", "lxc");
 const FILES = join(PROJECT_ROOT, "infra", "runners", "files");
-const LXCPATH = "/var/tmp/cco-e2e-lxc";
-const NAME = "cco-e2e-runner";
+const LXCPATH = `/var/tmp/cco-e2e-lxc${E2E_TAG}`;
+const NAME = `cco-e2e-runner${E2E_TAG}`;
 const IDMAP = "root:100000:65536";
+/** systemd-journal-remote on the host: the log collector of the test's internet (Debian package systemd-journal-remote). */
+const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
+/**
+ * Shorter bounds than production's for the inner wall's set (egress.sh's defaults are 30 s, 300 s and
+ * 262144 entries): entries then live 10 s, so a moved name and a full set are probed in seconds.
+ * Not in the rendered runner.env (production keeps the defaults): added here.
+ */
+const TEST_BOUNDS = { EGRESS_TTL_MIN_S: "1", EGRESS_TTL_MAX_S: "5", EGRESS_SET_MAX: "512" };
 /** Test tools in the image, beside what provision.sh installs: dig, auditctl, and cron and at (a job must not be able to use them). */
 const TEST_PACKAGES = ["bind9-dnsutils", "auditd", "cron", "at"];
 /** Reboots before the probes (3 x about 3 s). */
@@ -77,6 +85,10 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   let env = new Map<string, string>();
   let statsData = "";
   let internetLog = "";
+  let collectorJournal = "";
+  let movedHosts = "";
+  let dnsDir = "";
+  let upstreamDns: ChildProcess | undefined;
   let setUp = false;
   const timings: Record<string, number> = {};
 
@@ -165,7 +177,9 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
           ? `needs ${missing.join(", ")} (.ci/run installs them)`
           : !existsSync("/usr/share/lxc/templates/lxc-debian")
             ? "needs lxc's debian template (package lxc-templates)"
-            : "";
+            : !existsSync(JOURNAL_REMOTE)
+              ? "needs systemd-journal-remote (the log collector; .ci/run installs it)"
+              : "";
     const declined = declinedLayer("lxc");
     if (declined) {
       console.log(`      skipped: ${declined}`);
@@ -179,6 +193,10 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     teardown();
     setUp = true;
     tmp = mkdtempSync(join(tmpdir(), "cco-e2e-"));
+    // Beside tmp (0700), since the upstream DNS reads it as nobody.
+    dnsDir = mkdtempSync(join(tmpdir(), "cco-e2e-dns-"));
+    chmodSync(dnsDir, 0o755);
+    movedHosts = join(dnsDir, "moved.hosts");
 
     // Unprivileged: container root is host uid/gid 100000 (lxc-usernsexec needs root's range here).
     for (const file of ["/etc/subuid", "/etc/subgid"]) if (ensureLine(file, IDMAP)) addedIdLines.push(file);
@@ -214,15 +232,16 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       STATS_HOST: NET.stats,
       STATS_PORT: String(NET.statsPort),
       ADMIN_CIDR: `${NET.gateway}/32`,
+      LOG_COLLECTOR: `${NET.collector}:${NET.collectorPort}`,
     };
     for (const key of Object.keys(overrides)) if (!rendered.has(key)) throw new Error(`rendered runner.env has no ${key}: the contract changed`);
-    env = new Map([...rendered, ...Object.entries(overrides)]);
+    env = new Map([...rendered, ...Object.entries(overrides), ...Object.entries(TEST_BOUNDS)]);
     bundleDir = join(tmp, "bundle", bundleName);
     cpSync(join(renderedRoot, bundleName), bundleDir, { recursive: true });
     writeFileSync(join(bundleDir, "runner.env"), [...env].map(([k, v]) => `${k}=${v}\n`).join(""));
 
     // A CA the container trusts, and one certificate for every name of the internet.
-    const names = Object.keys(NET.records);
+    const names = [...Object.keys(NET.records), NET.moved.name];
     const ca = (f: string) => join(tmp, f);
     must("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
       "-subj", "/CN=cco e2e test CA", "-keyout", ca("ca.key"), "-out", ca("ca.crt")]);
@@ -257,11 +276,16 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
         return child;
       };
       // The upstream DNS, also answering on a second address (a server the runner must not reach).
-      start("upstream-dns", [
+      writeFileSync(movedHosts, `${NET.moved.from} ${NET.moved.name}\n`);
+      upstreamDns = start("upstream-dns", [
         "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
         `--listen-address=${NET.dns}`, `--listen-address=${NET.otherDns}`, "--pid-file=", "--user=nobody", "--log-queries",
         "--log-facility=-",
         ...Object.entries(NET.records).map(([n, a]) => `--host-record=${n},${a}${n === "github.com" ? `,${NET.v6}` : ""}`),
+        // The rebinding answer: an allowed name pointed at a private address (DNS data only).
+        `--host-record=${NET.rebind.name},${NET.rebind.address}`,
+        // The moved name, from a hosts file the test rewrites (dnsmasq re-reads it on SIGHUP).
+        `--addn-hosts=${movedHosts}`,
       ]);
       internetLog = join(tmp, "internet.log");
       start("internet", [process.execPath, ...tsxArgs(join(LXC_DIR, "internet.ts"))], {
@@ -279,11 +303,16 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
         STATS_INGEST_TOKEN: INGEST_TOKEN,
         STATS_INTERVAL_MS: "500",
       });
+      // The log collector: systemd-journal-remote, as the program's logCollector names one, into one journal file.
+      mkdirSync(join(tmp, "collector"));
+      collectorJournal = join(tmp, "collector", "all.journal");
+      start("collector", [JOURNAL_REMOTE, `--listen-http=${NET.collector}:${NET.collectorPort}`, "--split-mode=none", `--output=${collectorJournal}`]);
       // Ready when all listen.
       const deadline = Date.now() + 30_000;
       for (;;) {
         const listening = inNetns("ss", ["-Hltun"]).stdout;
-        const ready = [`${NET.dns}:53`, `${NET.stats}:${NET.statsPort}`, ":443", ":22", ":80"].every((a) => listening.includes(a));
+        const ready = [`${NET.dns}:53`, `${NET.stats}:${NET.statsPort}`, `${NET.collector}:${NET.collectorPort}`, ":443", ":22", ":80"]
+          .every((a) => listening.includes(a));
         if (ready) break;
         for (const c of children) if (c.exitCode !== null) throw new Error(`a server of the internet exited: see ${tmp}/*.log`);
         if (Date.now() > deadline) throw new Error(`the internet did not come up:\n${listening}`);
@@ -356,6 +385,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
     teardown();
     for (const file of addedIdLines) removeLine(file, IDMAP);
+    if (dnsDir) rmSync(dnsDir, { recursive: true, force: true });
     if (tmp && !process.env.CCO_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
     else if (tmp) console.log(`      kept ${tmp}`);
   });
@@ -373,6 +403,26 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   const expectGroup = (group: string) => expect(probes.failed(group), probes.report()).to.deep.equal([]);
   /** The runner service's main process: unchanged means its running job went on. */
   const runnerPid = () => ct.must("systemctl show -P MainPID actions-runner.service").trim();
+  /**
+   * A job: SCRIPT (bash, on stdin) as runner inside actions-runner.service's cgroup, as the runner
+   * starts a job's steps (root moves its shell into the unit's cgroup, then becomes runner).
+   */
+  const asJob = (script: string, timeoutMs = 30_000) =>
+    ct.exec(
+      [
+        "cg=$(systemctl show -P ControlGroup actions-runner.service)",
+        "for d in /sys/fs/cgroup$cg /sys/fs/cgroup/unified$cg; do [ -f $d/cgroup.procs ] && echo $$ > $d/cgroup.procs; done",
+        "grep -q actions-runner /proc/self/cgroup || { echo 'not in the runner unit' >&2; exit 99; }",
+        "cd /home/runner && exec setpriv --reuid=runner --regid=runner --init-groups env HOME=/home/runner USER=runner LOGNAME=runner bash -s",
+      ].join("\n"),
+      { input: script, timeoutMs },
+    );
+  /** The entries the log collector received, as journalctl reads its journal file. */
+  const collected = (): Array<Record<string, string>> =>
+    run("journalctl", ["--file", collectorJournal, "-o", "json", "--no-pager"], { timeoutMs: 60_000 })
+      .stdout.split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, string>);
 
   it("the test network works before provisioning (so the later failures are the rules')", function () {
     const g = "baseline (root, no rules yet)";
@@ -529,7 +579,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
 
   it("the runner user cannot change the rules, the set, dnsmasq or the resolver", function () {
     const g = "tamper (as runner)";
-    const state = () => ct.must("iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; ip6tables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; ipset list cco-allow | grep -v -e References -e 'Size in memory'; cat /etc/dnsmasq.d/cco.conf /etc/resolv.conf; systemctl show -P MainPID dnsmasq.service");
+    const state = () => ct.must("iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; ip6tables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; ipset list -t cco-allow | grep -v -e References -e 'Size in memory' -e 'Number of entries'; cat /etc/dnsmasq.d/cco.conf /etc/resolv.conf; systemctl show -P MainPID dnsmasq.service");
     const before = state();
     const attempts: Array<[string, string]> = [
       ["iptables -F OUTPUT", "iptables -F OUTPUT"],
@@ -773,6 +823,15 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     let r = asRunner(`curl -sS --max-time 5 https://${droppedName}/ && curl -sS --max-time 5 https://github.com/`);
     probes.add(g, `before: HTTPS to ${droppedName} and github.com`, "both connect", describeRun(r), r.status === 0);
     const before = runnerPid();
+    // [open connection across the change] A job's download from the domain, open while the domain is removed.
+    const g2 = "open connection across an allowlist change";
+    const streamSize = () => Number(ct.exec("stat -c %s /home/runner/stream.out").stdout.trim() || "0");
+    ct.must(`nohup curl -sSN --max-time 60 https://${droppedName}/stream > /home/runner/stream.out 2>&1 < /dev/null & echo $! > /home/runner/stream.pid`, { user: "runner" });
+    run("sleep", ["1.5"]);
+    const s0 = streamSize();
+    run("sleep", ["1"]);
+    const s1 = streamSize();
+    probes.add(g2, `a job's download from ${droppedName} streams before the change`, "growing", `${s0} -> ${s1} bytes`, s1 > s0 && s0 > 0);
     // The parameters as the Pulumi program would render them with the domain removed from egressDomains.
     const remote = `/root/${bundleDir.split("/").pop()!}/runner.env`;
     const params = ct.must(`cat ${remote}`).split("\n").map((l) =>
@@ -782,6 +841,15 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     probes.add(g, "provision.sh with EGRESS_DOMAINS without " + dropped, "exit 0", `exit ${p.status}`, p.status === 0);
     const after = runnerPid();
     probes.add(g, "the runner's MainPID is unchanged (its jobs keep running)", `${before}`, `${before} -> ${after}`, after === before && before !== "0");
+    const s2 = streamSize();
+    run("sleep", ["2"]);
+    const s3 = streamSize();
+    probes.add(g2, "the open download stops once the domain is removed (its conntrack entries deleted)", "no byte more in 2 s",
+      `${s2} -> ${s3} bytes`, s3 === s2);
+    probes.add(g2, "provisioning says it closed the removed domain's addresses", "closed N addresses of removed domains",
+      p.stderr.split("\n").filter((l) => l.includes("closed")).join(" ") || "(no such line)", /closed [1-9]\d* addresses of removed domains/.test(p.stderr));
+    ct.exec("kill $(cat /home/runner/stream.pid) 2> /dev/null; true", { user: "runner" });
+    expectGroup(g2);
     r = ct.exec(`grep -c '/${dropped}/' /etc/dnsmasq.d/cco.conf; ipset test cco-allow ${NET.records[droppedName]} 2>&1`);
     probes.add(g, "dnsmasq no longer forwards the domain, its address left the set", "0, not in set", describeRun(r),
       r.stdout.startsWith("0\n") && r.stdout.includes("is NOT in set"));
@@ -1015,6 +1083,213 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       p.status === 0 && removed === "remove --local" && p.stderr.includes("registered runner-01") && /^runner-id=4242$/m.test(p.stdout));
     const r = ct.exec("systemctl is-active actions-runner.service");
     probes.add(g, "and the runner runs", "active", describeRun(r), r.stdout.trim() === "active");
+    expectGroup(g);
+  });
+
+  // ---- The inner wall and the jobs-vs-root probes of issue 17 (the "wall" engineer's sections) ----
+
+  it("root takes nothing from the runner: an upgrade-time symlink swap of the runner directory", function () {
+    const g = "root vs runner: symlink swap at upgrade";
+    const RD = "/home/runner/actions-runner";
+    const target = "/var/lib/cco-probe-target";
+    // A root-owned directory the job would like to own (as /opt/cco, whose scripts root runs at boot).
+    ct.must(`rm -rf ${target}; install -d -m 755 -o root -g root ${target}; echo 'exit 0' > ${target}/run-as-root.sh`);
+    // A job in progress (provisioning waits for its Runner.Worker), and a process it left behind outside the
+    // unit that swaps the runner's directory for a symlink while provisioning waits.
+    asJob(`nohup bash -c 'exec -a ${RD}/bin/Runner.Worker sleep 7' > /dev/null 2>&1 < /dev/null &`);
+    ct.must(`nohup bash -c 'sleep 2; mv ${RD} ${RD}.real && ln -s ${target} ${RD}' > /dev/null 2>&1 < /dev/null &`, { user: "runner" });
+    // An upgrade: the version marker gone.
+    ct.must("rm -f /var/lib/cco/runner-version");
+    const p = provision(12);
+    const last = p.stderr.split("\n").filter(Boolean).slice(-1)[0] ?? "";
+    probes.add(g, "provisioning waited for the job, then refused the swapped directory", "exit != 0, 'is a symlink'",
+      `exit ${p.status}: ${last}`, p.status !== 0 && /is a symlink/.test(p.stderr) && p.stderr.includes("waiting for the running job"));
+    let r = ct.exec(`stat -c '%U:%G %a' ${target}; ls ${target}`);
+    probes.add(g, "the directory the symlink pointed at stays root's, nothing unpacked into it", "root:root 755, run-as-root.sh only",
+      describeRun(r), r.stdout.trim() === "root:root 755\nrun-as-root.sh");
+    // The job's link removed, the directory back: provisioning upgrades as usual.
+    ct.must(`[ -L ${RD} ] && rm ${RD}; [ -d ${RD}.real ] && mv ${RD}.real ${RD}; rm -rf ${target}`);
+    const p2 = provision(13);
+    r = ct.exec("systemctl is-active actions-runner.service; cat /var/lib/cco/runner-version");
+    probes.add(g, "without the link, provisioning unpacks and the runner runs", "exit 0, unpacked, active", `exit ${p2.status}; ${r.stdout.trim()}`,
+      p2.status === 0 && p2.stderr.includes("unpacked runner") && r.stdout.startsWith("active"));
+    // Nothing root runs, reads as configuration or writes through is the runner's (or anyone's) to change:
+    // owned by root, not writable by others, nor by a group of the runner's.
+    const notRoots = "\\( ! -user root -o -perm /002 -o \\( -perm /020 -group runner \\) \\)";
+    r = ct.exec("find / /opt /etc /usr /usr/local /opt/cco /etc/cco /etc/systemd /etc/dnsmasq.d /etc/ssh /usr/local/bin /usr/local/sbin /var/lib/cco /var/spool/cco" +
+      ` -maxdepth 0 ${notRoots} -print; find /opt/cco /etc/cco /etc/systemd /etc/dnsmasq.d /etc/ssh /usr/local /var/lib/cco ${notRoots} ! -type l -print`);
+    probes.add(g, "root's scripts, units and configuration and their parents: root's, not writable by others", "(none)", r.stdout.trim() || "(none)",
+      r.status === 0 && r.stdout.trim() === "");
+    expectGroup(g);
+  });
+
+  it("root takes nothing from the runner: the forwarder's temporary files", function () {
+    const g = "root vs runner: /tmp symlink";
+    // fs.protected_symlinks would stop root from following a job's symlink in /tmp. It is a host-wide setting,
+    // not the container's: the probe turns it off (if it is on) for its few seconds, so that the scripts are
+    // what stops the attack, and says so.
+    const sysctl = "/proc/sys/fs/protected_symlinks";
+    const was = readFileSync(sysctl, "utf8").trim();
+    if (was !== "0") writeFileSync(sysctl, "0");
+    try {
+      const target = "/etc/cco/probe-target";
+      ct.must(`install -m 644 -o root -g root /dev/null ${target}`);
+      // Outside the unit, the job plants a symlink beside every temporary file of root's it sees in /tmp
+      // (the forwarder once wrote "$batch.good" next to its mktemp file).
+      ct.must("nohup bash -c 'end=$((SECONDS + 40)); while [ $SECONDS -lt $end ]; do for f in /tmp/tmp.*; do [ -f \"$f\" ] && [ ! -L \"$f.good\" ] && " +
+        `ln -s ${target} "$f.good" 2> /dev/null && echo "$f" >> /home/runner/planted; done; done' > /dev/null 2>&1 < /dev/null & echo $! > /home/runner/tmp-planter.pid`,
+        { user: "runner" });
+      // A job's line and a line the stats service refuses: the forwarder sends the first alone, through "$batch.good".
+      const line = `{"v":1,"type":"job_started","ts":"2026-12-01T22:00:00.000Z","runner":"runner-01","repo":"brentley/cco","workflow":"payload-for-root","job":"j","runId":555001,"runAttempt":1}`;
+      ct.must(`printf '%s\\n' '${line}' 'not json' >> /var/spool/cco/events.jsonl`, { user: "runner" });
+      const r = ct.exec("systemctl start cco-forwarder.service; systemctl show -P Result cco-forwarder.service; systemctl show -P PrivateTmp cco-forwarder.service",
+        { timeoutMs: 60_000 });
+      ct.exec("kill $(cat /home/runner/tmp-planter.pid)", { user: "runner" });
+      const written = ct.exec(`cat ${target}`).stdout;
+      probes.add(g, `a root-owned file the job's symlink pointed at (fs.protected_symlinks ${was} on the host, 0 for the probe)`, "unchanged (empty)",
+        written.trim() ? `root wrote the job's line into it: ${written.trim()}` : "empty", written === "");
+      probes.add(g, "the forwarder ran in a /tmp of its own", "success, PrivateTmp yes", describeRun(r), r.stdout.trim() === "success\nyes");
+      probes.add(g, "and still delivered the job's line (the refused one skipped)", "run 555001 stored", String(storedEvents().some((e) => e.runId === 555001)),
+        storedEvents().some((e) => e.runId === 555001));
+      ct.exec(`rm -f ${target} /home/runner/planted`);
+    } finally {
+      if (was !== "0") writeFileSync(sysctl, was);
+    }
+    expectGroup(g);
+  });
+
+  it("jobs stay in their unit: no SSH back in as runner, no root service on loopback, nothing outlives a stop", function () {
+    const g = "jobs stay in their unit";
+    const ssh = "ssh -i /home/runner/.ssh/id_cco -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5";
+    // The job plants its own key in ~runner/.ssh/authorized_keys (its home is its own).
+    ct.must("mkdir -p -m 700 ~/.ssh && rm -f ~/.ssh/id_cco* && ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_cco && cat ~/.ssh/id_cco.pub >> ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys",
+      { user: "runner" });
+    for (const host of ["127.0.0.1", "::1", NET.container]) {
+      const r = asJob(`${ssh} runner@${host} 'nohup sleep 6161 > /dev/null 2>&1 < /dev/null & echo escaped'`);
+      probes.add(g, `a job: ssh runner@${host} with its planted key`, "refused", describeRun(r), r.status !== 0 && !r.stdout.includes("escaped"));
+    }
+    // Where the network lets it through (root's own loopback connection, as from the admin network), sshd refuses runner.
+    let r = ct.exec(`${ssh} runner@127.0.0.1 'echo escaped'`);
+    probes.add(g, "root's connection, the runner's key: sshd refuses runner (AllowUsers)", "refused, 'not listed in AllowUsers' logged",
+      describeRun(r) + " " + ct.exec("journalctl -b -u ssh --no-pager | grep -c 'runner from 127.0.0.1 not allowed because not listed in AllowUsers'").stdout,
+      r.status !== 0 && !r.stdout.includes("escaped") &&
+        Number(ct.exec("journalctl -b -u ssh --no-pager | grep -c 'runner from 127.0.0.1 not allowed because not listed in AllowUsers'").stdout.trim()) >= 1);
+    r = ct.exec("sshd -T | grep -i '^allowusers'");
+    probes.add(g, "sshd effective allowusers", `allowusers ${env.get("ADMIN_USER") ?? "root"}`, r.stdout, r.stdout.trim() === `allowusers ${env.get("ADMIN_USER") ?? "root"}`);
+    r = asJob("timeout 3 bash -c 'exec 3<> /dev/tcp/127.0.0.1/22 && head -c 7 <&3'");
+    probes.add(g, "a job: TCP to 127.0.0.1:22 (a root service on loopback)", "refused", describeRun(r), r.status !== 0 && !r.stdout.includes("SSH"));
+    r = asJob("dig +short +time=2 +tries=1 @127.0.0.1 github.com");
+    probes.add(g, "a job: the resolver on 127.0.0.1:53", "answers", describeRun(r), r.stdout.trim() === NET.records["github.com"]);
+    r = asJob("perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => \"127.0.0.1:18081\", Listen => 1, ReuseAddr => 1) or die; $c = $s->accept; print $c \"own\\n\"' &" +
+      " sleep 0.5; timeout 3 bash -c 'exec 3<> /dev/tcp/127.0.0.1/18081 && cat <&3'");
+    probes.add(g, "a job: its own server on an unprivileged loopback port", "connects", describeRun(r), r.stdout.trim() === "own");
+    r = ct.exec("systemctl stop actions-runner.service; sleep 0.5; pgrep -a -f 'sleep 616[1]' || echo none; systemctl start actions-runner.service");
+    probes.add(g, "after systemctl stop actions-runner: nothing a job started is left", "none", describeRun(r), r.stdout.trim() === "none");
+    ct.exec("pkill -f 'sleep 616[1]'; rm -f ~/.ssh/id_cco* ~/.ssh/authorized_keys", { user: "runner" });
+    expectGroup(g);
+  });
+
+  it("the journal is not the runner's to erase: shipped to the collector as it comes, a job's flood rate limited", function () {
+    const g = "journal shipped off the container";
+    const marker = `m${Date.now().toString(36)}`;
+    // sshd's lines (an unknown user tries in), and a job's forgery of one.
+    ct.exec(`ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 cco-audit-${marker}@127.0.0.1 true`);
+    asJob(`logger -t sshd 'Accepted publickey for root from 203.0.113.66 port 1 ssh2 forged-${marker}'`);
+    const isSshd = (e: Record<string, string>) => String(e.MESSAGE).includes(`cco-audit-${marker}`) && e._SYSTEMD_UNIT === "ssh.service";
+    let shipped: Record<string, string> | undefined;
+    const deadline = Date.now() + 30_000;
+    while (!shipped && Date.now() < deadline) {
+      if (existsSync(collectorJournal)) shipped = collected().find(isSshd);
+      if (!shipped) run("sleep", ["1"]);
+    }
+    const upload = ct.exec("systemctl is-active systemd-journal-upload.service").stdout.trim();
+    probes.add(g, "sshd's line about the unknown user reached the collector", "within 30 s, from ssh.service as uid 0",
+      shipped ? `${shipped.MESSAGE} (_UID ${shipped._UID}, _SYSTEMD_UNIT ${shipped._SYSTEMD_UNIT})` : `not there (journal-upload ${upload})`,
+      shipped !== undefined && shipped._UID === "0");
+    const forged = collected().find((e) => String(e.MESSAGE).includes(`forged-${marker}`));
+    // _UID comes from the kernel (the socket's credentials); the unit journald reads from /proc, and loses for a process that already exited.
+    probes.add(g, "a job's `logger -t sshd` line is told apart by the fields journald sets", "SYSLOG_IDENTIFIER sshd, but _UID of runner, not ssh.service",
+      forged ? `SYSLOG_IDENTIFIER ${forged.SYSLOG_IDENTIFIER}, _UID ${forged._UID}, _SYSTEMD_UNIT ${forged._SYSTEMD_UNIT}` : "not shipped",
+      forged !== undefined && forged.SYSLOG_IDENTIFIER === "sshd" && forged._UID === ct.exec("id -u runner").stdout.trim() && forged._SYSTEMD_UNIT !== "ssh.service");
+    // A 20 s flood as the job.
+    const line = "x".repeat(900);
+    const t0 = Date.now();
+    asJob(`yes 'flood-${marker} ${line}' | timeout 20 logger -t flood; true`, 60_000);
+    const floodS = (Date.now() - t0) / 1000;
+    let r = ct.exec(`journalctl -b --no-pager | grep -c 'Suppressed [0-9]* messages from actions-runner.service'; journalctl -b --no-pager | grep -c 'flood-${marker}'`);
+    const [suppressed, kept] = r.stdout.trim().split("\n").map(Number);
+    probes.add(g, `a job's ${floodS.toFixed(0)} s logger flood is rate limited in the container`, "journald suppressed messages, kept at most a few thousand",
+      `${suppressed} 'Suppressed' lines, ${kept} flood lines kept`, suppressed! >= 1 && kept! > 0 && kept! < 20_000);
+    run("sleep", ["3"]);
+    const after = collected();
+    probes.add(g, "sshd's shipped line is still at the collector after the flood", "there", after.some(isSshd) ? "there" : "gone", after.some(isSshd));
+    r = ct.exec(`journalctl -b --no-pager -u ssh | grep -c 'cco-audit-${marker}'`);
+    probes.add(g, "(and in the container's own journal)", ">= 1 line", r.stdout.trim(), Number(r.stdout.trim()) >= 1);
+    expectGroup(g);
+  });
+
+  it("the inner wall: rebinding, a foreign storage account, a moved name, a full set, the extra blocks' ports", function () {
+    const g = "inner wall";
+    const asRunner = (script: string) => ct.exec(script, { user: "runner" });
+    // What the larger allowlist (one set per domain) costs at boot: egress.sh's run in cco-egress.service.
+    const [startUs, exitUs] = ct.must("systemctl show -P ExecMainStartTimestampMonotonic cco-egress.service; systemctl show -P ExecMainExitTimestampMonotonic cco-egress.service")
+      .trim().split("\n").map(Number);
+    const sets = ct.must("ipset list -n | grep -c '^cco-d-'").trim();
+    probes.add(g, `egress.sh at the last boot (${env.get("EGRESS_DOMAINS")!.split(" ").length} domains, ${sets} domain sets)`, "under 10 s",
+      `${((exitUs! - startUs!) / 1e6).toFixed(2)} s`, exitUs! > startUs! && exitUs! - startUs! < 10e6);
+    const inSet = (addr: string) => ct.exec(`ipset test cco-allow ${addr}`).status === 0;
+    // DNS rebinding: an allowed name answered with a private address.
+    let r = asRunner(`dig +time=2 +tries=1 ${NET.rebind.name} | grep -o -e 'status: [A-Z]*' -e '${NET.rebind.address}'`);
+    probes.add(g, `${NET.rebind.name} answered upstream with ${NET.rebind.address} (rebinding)`, "NXDOMAIN, the address not in the set",
+      `${describeRun(r)}; in set: ${inSet(NET.rebind.address)}`, r.stdout.trim() === "status: NXDOMAIN" && !inSet(NET.rebind.address));
+    // GitHub's own storage accounts by name; anyone else's is not allowed.
+    r = asRunner("curl -sS --max-time 5 https://productionresultssa0.blob.core.windows.net/");
+    probes.add(g, "HTTPS to GitHub's storage account productionresultssa0", "ok", describeRun(r), r.stdout.trim() === "ok productionresultssa0.blob.core.windows.net");
+    r = asRunner("dig +time=2 +tries=1 cco-attacker.blob.core.windows.net | grep -o 'status: [A-Z]*'; curl -sS --max-time 4 https://cco-attacker.blob.core.windows.net/");
+    probes.add(g, "a foreign storage account (cco-attacker.blob.core.windows.net)", "NXDOMAIN, fails", describeRun(r),
+      r.status !== 0 && r.stdout.startsWith("status: NXDOMAIN"));
+    // A moved name: its old address closes once the entry expires (2 x EGRESS_TTL_MAX_S after the last answer).
+    r = asRunner(`curl -sS --max-time 5 https://${NET.moved.name}/`);
+    probes.add(g, `HTTPS to ${NET.moved.name} at ${NET.moved.from}`, `ok, ${NET.moved.from} in the set`, `${describeRun(r)}; in set: ${inSet(NET.moved.from)}`,
+      r.status === 0 && inSet(NET.moved.from));
+    writeFileSync(movedHosts, `${NET.moved.to} ${NET.moved.name}\n`);
+    upstreamDns!.kill("SIGHUP");
+    const expiry = 2 * Number(TEST_BOUNDS.EGRESS_TTL_MAX_S) + 2;
+    run("sleep", [String(expiry)]);
+    r = asRunner(`curl -sS --max-time 4 --resolve ${NET.moved.name}:443:${NET.moved.from} https://${NET.moved.name}/`);
+    probes.add(g, `${expiry} s after the move: the old address ${NET.moved.from}`, "gone from the set, fails", `${describeRun(r)}; in set: ${inSet(NET.moved.from)}`,
+      r.status !== 0 && !inSet(NET.moved.from));
+    r = asRunner(`curl -sS --max-time 5 https://${NET.moved.name}/`);
+    probes.add(g, `HTTPS to ${NET.moved.name} now (at ${NET.moved.to})`, `ok, ${NET.moved.to} in the set`, `${describeRun(r)}; in set: ${inSet(NET.moved.to)}`,
+      r.status === 0 && inSet(NET.moved.to));
+    // A full set (filled here by root, as a job filled it with addresses under an allowed wildcard): fails closed, visibly.
+    const max = Number(TEST_BOUNDS.EGRESS_SET_MAX);
+    const fill = Array.from({ length: max }, (_, i) => `add cco-allow ${i < 256 ? `192.0.2.${i}` : `203.0.113.${i - 256}`}`).join("\n");
+    ct.exec("ipset restore -exist", { input: `${fill}\n` });
+    const entries = () => Number(ct.exec("ipset list -t cco-allow | awk '/^Number of entries/ {print $4}'").stdout.trim());
+    const full = entries();
+    r = asRunner("curl -sS --max-time 4 https://api.github.com/");
+    probes.add(g, `a full set (${full} of ${max}): a fresh allowed name`, "resolves, but the connection fails (closed)", describeRun(r),
+      full >= max && r.status !== 0 && !inSet(NET.records["api.github.com"]!));
+    r = ct.exec("systemctl start cco-egress-check.service; systemctl show -P Result cco-egress-check.service; cat /var/lib/cco/egress-set-full;" +
+      " journalctl -b -u cco-egress-check -p err --no-pager -o cat | grep -c 'cco-allow is full'");
+    probes.add(g, "cco-egress-check says so", "unit failed, counter 1, an error line in the journal", describeRun(r),
+      /^exit-code\n[1-9]\d*\n[1-9]/.test(r.stdout.trim()));
+    run("sleep", [String(2 * Number(TEST_BOUNDS.EGRESS_TTL_MAX_S) + 2)]);
+    r = asRunner("curl -sS --max-time 5 https://api.github.com/");
+    const recovered = ct.exec("systemctl start cco-egress-check.service; systemctl show -P Result cco-egress-check.service").stdout.trim();
+    probes.add(g, "once the entries expired: the name connects again, the check passes", "ok api.github.com, success", `${describeRun(r)}; check ${recovered}`,
+      r.stdout.trim() === "ok api.github.com" && recovered === "success");
+    // egressExtraCidrs open 80 and 443 only (unless egressExtraCidrPorts says more): egress.sh with a block added.
+    const extra = `${NET.neverResolved}/32`;
+    ct.must(`sed 's|^EGRESS_EXTRA_CIDRS=.*|EGRESS_EXTRA_CIDRS=${extra}|' /etc/cco/runner.env > /root/extra.env && CCO_PARAMS=/root/extra.env /opt/cco/egress.sh`);
+    r = asRunner(`curl -ksS --max-time 4 https://${NET.neverResolved}/`);
+    probes.add(g, `an extra block (${extra}) on 443`, "connects", describeRun(r), r.status === 0);
+    r = asRunner(`timeout 5 bash -c 'exec 3<>/dev/tcp/${NET.neverResolved}/22 && head -c 7 <&3'`);
+    probes.add(g, "the same block on 22 (egressExtraCidrPorts not set)", "fails", describeRun(r), r.status !== 0 && !r.stdout.includes("SSH"));
+    ct.must("/opt/cco/egress.sh && rm -f /root/extra.env");
+    r = asRunner(`curl -ksS --max-time 4 https://${NET.neverResolved}/`);
+    probes.add(g, "(egress.sh with the real parameters again: the block closed)", "fails", describeRun(r), r.status !== 0);
     expectGroup(g);
   });
 });
