@@ -22,8 +22,13 @@ export const BUNDLE_TARGET = "node20";
 export function bundleStatsService(outfile: string): Bundle {
   // The dashboard's assets from their sources now, so a deploy never ships stale ones.
   writeDashboardAssets();
+  return bundleNodeProgram(SERVICE_ENTRY, outfile);
+}
+
+/** A runtime program (the stats service, the controller) as one minified CommonJS file for Node. */
+export function bundleNodeProgram(entry: string, outfile: string): Bundle {
   buildSync({
-    entryPoints: [SERVICE_ENTRY],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: "node",
