@@ -64,6 +64,17 @@ describe("engine toolchain: tools/pulumi", () => {
       expect(run("--path").stdout, "another go.sum is another key").to.not.equal(before);
     });
 
+    it("npm run engine says in one line that the CLI is not built, and exits 2", () => {
+      const r = spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "tools/pulumi/engine.ts"), "version"], {
+        encoding: "utf8",
+        env: { ...process.env, CCO_PULUMI_CACHE: join(dir, "cache") },
+      });
+      expect(r.status).to.equal(2);
+      expect(r.stdout).to.equal("");
+      expect(r.stderr.trimEnd().split("\n")).to.have.lengthOf(1);
+      expect(r.stderr).to.match(/^the Pulumi CLI is not built here: run tools\/pulumi\/build\.sh .*\(expected at .*\/bin\/pulumi\)\n$/);
+    });
+
     it("refuses to build when package.json and go.mod disagree", () => {
       const pkg = readFileSync(join(dir, "package.json"), "utf8");
       writeFileSync(join(dir, "package.json"), pkg.replace(`"@pulumi/pulumi": "${npmPin()}"`, `"@pulumi/pulumi": "3.999.0"`));
