@@ -423,6 +423,9 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   const v = readValues(raw);
   requirePair(v, "runnerVersion", "runnerSha256");
   requirePair(v, "nodeVersion", "nodeSha256");
+  // bpg v0.111.1 proxmoxtf/resource/container/container.go (containerRead):
+  // WaitForContainerNetworkInterfaces with 10*time.Second, and on error only a
+  // warning and an empty ipv4 map; so a DHCP container may have no address.
   if (v.networkMode === "dhcp") {
     fail("networkMode", v.networkMode,
       "DHCP mode was dropped: the provider reads a DHCP address once, with a 10 s limit, and provisioning then has no host; give the runners static addresses (runnerIpStart)");
