@@ -1,5 +1,5 @@
 /**
- * `npm run plan -- --stack <dev|prod> [--json] [--out DIR] [--set key=value ...]`
+ * `npm run plan -- --stack <dev|prod> [--json] [--out DIR] [--set key=value ...]` (`--help`)
  *
  * The offline plan: evaluates the real program (index.ts) for a stack's
  * committed config under Pulumi's mock runtime, with no credentials, no CLI
@@ -7,13 +7,14 @@
  * declare. Secrets that are not set here are replaced by placeholders (the
  * output says which). A bad config exits 2 with the validation message.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, normalize } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, REQUIRED_SECRETS } from "../config";
 import { renderPveFirewall, type FirewallRule } from "../firewall";
 import { PROJECT_ROOT, readStackFile } from "../stackfile";
+import { parseCommandLine, runCli, UsageError, type CliSpec } from "../tools/cli";
 import { ArchiveValue, AssetValue, SecretValue, settle, startRecording, type PlannedResource } from "./recorder";
 
 interface Options {
@@ -23,31 +24,38 @@ interface Options {
   set: Record<string, string>;
 }
 
-const USAGE = "usage: npm run plan -- --stack <dev|prod> [--json] [--out DIR] [--set key=value ...]";
+export const PLAN_CLI = {
+  command: "npm run plan --",
+  summary: "The offline plan: every resource `pulumi up` would declare for a stack's committed config, without credentials.",
+  options: {
+    stack: { type: "string", value: "NAME", short: "s", description: `the stack (Pulumi.<NAME>.yaml): ${stackNames().join(", ")}` },
+    json: { type: "boolean", description: "print a JSON array of {type, name, parent, inputs, options}" },
+    out: { type: "string", value: "DIR", description: "write every rendered artifact under DIR (empty, or a previous plan's)" },
+    set: { type: "string", value: "KEY=VALUE", multiple: true, description: "override a config value, e.g. runnerCount=7" },
+  },
+} satisfies CliSpec;
 
-export function parseArgs(argv: string[]): Options {
-  const opts: Options = { stack: "", json: false, out: undefined, set: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--stack" || arg === "-s") opts.stack = value();
-    else if (arg === "--json") opts.json = true;
-    else if (arg === "--out") opts.out = value();
-    else if (arg === "--set") {
-      const [k, ...rest] = value().split("=");
-      if (!k || rest.length === 0) throw new UsageError("--set takes key=value");
-      opts.set[k] = rest.join("=");
-    } else throw new UsageError(`unknown argument ${arg}`);
-  }
-  if (!opts.stack) throw new UsageError("--stack is required");
-  return opts;
+/** The stacks that exist: the committed Pulumi.<stack>.yaml files. */
+export function stackNames(): string[] {
+  return readdirSync(PROJECT_ROOT)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
 }
 
-class UsageError extends Error {}
+export function parsePlanArgs(argv: string[]): Options {
+  const { values } = parseCommandLine(PLAN_CLI, argv);
+  const stacks = stackNames();
+  if (values.stack === undefined) throw new UsageError(`--stack is required: one of ${stacks.join(", ")}`);
+  if (!stacks.includes(values.stack)) throw new UsageError(`unknown stack ${values.stack}: the stacks are ${stacks.join(", ")} (Pulumi.<stack>.yaml)`);
+  const set: Record<string, string> = {};
+  for (const pair of values.set ?? []) {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new UsageError(`--set takes KEY=VALUE, not ${pair}`);
+    set[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return { stack: values.stack, json: values.json ?? false, out: values.out, set };
+}
 
 /** The resource as the JSON plan shows it: secrets as "[secret]". */
 function jsonResource(r: PlannedResource) {
@@ -136,14 +144,7 @@ async function resolve<T>(value: pulumi.Input<T>): Promise<T> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseArgs(argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${err.message}\n${USAGE}\n`);
-    return 64;
-  }
+  const opts = parsePlanArgs(argv);
   const project = (parseYaml(readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as { name: string }).name;
   const stack = readStackFile(opts.stack);
   const values = { ...stack.values };
@@ -203,12 +204,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runCli("plan", () => main(process.argv.slice(2)));

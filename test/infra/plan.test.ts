@@ -1,29 +1,19 @@
 import { expect } from "chai";
-import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { PROJECT_ROOT } from "../../infra/stackfile";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../infra/config";
 import { settle, startRecording } from "../../infra/plan/recorder";
 import { program } from "../../infra/program";
 import { runProgram, TEST_SECRETS, TEST_SSH_KEY } from "../helpers/program";
 import { useTempDir } from "../helpers/tmp";
-
-const run = promisify(execFile);
+import { runTool, type ToolRun } from "../helpers/tool";
 
 /** `npm run plan` as a newcomer runs it: its own process, no credentials in the environment. */
-async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function plan(...args: string[]): Promise<ToolRun> {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (/^(PULUMI_|GITHUB_TOKEN|PROXMOX)/.test(k)) delete env[k];
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "infra/plan/main.ts"), ...args], { cwd: PROJECT_ROOT, env, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return runTool("infra/plan/main.ts", args, env);
 }
 
 describe("plan: npm run plan, offline", function () {
@@ -77,9 +67,10 @@ describe("plan: npm run plan, offline", function () {
     expect(r.stdout).to.equal("");
   });
 
-  it("refuses an unknown stack or argument", async () => {
-    expect((await plan("--stack", "staging")).stderr).to.include("no stack file");
-    expect((await plan("--stak", "prod")).code).to.equal(64);
+  it("refuses an unknown stack or argument in one line, naming the stacks that exist", async () => {
+    expect(await plan("--stack", "staging")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: unknown stack staging: the stacks are dev, prod (Pulumi.<stack>.yaml)\n" });
+    expect(await plan("--stak", "prod")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: unknown option --stak (see npm run plan -- --help)\n" });
+    expect(await plan("--json")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: --stack is required: one of dev, prod\n" });
   });
 });
 
