@@ -73,6 +73,8 @@ const COMMAND_DESCRIPTIONS: Record<string, string> = {
   "github-runner.ts deregister": "removes the runner from GitHub",
   "provision.sh": "provisions the runner from bundle",
   "provision-stats.sh": "provisions the stats service from bundle",
+  "drain.sh": "waits for the running job, then stops the runner",
+  "drain.sh resume": "starts the runner again",
 };
 
 export function describeCommand(text: string): string {
@@ -128,7 +130,8 @@ function pick(i: Inputs, keys: string[]): Array<[string, unknown]> {
 
 function commandInputs(i: Inputs): Array<[string, unknown]> {
   const phases = (["create", "update", "delete"] as const).filter((p) => typeof i[p] === "string");
-  return phases.map((p) => [p === "create" ? "does" : `on ${p}`, describeCommand(i[p] as string)]);
+  const what = phases.map((p) => `${p === "create" ? "" : `on ${p}: `}${describeCommand(i[p] as string)}`);
+  return what.length > 0 ? [["does", what.join("; ")]] : [];
 }
 
 function short(v: unknown): string {
@@ -147,7 +150,7 @@ export function keyInputs(r: PlannedResource): string {
     : Object.entries(r.inputs)
         .filter(([, v]) => v === null || typeof v !== "object" || v instanceof SecretValue || v instanceof AssetValue || v instanceof ArchiveValue)
         .slice(0, 8);
-  return pairs.map(([k, v]) => `${k}=${short(v)}`).join(" ");
+  return pairs.map(([k, v]) => `${k}=${k === "does" ? String(v) : short(v)}`).join(" ");
 }
 
 /** "github:index/repositoryFile:RepositoryFile" -> "github:RepositoryFile" (the text view only). */

@@ -90,8 +90,8 @@ export function parseCommandLine<S extends CliSpec>(spec: S, argv: string[]): { 
   return { values: parsed.values as Values<S>, positionals: parsed.positionals };
 }
 
-/** Thrown for --help: not an error, the help text is the tool's output. */
-export class HelpRequested extends Error {}
+/** Thrown for --help: not an error, the help text is the tool's output (a UsageError, so tools pass it on alike). */
+export class HelpRequested extends UsageError {}
 
 /**
  * Runs a tool's main and exits with its code: a UsageError is one line
@@ -102,18 +102,32 @@ export function runCli(tool: string, main: () => Promise<number> | number): void
   Promise.resolve()
     .then(main)
     .then(
-      (code) => process.exit(code),
+      (code) => exitAfterFlush(code),
       (err: unknown) => {
         if (err instanceof HelpRequested) {
           process.stdout.write(`${err.message}\n`);
-          process.exit(0);
+          return exitAfterFlush(0);
         }
         if (err instanceof UsageError) {
           process.stderr.write(`${tool}: ${err.message}\n`);
-          process.exit(USAGE_EXIT);
+          return exitAfterFlush(USAGE_EXIT);
         }
         process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-        process.exit(1);
+        return exitAfterFlush(1);
       },
     );
+}
+
+/**
+ * Exits once stdout and stderr have taken everything written to them: on a
+ * pipe (`npm run -s plan -- --json | jq .`) Node writes asynchronously, and
+ * process.exit() at once would cut the output short.
+ */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
 }

@@ -108,14 +108,15 @@ describe("plan: npm run plan, offline", function () {
     const r = await plan("--stack", "prod");
     const row = (path: string) => r.stdout.split("\n").find((l) => l.trimStart().split("  ")[1] === path) ?? "";
     expect(row("cco/cco")).to.include("name=cco visibility=private");
-    expect(row("fleet/runner-01/runner-01")).to.include(
+    expect(row("fleet/runner-01/runner-01/runner-01")).to.include(
       "node=pve vmId=200 cores=4 memory=8192MB swap=1024MB disk=50GB address=192.168.1.200/24 features=none tags=cco,runner,prod unprivileged=true  deleteBeforeReplace",
     );
-    expect(row("fleet/runner-01/runner-01-firewall")).to.include("containerId=200 enabled=true inputPolicy=DROP outputPolicy=DROP");
-    expect(row("fleet/runner-01/runner-01-firewall-rules")).to.match(/rules=\d+ in=\d+ out=\d+ {2}replaceWith=runner-01/);
+    expect(row("fleet/runner-01/runner-01/runner-01-firewall")).to.include("containerId=200 enabled=true inputPolicy=DROP outputPolicy=DROP");
+    expect(row("fleet/runner-01/runner-01/runner-01-firewall-rules")).to.match(/rules=\d+ in=\d+ out=\d+ {2}deleteBeforeReplace/);
     expect(row("fleet/runner-01/runner-01-registration-token")).to.include("does=mints a GitHub registration token");
-    expect(row("fleet/runner-01/runner-01-deregistration")).to.include("on delete=removes the runner from GitHub  replaceWith=runner-01");
-    expect(row("fleet/runner-01/runner-01-provision")).to.match(/does=provisions the runner from bundle [0-9a-f]{16}/);
+    expect(row("fleet/runner-01/runner-01-deregistration")).to.include("does=on delete: removes the runner from GitHub  replaceWith=runner-01");
+    expect(row("fleet/runner-01/runner-01-drain")).to.include("does=starts the runner again; on delete: waits for the running job, then stops the runner");
+    expect(row("fleet/runner-01/runner-01/runner-01-provision")).to.match(/does=provisions the runner from bundle [0-9a-f]{16}/);
     expect(row("cco-stats/cco-stats-healthz")).to.include("does=waits for http://192.168.1.210:8080/healthz to answer");
   });
 
