@@ -48,6 +48,7 @@ describe("tools: --help, and a wrong command line is one line and exit 2", funct
   this.timeout(60_000);
   const TOOLS: Array<[string, string]> = [
     ["plan", "infra/plan/main.ts"],
+    ["health", "infra/runners/health.ts"],
     ["bench", "test/bench/index.ts"],
     ["screenshot", "test/tools/screenshot.ts"],
     ["sync:project", "infra/tools/sync-project.ts"],
