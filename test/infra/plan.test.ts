@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../infra/config";
@@ -171,6 +172,36 @@ describe("plan: npm run plan, offline", function () {
     expect(await plan("--stack", "staging")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: unknown stack staging: the stacks are dev, prod (Pulumi.<stack>.yaml)\n" });
     expect(await plan("--stak", "prod")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: unknown option --stak (see npm run plan -- --help)\n" });
     expect(await plan("--json")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: --stack is required: one of dev, prod\n" });
+  });
+});
+
+/**
+ * What the source tree holds, as git sees it: changed, untracked and ignored
+ * files with their modification times (ignored ones too: a generated file
+ * rewritten with the same bytes is still written). .build/ is the build's.
+ */
+function sourceTree(): string[] {
+  const status = execFileSync("git", ["status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".", ":(exclude).build", ":(exclude)node_modules"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
+  return status
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => `${line} ${statSync(join(PROJECT_ROOT, line.slice(3)), { throwIfNoEntry: false })?.mtimeMs ?? "gone"}`);
+}
+
+describe("plan: evaluating the program writes nothing into the source tree", function () {
+  this.timeout(120_000);
+  it("npm run plan and the program under mocks leave git status and every ignored file as they were", async () => {
+    const before = sourceTree();
+    expect(before.join("\n")).to.include("service/dashboard/assets.generated.ts");
+    expect((await plan("--stack", "prod")).code).to.equal(0);
+    const c = planConfig("dev");
+    await startRecording(c.project, "dev", c.values, c.secretKeys);
+    program();
+    await settle();
+    expect(sourceTree()).to.deep.equal(before);
   });
 });
 
