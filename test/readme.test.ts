@@ -8,9 +8,9 @@
 import { expect } from "chai";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../infra/stackfile";
+import { freePort } from "./helpers/ports";
 import { waitFor } from "./helpers/service";
 import { useTempDir } from "./helpers/tmp";
 
@@ -30,14 +30,6 @@ function commandLines(block: string): string[] {
 function bash(script: string, env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], { cwd: PROJECT_ROOT, env, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((ok) => server.close(ok));
-  return port;
 }
 
 const README = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");

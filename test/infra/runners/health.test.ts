@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { assess, parseHealthArgs, runHealth, type HealthSnapshot } from "../../../infra/runners/health";
 import { UsageError } from "../../../infra/tools/cli";
@@ -8,16 +7,8 @@ import { PROJECT_ROOT } from "../../../infra/stackfile";
 import type { RunningService } from "../../../service/server";
 import { FakeGitHub } from "../../helpers/fake-github";
 import { startTestService, TEST_TOKEN, waitFor } from "../../helpers/service";
+import { freePort } from "../../helpers/ports";
 import { useTempDir } from "../../helpers/tmp";
-
-/** A port nothing listens on: taken from the kernel, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const NOW = Date.parse("2026-11-26T20:00:00.000Z");
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
@@ -157,7 +148,7 @@ describe("runners: npm run health", () => {
   });
 
   it("exits 2 with a clear message when the stats service is unreachable", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const r = spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "infra/runners/health.ts"), "--stats-url", `http://127.0.0.1:${port}`], {
       encoding: "utf8",
     });
