@@ -104,7 +104,7 @@ const KEY_INPUTS: Record<string, (i: Inputs) => Array<[string, unknown]>> = {
       ["vmId", i.vmId],
       ["cores", obj(i.cpu).cores],
       ["memory", `${String(obj(i.memory).dedicated)}MB`],
-      ["swap", `${String(obj(i.memory).swap ?? 0)}MB`],
+      ["swap", `${typeof obj(i.memory).swap === "number" ? String(obj(i.memory).swap) : "0"}MB`],
       ["disk", `${String(obj(i.disk).size)}GB`],
       ["address", addresses.join(",")],
       ["features", features.length > 0 ? features.join(",") : "none"],
@@ -325,7 +325,7 @@ async function main(argv: string[]): Promise<number> {
   let outputs: Record<string, unknown>;
   try {
     // The real entry point, exactly as `pulumi up` loads it.
-    outputs = (await import("../../index.js")) as Record<string, unknown>;
+    outputs = await import("../../index.js");
     await settle();
   } catch (err) {
     const message = err instanceof ConfigError || err instanceof pulumi.RunError ? err.message : undefined;
@@ -336,7 +336,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const resolved: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(outputs)) {
-    if (k !== "default" && k !== "__esModule") resolved[k] = await resolve(v as pulumi.Input<unknown>);
+    if (k !== "default" && k !== "__esModule") resolved[k] = await resolve(v);
   }
 
   const resources = recorder.resources;

@@ -135,15 +135,17 @@ export function reveal(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
 }
 
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
+
 /** Outputs a provider computes, so that dependent values resolve under mocks. */
 type Computed = (inputs: Record<string, unknown>, name: string) => Record<string, unknown>;
 const owner = () => pulumi.runtime.allConfig()["github:owner"] ?? "OWNER";
 const COMPUTED: Record<string, Computed> = {
   // What the commands would print: a placeholder token from the mint step, a
   // runner id from provisioning, nothing otherwise.
-  "command:local:Command": (i) => ({ stdout: String(i.create ?? "").endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "", stderr: "" }),
+  "command:local:Command": (i) => ({ stdout: text(i.create).endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "", stderr: "" }),
   "random:index/randomPassword:RandomPassword": (_i, name) => ({ result: `PLACEHOLDER-GENERATED-${name}` }),
-  "command:remote:Command": (i) => ({ stdout: String(i.create ?? "").includes("provision.sh") ? "runner-id=0\n" : "", stderr: "" }),
+  "command:remote:Command": (i) => ({ stdout: text(i.create).includes("provision.sh") ? "runner-id=0\n" : "", stderr: "" }),
   "github:index/repository:Repository": (i) => ({
     htmlUrl: `https://github.com/${owner()}/${String(i.name)}`,
     fullName: `${owner()}/${String(i.name)}`,

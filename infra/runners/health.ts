@@ -176,7 +176,8 @@ async function fetchSnapshot(statsUrl: string): Promise<HealthSnapshot> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new Error(`stats service unreachable at ${url}: ${String((err as Error).cause ?? (err as Error).message)}`, { cause: err });
+    const cause = (err as Error).cause;
+    throw new Error(`stats service unreachable at ${url}: ${cause instanceof Error ? String(cause) : (err as Error).message}`, { cause: err });
   }
   if (res.status !== 200) throw new Error(`stats service at ${url} answered HTTP ${res.status}`);
   const parsed = SnapshotSchema.safeParse(await res.json());
