@@ -1,19 +1,44 @@
-// Flat config: typescript-eslint's recommended rules on every TypeScript file.
+// Flat config: typescript-eslint's recommended rules with type information
+// (recommended-type-checked: no-floating-promises, no-misused-promises,
+// await-thenable, no-unsafe-*...) on every TypeScript file.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "bin/", "dist/", ".data/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
+  { ignores: ["node_modules/", "bin/", "dist/", ".data/", ".build/", "**/*.js", "**/*.mjs", "**/*.cjs"] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
   {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_" }],
       "@typescript-eslint/no-empty-function": "off",
+      // Findings left in files other branches own (policy pack, controller,
+      // LXC test...): warnings until they are fixed there, then errors like
+      // the rest (no-floating-promises, no-misused-promises, await-thenable...).
+      "@typescript-eslint/no-unsafe-assignment": "warn",
+      "@typescript-eslint/no-unsafe-return": "warn",
+      "@typescript-eslint/no-base-to-string": "warn",
+      "@typescript-eslint/no-unnecessary-type-assertion": "warn",
+      "@typescript-eslint/require-await": "warn",
+      "@typescript-eslint/unbound-method": "warn",
+      "@typescript-eslint/restrict-template-expressions": "warn",
+      "@typescript-eslint/prefer-promise-reject-errors": "warn",
+      "prefer-const": "warn",
     },
   },
   {
+    // Tests read JSON answers (res.json(), JSON.parse) and assert on them
+    // field by field: `any` there is the point, not a leak. Chai's
+    // property assertions (expect(x).to.be.true) read as expressions.
     files: ["test/**/*.ts"],
-    rules: { "@typescript-eslint/no-unused-expressions": "off" },
+    rules: {
+      "@typescript-eslint/no-unused-expressions": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-return": "off",
+      "@typescript-eslint/no-unsafe-call": "off",
+      "@typescript-eslint/no-unsafe-argument": "off",
+    },
   },
 );

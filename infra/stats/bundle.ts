@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
-import { writeDashboardAssets } from "./dashboard-assets";
+import { checkDashboardAssets } from "./dashboard-assets";
 
 export const SERVICE_ENTRY = join(__dirname, "..", "..", "service", "main.ts");
 
@@ -20,8 +20,8 @@ export interface Bundle {
 export const BUNDLE_TARGET = "node20";
 
 export function bundleStatsService(outfile: string): Bundle {
-  // The dashboard's assets from their sources now, so a deploy never ships stale ones.
-  writeDashboardAssets();
+  // Built by the build step (npm ci, npm test...), never here: a deploy refuses stale ones.
+  checkDashboardAssets();
   return bundleNodeProgram(SERVICE_ENTRY, outfile);
 }
 

@@ -3,10 +3,12 @@
  * (service/dashboard/assets.generated.ts): the service imports them like any
  * other code, so `npm start` (tsx) and the one-file esbuild bundle both carry
  * them, and nothing is built at run time. The module is generated, never
- * committed: `npm ci` (prepare), `npm test`, `npm start` and the deploy bundle
- * write it from the sources; `npm run build:dashboard` does it by hand.
+ * committed, and only the build step writes it: `npm ci` (prepare), `npm test`,
+ * `npm start`, `npm run bench` and `npm run build:dashboard`. Evaluating the
+ * program (preview, up, the offline plan) writes nothing into the source
+ * tree: the deploy bundle refuses a missing or stale module instead.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
 
@@ -34,7 +36,7 @@ export function buildDashboardScript(): string {
 }
 
 /** The text of assets.generated.ts for the current sources. */
-function dashboardAssetsModule(): string {
+export function dashboardAssetsModule(): string {
   const js = buildDashboardScript();
   const css = readFileSync(STYLESHEET, "utf8");
   return (
@@ -48,4 +50,11 @@ function dashboardAssetsModule(): string {
 /** Writes assets.generated.ts from the current sources. */
 export function writeDashboardAssets(): void {
   writeFileSync(ASSETS_MODULE, dashboardAssetsModule());
+}
+
+/** Throws unless assets.generated.ts (or `path`) is there and matches the current sources. */
+export function checkDashboardAssets(path = ASSETS_MODULE): void {
+  const current = existsSync(path) ? readFileSync(path, "utf8") : undefined;
+  if (current === undefined) throw new Error(`${path} is missing: run npm ci or npm run build:dashboard`);
+  if (current !== dashboardAssetsModule()) throw new Error(`${path} is older than the dashboard's sources: run npm run build:dashboard`);
 }

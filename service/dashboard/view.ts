@@ -8,8 +8,9 @@ import type { CompactSnapshot, RunnerStats, Snapshot } from "../aggregate/aggreg
 
 /**
  * A runner whose last heartbeat is older than this (at the time of the
- * snapshot) is stale. Forwarders send one a minute; the runner-health
- * workflow raises an error after the same 5 minutes.
+ * snapshot) is stale. Forwarders send one a minute. The one place of this
+ * rule: `npm run health` and the runner-health workflow rendered into cco
+ * (infra/github/files.ts fills it in) use it too.
  */
 export const STALE_AFTER_SECONDS = 300;
 /** Jobs per minute are measured over this much of the history. */
@@ -88,7 +89,7 @@ export function formatPercent(share: number): string {
   return `${Math.round(share * 100)} %`;
 }
 
-/** An age in seconds as "just now", "3 min ago"... */
+/** An age in seconds as "just now", "42s ago", "4m 10s ago" (the dashboard's and `npm run health`'s). */
 export function formatAge(seconds: number | null): string {
   if (seconds === null) return "never";
   if (seconds < 5) return "just now";

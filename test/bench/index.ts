@@ -13,6 +13,7 @@
  * started with the deployed Node flags.
  * `npm run bench -- 1 4` runs only figures 1 and 4.
  */
+import { parseCommandLine, runCli, UsageError, type CliSpec } from "../../infra/tools/cli";
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, appendFile } from "node:fs/promises";
 import { cpus, totalmem, tmpdir, release } from "node:os";
 import { join } from "node:path";
@@ -255,15 +256,27 @@ async function benchMemory(bundle: string, dir: string): Promise<void> {
   }
 }
 
+const BENCH_CLI = {
+  command: "npm run bench --",
+  summary: "The benchmarks: the service as deployed against a bare baseline, figures 1 to 5 (all by default). Prints figures, asserts nothing.",
+  options: {},
+  positionals: "[FIGURE ...]",
+} satisfies CliSpec;
+
 /** `npm run bench -- 2 4` runs only those figures (3 needs 1's baseline, so it brings 1 along). */
 function selectedFigures(argv: string[]): Set<number> {
-  const picked = argv.map(Number).filter((n) => n >= 1 && n <= 5);
+  const { positionals } = parseCommandLine(BENCH_CLI, argv);
+  const picked = positionals.map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < 1 || n > 5) throw new UsageError(`no figure ${p}: the figures are 1 to 5`);
+    return n;
+  });
   const set = new Set(picked.length ? picked : [1, 2, 3, 4, 5]);
   if (set.has(3)) set.add(1);
   return set;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const figures = selectedFigures(process.argv.slice(2));
   const cpu = cpus();
   say(`machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${mb(totalmem())} RAM, Linux ${release()}, Node ${process.version}`);
@@ -294,9 +307,7 @@ async function main(): Promise<void> {
   say(line(["figure", "value", "baseline", "ratio", "target", "met"]));
   say(line(widths.map((w) => "-".repeat(w))));
   for (const r of rows) say(line([r.figure, r.value, r.baseline, r.ratio, r.target, r.met]));
+  return 0;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runCli("bench", main);

@@ -1,5 +1,5 @@
 /**
- * `npm run screenshot [-- OUT.png [WIDTHxHEIGHT]]`: the dashboard with sample
+ * `npm run screenshot [-- --out OUT.png --size WIDTHxHEIGHT]`: the dashboard with sample
  * data (test/helpers/sample-fleet.ts), as served by the real app and drawn by
  * its script in Debian's chromium, written to docs/dashboard.png.
  */
@@ -13,14 +13,27 @@ import { createApp } from "../../service/app";
 import { EventLog } from "../../service/eventlog";
 import { silentLogger } from "../../service/log";
 import { createMetrics } from "../../service/metrics";
+import { parseCommandLine, runCli, UsageError, type CliSpec } from "../../infra/tools/cli";
 import { chromiumUnavailable, launchChromium } from "../helpers/browser";
 import { sampleFleetStore } from "../helpers/sample-fleet";
 
-async function main(): Promise<void> {
-  const out = resolve(process.argv[2] ?? join(__dirname, "..", "..", "docs", "dashboard.png"));
-  const [width, height] = (process.argv[3] ?? "1280x900").split("x").map(Number) as [number, number];
+const SCREENSHOT_CLI = {
+  command: "npm run screenshot --",
+  summary: "Draws the dashboard with two hours of sample data in Debian's chromium.",
+  options: {
+    out: { type: "string", value: "FILE", description: "the PNG to write (default docs/dashboard.png)" },
+    size: { type: "string", value: "WxH", description: "the viewport (default 1280x900); the whole page is drawn" },
+  },
+} satisfies CliSpec;
+
+async function main(): Promise<number> {
+  const { values } = parseCommandLine(SCREENSHOT_CLI, process.argv.slice(2));
+  const out = resolve(values.out ?? join(__dirname, "..", "..", "docs", "dashboard.png"));
+  const size = /^(\d{2,5})x(\d{2,5})$/.exec(values.size ?? "1280x900");
+  if (!size) throw new UsageError(`--size takes WIDTHxHEIGHT in pixels, like 1280x900, not ${values.size}`);
+  const [width, height] = [Number(size[1]), Number(size[2])];
   const missing = chromiumUnavailable();
-  if (missing) throw new Error(missing);
+  if (missing) throw new UsageError(missing);
 
   const dir = await mkdtemp(join(tmpdir(), "cco-screenshot-"));
   const store = sampleFleetStore();
@@ -47,9 +60,7 @@ async function main(): Promise<void> {
     await eventLog.close();
     await rm(dir, { recursive: true, force: true });
   }
+  return 0;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runCli("screenshot", main);

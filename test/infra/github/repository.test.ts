@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { parse } from "yaml";
 import { jobNames, renderWorkflow, requiredChecks, WORKFLOWS } from "../../../infra/github/files";
+import { STALE_AFTER_SECONDS } from "../../../service/dashboard/view";
 import { reveal } from "../../../infra/plan/recorder";
 import { actionlint } from "../../helpers/actionlint";
 import { runProgram } from "../../helpers/program";
@@ -99,6 +100,13 @@ describe("github: the repository component", function () {
       const unknownLabel = renderWorkflow("build.yml", ["self-hosted", "gpu"]);
       expect(await actionlint(unknownLabel, ".github/workflows/build.yml", labels)).to.have.length(1);
     });
+  });
+
+  it("runner-health fails on the dashboard's stale limit, filled in from the one constant", () => {
+    const wf = parse(renderWorkflow("runner-health.yml", ["self-hosted"])) as { jobs: { fleet: { env: Record<string, unknown> } } };
+    expect(wf.jobs.fleet.env.STALE_AFTER_SECONDS).to.equal(STALE_AFTER_SECONDS);
+    // The check reads it from the environment, with no limit of its own.
+    expect(renderWorkflow("runner-health.yml", ["self-hosted"])).to.include('--argjson limit "$STALE_AFTER_SECONDS"').and.not.include(">= 300");
   });
 
   it("pins every action by a full commit SHA", () => {

@@ -1,6 +1,8 @@
 import { expect } from "chai";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bundleStatsService } from "../../../infra/stats/bundle";
+import { checkDashboardAssets, dashboardAssetsModule } from "../../../infra/stats/dashboard-assets";
 import { STATS_NODE_FLAGS } from "../../../infra/stats/runtime";
 import { ASSETS, SCRIPT } from "../../../service/dashboard/page";
 import { spawnService, waitFor, type ChildService } from "../../helpers/service";
@@ -28,5 +30,15 @@ describe("stats bundle: the one file the container gets", function () {
       expect(res.status, asset.path).to.equal(200);
       expect(await res.text()).to.equal(asset.body);
     }
+  });
+
+  it("is built from the assets the build step wrote, and refuses missing or stale ones", () => {
+    expect(() => checkDashboardAssets()).to.not.throw();
+    const stale = join(tmp.path, "assets.generated.ts");
+    expect(() => checkDashboardAssets(stale)).to.throw(`${stale} is missing: run npm ci or npm run build:dashboard`);
+    writeFileSync(stale, dashboardAssetsModule().replace("DASHBOARD_CSS = \"", "DASHBOARD_CSS = \"/* older */"));
+    expect(() => checkDashboardAssets(stale)).to.throw(`${stale} is older than the dashboard's sources: run npm run build:dashboard`);
+    writeFileSync(stale, dashboardAssetsModule());
+    expect(() => checkDashboardAssets(stale)).to.not.throw();
   });
 });
