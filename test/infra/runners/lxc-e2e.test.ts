@@ -926,7 +926,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     // systemctl stop during a job: run.sh turns SIGTERM into SIGINT to the listener, which cancels the job; the rest is killed.
     githubAnswers("");
     queueJob("stop-1", { STUB_SECONDS: "120", GITHUB_REPOSITORY: "brentley/cco", GITHUB_RUN_ID: "5001" });
-    let w = waitIn("a job running", "until pgrep -u runner -x Runner.Worker; do sleep 0.2; done", 20);
+    const w = waitIn("a job running", "until pgrep -u runner -x Runner.Worker; do sleep 0.2; done", 20);
     probes.add(g, "a job runs (the stub's Runner.Worker)", "Runner.Worker running", w.out, w.ok);
     let r = ct.exec(`systemctl stop actions-runner.service; pgrep -u runner -a || echo none; systemctl show -P ActiveState actions-runner.service; systemctl show -P Result actions-runner.service; grep stop-1 ${RD}/_diag/stub-jobs.log`);
     probes.add(g, "systemctl stop: the job is cancelled as a runner shutdown, nothing of runner is left, the unit stops cleanly",
