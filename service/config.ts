@@ -18,6 +18,13 @@ export interface StatsConfig {
   aggregation: "worker" | "inline";
   /** Old-generation limit of the aggregation worker, in MB. */
   workerHeapMb: number;
+  /** STATS_RUNNERS: the runners the stack declares (others show as removed); null when not given. */
+  runners: string[] | null;
+  /**
+   * STATS_CREDENTIALS_FILE: per-runner ingest credentials (hashes), re-read
+   * when it changes; null when not given (then only STATS_INGEST_TOKEN).
+   */
+  credentialsFile: string | null;
 }
 
 export const DEFAULTS = {
@@ -46,13 +53,21 @@ const schema = z.object({
   STATS_HISTORY_LIMIT: intIn(1, 1_000_000),
   STATS_AGGREGATION: z.enum(["inline", "worker"]),
   STATS_WORKER_HEAP_MB: intIn(32, 16384),
+  STATS_RUNNERS: z
+    .string()
+    .regex(/^[^\s,]{1,256}(,[^\s,]{1,256})*$/, "must be runner names separated by commas, without spaces")
+    .optional(),
+  STATS_CREDENTIALS_FILE: z.string().min(1, "must name a file (unset it to use only STATS_INGEST_TOKEN)").optional(),
 });
+
+/** Variables without a default. */
+const OPTIONAL_KEYS = ["STATS_INGEST_TOKEN", "STATS_RUNNERS", "STATS_CREDENTIALS_FILE"];
 
 export class ConfigError extends Error {}
 
 export function loadStatsConfig(env: NodeJS.ProcessEnv = process.env): StatsConfig {
   const input: Record<string, string | undefined> = { ...DEFAULTS };
-  for (const key of [...Object.keys(DEFAULTS), "STATS_INGEST_TOKEN"]) {
+  for (const key of [...Object.keys(DEFAULTS), ...OPTIONAL_KEYS]) {
     if (env[key] !== undefined) input[key] = env[key];
   }
   const parsed = schema.safeParse(input);
@@ -72,5 +87,7 @@ export function loadStatsConfig(env: NodeJS.ProcessEnv = process.env): StatsConf
     historyLimit: c.STATS_HISTORY_LIMIT,
     aggregation: c.STATS_AGGREGATION,
     workerHeapMb: c.STATS_WORKER_HEAP_MB,
+    runners: c.STATS_RUNNERS === undefined ? null : [...new Set(c.STATS_RUNNERS.split(","))],
+    credentialsFile: c.STATS_CREDENTIALS_FILE ?? null,
   };
 }

@@ -10,6 +10,7 @@ import { InlineBackend, type AggregationBackend } from "./aggregate/backend";
 import { warmingUpSnapshot } from "./aggregate/engine";
 import { WorkerBackend } from "./aggregate/worker";
 import { createApp } from "./app";
+import { CredentialStore } from "./credentials";
 import type { StatsConfig } from "./config";
 import { EventLog } from "./eventlog";
 import type { Logger } from "./log";
@@ -32,20 +33,23 @@ export interface RunningService {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function createBackend(config: StatsConfig): AggregationBackend {
+  const options = { declaredRunners: config.runners, historyLimit: config.historyLimit };
   return config.aggregation === "worker"
-    ? new WorkerBackend(config.dataDir, config.workerHeapMb)
-    : new InlineBackend(config.dataDir);
+    ? new WorkerBackend(config.dataDir, config.workerHeapMb, options)
+    : new InlineBackend(config.dataDir, options);
 }
 
 export async function startService(config: StatsConfig, log: Logger): Promise<RunningService> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
   const ingestToken = await resolveIngestToken(config.dataDir, config.ingestToken, log);
   const backend = createBackend(config);
-  const store = new SnapshotStore(warmingUpSnapshot(backend.mode), config.historyLimit, config.intervalMs);
+  const store = new SnapshotStore(warmingUpSnapshot(backend.mode, new Date(), config.runners), config.historyLimit, config.intervalMs);
   const eventLog = new EventLog(config.dataDir);
   const metrics = createMetrics(store);
-  const app = createApp({ store, eventLog, ingestToken, metrics, log });
-  const refresher = new Refresher(backend, store, log);
+  const credentials = new CredentialStore(config.credentialsFile, ingestToken, log);
+  await credentials.refresh();
+  const app = createApp({ store, eventLog, ingestToken, credentials, metrics, log });
+  const refresher = new Refresher(backend, store, log, () => ({ ingestRefused: metrics.ingest.refused }));
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s as Server));

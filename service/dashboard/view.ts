@@ -195,6 +195,7 @@ export function dashboardView(s: Snapshot, history: readonly CompactSnapshot[]):
     repos: repoRows(s),
     aggregation:
       `pass ${formatCount(a.passes)} took ${formatCount(a.durationMs)} ms · ${formatCount(s.events.total)} events` +
-      ` · ${formatCount(s.events.rejected)} rejected lines`,
+      ` · ${formatCount(s.events.rejected)} rejected lines` +
+      ` · ${formatCount(Object.values(s.events.dropped).reduce((a, b) => a + b, 0))} dropped by limits`,
   };
 }

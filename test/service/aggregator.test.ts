@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { ABANDON_AFTER_MS, Aggregator, compact, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
-import { completed, heartbeat, ndjson, PASS_INFO as info, started } from "../helpers/events";
+import { ABANDON_AFTER_MS, Aggregator, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
+import { at, completed, heartbeat, ndjson, PASS_INFO as info, started } from "../helpers/events";
 
 function snap(events: unknown[], extra = "") {
   const a = new Aggregator();
@@ -23,7 +23,7 @@ describe("aggregator: statistics from events", () => {
     expect(s.runners["runner-02"]).to.include({ started: 1, completed: 1, running: 0, failed: 1, busySeconds: 60 });
     expect(s.repos["brentley/cco"]).to.include({ completed: 2, failed: 1 });
     expect(s.repos["brentley/other"]).to.include({ started: 1, completed: 0 });
-    expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0 });
+    expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0, dropped: { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 } });
   });
 
   it("tells jobs apart by repo, run, attempt, job and runner", () => {
@@ -92,8 +92,14 @@ describe("aggregator: statistics from events", () => {
     expect(s.events.duplicates).to.equal(1);
   });
 
-  it("compacts a snapshot for the history", () => {
-    const s = snap([started({ runId: 1 }), started({ runId: 2, runner: "runner-02" }), completed({ runId: 2, runner: "runner-02" }, 5)]);
-    expect(compact(s)).to.deep.include({ started: 2, completed: 1, running: 1, busyRunners: 1, p50: 5 });
+  it("makes the history from event time: a minute per entry, jobs running on average over it", () => {
+    const a = new Aggregator({ now: () => Date.parse(at(600)) });
+    a.consume(ndjson([started({ runId: 1 }, 0), started({ runId: 2, runner: "runner-02" }, 30), completed({ runId: 2, runner: "runner-02" }, 90)]));
+    const h = a.history(Date.parse(at(150)), 3);
+    expect(h.map((e) => e.at)).to.deep.equal([at(0), at(60), at(120)]);
+    // Minute 0: job 1 all of it, job 2 half of it; minute 1: job 1, job 2 until 90 s; minute 2: job 1 (open) to 150 s.
+    expect(h.map((e) => e.running)).to.deep.equal([1.5, 1.5, 0.5]);
+    expect(h.map((e) => e.started)).to.deep.equal([2, 2, 2]);
+    expect(h.map((e) => e.completed)).to.deep.equal([0, 1, 1]);
   });
 });
