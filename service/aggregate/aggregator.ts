@@ -721,8 +721,10 @@ export class Aggregator {
    * Sums over `count` spans of `step` minutes ending with the minute of
    * `endMs`, open jobs' time up to `endMs` included.
    */
-  private spans(endMs: number, stepMinutes: number, count: number): { from: number; spans: Span[] } {
-    const endMinute = Math.floor(endMs / MINUTE_MS) + 1;
+  private spans(endMs: number, stepMinutes: number, count: number, aligned = false): { from: number; spans: Span[] } {
+    let endMinute = Math.floor(endMs / MINUTE_MS) + 1;
+    // Chart points on round times (10:00, 10:10...): the last one is the step under way.
+    if (aligned) endMinute = Math.ceil(endMinute / stepMinutes) * stepMinutes;
     const from = Math.max(endMinute - stepMinutes * count, this.timeline.firstMinute);
     const n = Math.ceil((endMinute - from) / stepMinutes);
     const first = endMinute - n * stepMinutes;
@@ -771,7 +773,7 @@ export class Aggregator {
   /** The chart of one window: one point per SERIES_STEP_MINUTES, oldest first. */
   series(endMs: number, key: WindowKey): SeriesPoint[] {
     const step = SERIES_STEP_MINUTES[key];
-    const { from, spans } = this.spans(endMs, step, Math.ceil(WINDOWS[key] / step));
+    const { from, spans } = this.spans(endMs, step, Math.ceil(WINDOWS[key] / step), true);
     return spans.map((sp, i) => {
       const d = sp.durations.reduce((a, b) => a + b, 0);
       return {

@@ -102,4 +102,44 @@ describe("aggregator: statistics from events", () => {
     expect(h.map((e) => e.started)).to.deep.equal([2, 2, 2]);
     expect(h.map((e) => e.completed)).to.deep.equal([0, 1, 1]);
   });
+
+  it("shows the listener state of each runner's newest heartbeat that gave one", () => {
+    const s = snap([
+      { ...heartbeat("runner-01", 10), listener: "running", listenerExitCode: null },
+      { ...heartbeat("runner-01", 30), listener: "failed", listenerExitCode: 3 },
+      { ...heartbeat("runner-01", 20), listener: "running" }, // older, read later (a late batch)
+      heartbeat("runner-01", 40), // says nothing of the listener
+      heartbeat("runner-02", 40),
+    ]);
+    expect(s.runners["runner-01"]).to.include({ listener: "failed", listenerExitCode: 3, lastHeartbeatAt: at(40) });
+    expect(s.runners["runner-02"]).to.include({ listener: null, listenerExitCode: null });
+  });
+
+  it("marks runners not in STATS_RUNNERS as undeclared, and lists declared ones never heard from", () => {
+    const a = new Aggregator({ declaredRunners: ["runner-01", "runner-02"], now: () => Date.parse(at(100)) });
+    a.consume(ndjson([heartbeat("runner-01", 10), heartbeat("runner-09", 10)]));
+    const s = a.snapshot(new Date(at(100)), "ok", info);
+    expect(Object.keys(s.runners)).to.deep.equal(["runner-01", "runner-02", "runner-09"]);
+    expect([s.runners["runner-01"]!.declared, s.runners["runner-02"]!.declared, s.runners["runner-09"]!.declared]).to.deep.equal([true, true, false]);
+    expect(s.runners["runner-02"]!.lastEventAt).to.equal(null);
+    expect(s.fleet.declared).to.deep.equal(["runner-01", "runner-02"]);
+  });
+
+  it("places a late batch at its event time: windows and charts count it where it happened", () => {
+    const now = Date.parse(at(4 * 3600));
+    const a = new Aggregator({ now: () => now });
+    // Read last, as a forwarder catching up after an outage delivers it: two hours of one job every two minutes.
+    const late: unknown[] = [];
+    for (let i = 0; i < 60; i++) late.push(started({ runId: i + 1 }, 3600 + i * 120), completed({ runId: i + 1 }, 3600 + i * 120 + 60));
+    a.consume(ndjson([heartbeat("runner-01", 4 * 3600 - 10)]));
+    a.consume(ndjson(late));
+    const s = a.snapshot(new Date(now), "ok", info);
+    expect(s.windows["1h"].completed).to.equal(0); // nothing happened in the last hour
+    expect(s.windows["24h"]).to.include({ completed: 60, jobsPerMinute: 0.042, busySeconds: 3600 });
+    const points = a.series(now, "24h"); // 10-minute points
+    const busy = points.filter((p) => p.completed > 0);
+    expect(busy.map((p) => p.completed)).to.deep.equal(new Array(12).fill(5));
+    expect(busy[0]!.at).to.equal(at(3600));
+    expect(busy.every((p) => p.running === 0.5)).to.equal(true);
+  });
 });
