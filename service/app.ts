@@ -9,7 +9,7 @@ import { WINDOW_KEYS, type WindowKey } from "./aggregate/aggregator";
 import type { Published } from "./aggregate/engine";
 import { CredentialStore, type Principal } from "./credentials";
 import { ASSETS, PAGE_HEADERS, renderPage } from "./dashboard/page";
-import { HISTORY_POINTS } from "./dashboard/view";
+import { windowOf } from "./dashboard/view";
 import { BatchTooLargeError, MAX_BATCH_EVENTS, parseBatch } from "./events";
 import type { EventLog } from "./eventlog";
 import type { Logger } from "./log";
@@ -115,11 +115,14 @@ export function createApp(deps: AppDeps): Hono {
   // The dashboard. Its security headers are part of each answer, like
   // JSON_HEADERS above: no middleware, so /api/stats stays on its fast path.
   // The page is rendered at most once per pass (it shows that pass's numbers).
-  let page: { published: Published; html: string } | null = null;
-  app.get("/", () => {
+  const pages = new Map<WindowKey, { published: Published; html: string }>();
+  app.get("/", (c) => {
+    const window = windowOf(c.req.query("window"));
+    let page = pages.get(window);
     if (page?.published !== store.current) {
       const published = store.current;
-      page = { published, html: renderPage(published.snapshot, store.history(HISTORY_POINTS), store.intervalMs) };
+      page = { published, html: renderPage(published.snapshot, JSON.parse(store.series(window)), store.intervalMs, window) };
+      pages.set(window, page);
     }
     return new Response(page.html, { status: 200, headers: PAGE_HEADERS });
   });

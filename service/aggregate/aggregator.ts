@@ -13,7 +13,7 @@ import {
   type HeartbeatEvent,
   type ListenerState,
 } from "../events";
-import type { GitHubInput, PassInput } from "./engine";
+import type { GitHubInput, PassInput } from "./input";
 import { DurationStats, round3, type DurationSummary } from "./durations";
 import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./timeline";
 
@@ -56,12 +56,8 @@ export interface Dropped {
   jobNames: number;
 }
 
-/** The windows the tiles and charts cover. */
-export const WINDOWS = { "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60 } as const;
-export type WindowKey = keyof typeof WINDOWS;
-export const WINDOW_KEYS = Object.keys(WINDOWS) as WindowKey[];
-/** Chart resolution of each window, in minutes per point. */
-export const SERIES_STEP_MINUTES: Record<WindowKey, number> = { "1h": 1, "24h": 10, "7d": 60 };
+import { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
+export { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey };
 
 export interface Quantiles {
   count: number;

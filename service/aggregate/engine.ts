@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { Aggregator, WINDOW_KEYS, type AggregationInfo, type CompactSnapshot, type Snapshot, type WindowKey } from "./aggregator";
+import type { PassInput } from "./input";
 import { DirectoryTailer } from "./tailer";
 
 /** A snapshot as served: the object (for /metrics and the page), its JSON and its ETag. */
@@ -36,29 +37,7 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-/** What the main thread hands a pass: facts aggregation cannot read from the files. */
-export interface PassInput {
-  /** What POST /api/events refused since the service started, by reason. */
-  ingestRefused?: Record<string, number>;
-  /** GitHub's view, when the service polls it (see service/github.ts). */
-  github?: GitHubInput;
-}
-
-/** The jobs GitHub reported, reduced to what aggregation needs. */
-export interface GitHubInput {
-  /** When the last poll ended, and whether it worked. */
-  polledAt: string | null;
-  error: string | null;
-  /** Jobs waiting for a runner now (queued). */
-  waiting: number;
-  /** [startedAt ms, seconds queued] of jobs that started. */
-  queueTimes: Array<[number, number]>;
-  /** Completed jobs: repo, runId, runAttempt, runner, job name, result in the hooks' words. */
-  completed: Array<{ repo: string; runId: number; runAttempt: number; runner: string; job: string; result: string }>;
-  requests: number;
-  notModified: number;
-  rateLimitRemaining: number | null;
-}
+export type { GitHubInput, PassInput } from "./input";
 
 export function publish(snapshot: Snapshot): Published {
   const json = JSON.stringify(snapshot);
