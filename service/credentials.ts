@@ -10,12 +10,15 @@
  *     runner-01 sha256:<64 hex digits of sha256(token)>
  *
  * A runner may have several lines (old and new token during a rotation).
+ * STATS_CREDENTIALS_FILE may also name a directory: every file in it is read
+ * (the deployment keeps one file per runner, added and removed with it).
  * Tokens are random (32 bytes or more), so a plain hash is enough: there is
  * nothing to brute-force, and looking a hash up in a Map reveals nothing a
  * caller could use to guess a token.
  */
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "./log";
 
 /** Who a bearer token speaks for: one runner, or (the shared STATS_INGEST_TOKEN) any. */
@@ -83,17 +86,39 @@ export class CredentialStore {
     return [...new Set(this.byHash.values())].sort();
   }
 
+  /** Whether a credentials file or directory is configured (then its runners are the declared ones). */
+  get configured(): boolean {
+    return this.path !== null;
+  }
+
   /** Re-reads the file if it changed since the last look (one look at a time). */
   refresh(): Promise<void> {
     if (this.path === null) return Promise.resolve();
     return (this.checking ??= this.check(this.path).finally(() => (this.checking = null)));
   }
 
+  /** The files to read and a string that changes whenever one of them does. */
+  private static async look(path: string): Promise<{ files: string[]; version: string }> {
+    const st = await stat(path);
+    if (!st.isDirectory()) return { files: [path], version: `${st.ino}:${st.size}:${st.mtimeMs}` };
+    const files: string[] = [];
+    let version = "";
+    for (const name of (await readdir(path)).sort()) {
+      if (name.startsWith(".")) continue; // an editor's or installer's temporary file
+      const f = join(path, name);
+      const fst = await stat(f).catch(() => null);
+      if (!fst?.isFile()) continue;
+      files.push(f);
+      version += `${name}:${fst.ino}:${fst.size}:${fst.mtimeMs};`;
+    }
+    return { files, version };
+  }
+
   private async check(path: string): Promise<void> {
     let version: string;
+    let files: string[];
     try {
-      const st = await stat(path);
-      version = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      ({ files, version } = await CredentialStore.look(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       if (this.version !== "missing") {
@@ -105,7 +130,8 @@ export class CredentialStore {
     }
     if (version === this.version) return;
     try {
-      this.byHash = parseCredentials(await readFile(path, "utf8"));
+      const texts = await Promise.all(files.map((f) => readFile(f, "utf8")));
+      this.byHash = parseCredentials(texts.join("\n"));
       this.version = version;
       this.log.info("read the ingest credentials", { path, runners: this.runners.length });
     } catch (err) {

@@ -48,8 +48,15 @@ export async function startService(config: StatsConfig, log: Logger): Promise<Ru
   const metrics = createMetrics(store);
   const credentials = new CredentialStore(config.credentialsFile, ingestToken, log);
   await credentials.refresh();
+  // The credentials are read again before each pass too, so a removed runner shows as removed without a POST.
+  const refreshCredentials = () => credentials.refresh().catch((err: unknown) => log.error("credentials not read", { error: String(err) }));
   const app = createApp({ store, eventLog, ingestToken, credentials, metrics, log });
-  const refresher = new Refresher(backend, store, log, () => ({ ingestRefused: metrics.ingest.refused }));
+  // The declared runners: STATS_RUNNERS, or else those holding a credential (a scale-down removes theirs).
+  const declaredRunners = () => config.runners ?? (credentials.configured ? credentials.runners : null);
+  const refresher = new Refresher(backend, store, log, () => {
+    void refreshCredentials(); // read by the next pass at the latest
+    return { ingestRefused: metrics.ingest.refused, declaredRunners: declaredRunners() };
+  });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s as Server));

@@ -275,8 +275,8 @@ export interface AggregatorOptions {
 }
 
 export class Aggregator {
-  private readonly declared: ReadonlySet<string> | null;
-  private readonly declaredList: string[] | null;
+  private declared: ReadonlySet<string> | null;
+  private declaredList: string[] | null;
   private readonly clock: () => number;
   /** The clock read at the start of the current pass: the future limit and the timeline's end. */
   private nowMs: number;
@@ -665,10 +665,26 @@ export class Aggregator {
   /** What the main thread knows and the files do not (see PassInput). */
   setInput(input: PassInput): void {
     this.ingestRefused = { ...input.ingestRefused };
+    if (input.declaredRunners !== undefined) this.setDeclared(input.declaredRunners);
     if (input.github) {
       this.github = input.github;
       this.setQueueTimes(input.github.queueTimes);
     }
+  }
+
+  /** The fleet changed (a scale up or down): runners move between declared and not. */
+  private setDeclared(names: string[] | null): void {
+    const list = names ? [...new Set(names)].sort() : null;
+    if (JSON.stringify(list) === JSON.stringify(this.declaredList)) return;
+    this.declaredList = list;
+    this.declared = list ? new Set(list) : null;
+    let undeclared = 0;
+    for (const r of this.runners.values()) {
+      r.declared = this.declared !== null && this.declared.has(r.name);
+      if (!r.declared) undeclared++;
+    }
+    this.undeclared = undeclared;
+    for (const name of list ?? []) this.runner(name);
   }
 
   /** Compares GitHub's completed jobs with the hooks' (a job is identified as DESIGN.md says). */

@@ -6,6 +6,8 @@
 export interface PassInput {
   /** What POST /api/events refused since the service started, by reason. */
   ingestRefused?: Record<string, number>;
+  /** The runners the stack declares now (STATS_RUNNERS, or those holding a credential); absent: unchanged. */
+  declaredRunners?: string[] | null;
   /** GitHub's view, when the service polls it (see service/github.ts). */
   github?: GitHubInput;
 }

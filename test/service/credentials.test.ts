@@ -5,7 +5,7 @@
  * revoked without touching the others, and without a restart.
  */
 import { expect } from "chai";
-import { readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { warmingUpSnapshot } from "../../service/aggregate/engine";
 import { createApp } from "../../service/app";
@@ -118,5 +118,21 @@ describe("credentials: one per runner, bound to the runner it names", () => {
     expect(parseCredentials(`# comment\n\n${line}\n`)).to.deep.equal(new Map([[tokenHash(TOKEN_1), "runner-01"]]));
     expect(() => parseCredentials(`${line}\nrunner-02 sha256:XYZ\n`)).to.throw(/^line 2: expected "<runner> sha256:<64 lowercase hex digits>"/);
     expect(() => parseCredentials(`${line}\nrunner-02 sha256:${tokenHash(TOKEN_1)}\n`)).to.throw(/same token hash is given to runner-01 and runner-02/);
+  });
+
+  it("reads a directory of credentials, one file per runner, as runners are added and removed", async () => {
+    const dir = join(tmp.path, "credentials.d");
+    await mkdir(dir);
+    const store = new CredentialStore(dir, SHARED, silentLogger);
+    await writeFile(join(dir, "runner-01"), `${credentialLine("runner-01", TOKEN_1)}\n`);
+    expect(await store.lookup(TOKEN_1)).to.deep.equal({ runner: "runner-01" });
+    expect(await store.lookup(TOKEN_2)).to.equal(null);
+    await writeFile(join(dir, "runner-02"), `${credentialLine("runner-02", TOKEN_2)}\n`);
+    await writeFile(join(dir, ".runner-03.tmp"), "half written");
+    expect(await store.lookup(TOKEN_2)).to.deep.equal({ runner: "runner-02" });
+    expect(store.runners).to.deep.equal(["runner-01", "runner-02"]);
+    await rm(join(dir, "runner-01"));
+    expect(await store.lookup(TOKEN_1)).to.equal(null);
+    expect(store.runners).to.deep.equal(["runner-02"]);
   });
 });
