@@ -11,6 +11,7 @@ import { warmingUpSnapshot } from "./aggregate/engine";
 import { WorkerBackend } from "./aggregate/worker";
 import { createApp } from "./app";
 import { CredentialStore } from "./credentials";
+import { GitHubPoller } from "./github";
 import type { StatsConfig } from "./config";
 import { EventLog } from "./eventlog";
 import type { Logger } from "./log";
@@ -53,9 +54,10 @@ export async function startService(config: StatsConfig, log: Logger): Promise<Ru
   const app = createApp({ store, eventLog, ingestToken, credentials, metrics, log });
   // The declared runners: STATS_RUNNERS, or else those holding a credential (a scale-down removes theirs).
   const declaredRunners = () => config.runners ?? (credentials.configured ? credentials.runners : null);
+  const github = config.github ? new GitHubPoller(config.github, log) : null;
   const refresher = new Refresher(backend, store, log, () => {
     void refreshCredentials(); // read by the next pass at the latest
-    return { ingestRefused: metrics.ingest.refused, declaredRunners: declaredRunners() };
+    return { ingestRefused: metrics.ingest.refused, declaredRunners: declaredRunners(), ...(github ? { github: github.input() } : {}) };
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
@@ -63,6 +65,7 @@ export async function startService(config: StatsConfig, log: Logger): Promise<Ru
     s.once("error", reject);
   });
   refresher.start();
+  github?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -72,6 +75,7 @@ export async function startService(config: StatsConfig, log: Logger): Promise<Ru
   const stop = () =>
     (stopping ??= (async () => {
       await refresher.stop();
+      await github?.stop();
       await new Promise<void>((resolve) => {
         // close() only drops connections idle right now; a keep-alive connection whose
         // request is still in flight becomes idle later, so keep sweeping until done.

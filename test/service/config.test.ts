@@ -14,6 +14,7 @@ describe("config: STATS_* environment", () => {
       workerHeapMb: 128,
       runners: null,
       credentialsFile: null,
+      github: null,
     });
   });
 
