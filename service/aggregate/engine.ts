@@ -27,6 +27,8 @@ export interface PassResult extends Published {
 export interface EngineOptions {
   /** Bytes parsed per synchronous step (see DirectoryTailer). */
   chunkBytes?: number;
+  /** Bytes read per call (see DirectoryTailer); default 1 MiB. */
+  readBytes?: number;
   /** During the first pass, publish a partial snapshot this often. */
   progressEveryMs?: number;
   /** STATS_RUNNERS: the runners the stack declares. */
@@ -89,7 +91,7 @@ export class AggregationEngine {
         line: (text) => this.aggregator.line(text),
         reject: () => this.aggregator.reject(),
       },
-      { chunkBytes: options.chunkBytes, afterChunk: () => this.maybeReportProgress() },
+      { chunkBytes: options.chunkBytes, readBytes: options.readBytes ?? 1024 * 1024, afterChunk: () => this.maybeReportProgress() },
     );
   }
 
