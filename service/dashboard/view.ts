@@ -212,8 +212,8 @@ export function dashboardView(s: Snapshot, window: WindowKey = DEFAULT_WINDOW, i
     {
       key: "lastJob",
       label: "Last job",
-      value: last ? `${formatResult(last.result)}, ${formatAge(Math.max(0, (now - Date.parse(last.at)) / 1000))}` : "–",
-      detail: last ? `${last.repo} · ${last.workflow} / ${last.job} on ${last.runner}` : "none completed yet",
+      value: last ? formatResult(last.result) : "–",
+      detail: last ? `${formatAge(Math.max(0, (now - Date.parse(last.at)) / 1000))} · ${last.repo} · ${last.workflow} / ${last.job} on ${last.runner}` : "none completed yet",
       alert: last?.result === "failed",
     },
     {

@@ -238,7 +238,7 @@ describe("dashboard: GET / and its assets", () => {
     // Window quantiles come from 10%-wide buckets (within 5%); all-time ones are exact.
     expect(textOf(html, 'data-stat="p50"')).to.equal("Duration p50, last 24 h2m 03sp95 4m · all time p50 2m");
     expect(textOf(html, 'data-stat="utilisation"')).to.equal("Utilisation, last 24 h0.2 %busy 8m 40s of 3 runners × 24 h");
-    expect(textOf(html, 'data-stat="lastJob"')).to.equal("Last jobfailed, 2m 40s agobrentley/cco · build / test on runner-01");
+    expect(textOf(html, 'data-stat="lastJob"')).to.equal("Last jobfailed2m 40s ago · brentley/cco · build / test on runner-01");
     expect(textOf(html, 'data-stat="stale"')).to.equal("Runners not healthy11 without a heartbeat for 5 min · 0 listener failed or refused");
     expect(textOf(html, 'data-stat="abandoned"')).to.equal("Abandoned jobs0started over 5 days ago, never completed · 0 dropped by limits");
     expect(textOf(html, 'id="freshness"')).to.equal("Up to 1m 30s behind the runners: forwarders send every 60 s, a pass runs every 30 s.");
