@@ -68,7 +68,7 @@ export function declare(config: InfraConfig): StackOutputs {
     ssh,
     repository: repository.repository.fullName,
     githubToken,
-    stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, ingestToken: stats.ingestToken },
+    stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, credentialTarget: stats.credentialTarget },
   });
   return {
     repositoryUrl: repository.htmlUrl,

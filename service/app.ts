@@ -2,13 +2,14 @@
  * The HTTP API (DESIGN.md, "Stats service HTTP API"). Read routes only send
  * what the store already holds; nothing here aggregates.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { WINDOW_KEYS, type WindowKey } from "./aggregate/aggregator";
 import type { Published } from "./aggregate/engine";
+import { CredentialStore, type Principal } from "./credentials";
 import { ASSETS, PAGE_HEADERS, renderPage } from "./dashboard/page";
-import { HISTORY_POINTS } from "./dashboard/view";
+import { windowOf } from "./dashboard/view";
 import { BatchTooLargeError, MAX_BATCH_EVENTS, parseBatch } from "./events";
 import type { EventLog } from "./eventlog";
 import type { Logger } from "./log";
@@ -21,7 +22,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export interface AppDeps {
   store: SnapshotStore;
   eventLog: EventLog;
+  /** The shared token (STATS_INGEST_TOKEN): its events may name any runner. */
   ingestToken: string;
+  /** Per-runner credentials; without it only the shared token is accepted. */
+  credentials?: CredentialStore;
   metrics: ServiceMetrics;
   log: Logger;
 }
@@ -74,27 +78,15 @@ export function etagMatches(header: string | undefined, etag: string): boolean {
   });
 }
 
-/** Bearer token check in constant time: both sides are hashed to equal lengths first. */
-export function bearerAuth(token: string): MiddlewareHandler {
-  const expected = createHash("sha256").update(token).digest();
-  return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer +(\S+) *$/i.exec(header);
-    const given = createHash("sha256")
-      .update(match?.[1] ?? "")
-      .digest();
-    // Evaluate both parts so a missing header costs the same as a wrong one.
-    const ok = timingSafeEqual(given, expected) && match !== null;
-    if (!ok) {
-      c.header("WWW-Authenticate", 'Bearer realm="cco-stats"');
-      return c.json({ error: match ? "wrong token" : "missing bearer token" }, 401);
-    }
-    await next();
-  };
+/** The bearer token of a request, or null. */
+function bearerToken(c: Context): string | null {
+  const match = /^Bearer +(\S+) *$/i.exec(header(c, "authorization") ?? "");
+  return match ? match[1]! : null;
 }
 
 export function createApp(deps: AppDeps): Hono {
   const { store, eventLog, metrics, log } = deps;
+  const credentials = deps.credentials ?? new CredentialStore(null, deps.ingestToken, log);
   const app = new Hono();
   // No app-wide middleware: a route matched by one synchronous handler is
   // answered by Hono without composing a middleware chain (see cachedAnswer).
@@ -123,11 +115,14 @@ export function createApp(deps: AppDeps): Hono {
   // The dashboard. Its security headers are part of each answer, like
   // JSON_HEADERS above: no middleware, so /api/stats stays on its fast path.
   // The page is rendered at most once per pass (it shows that pass's numbers).
-  let page: { published: Published; html: string } | null = null;
-  app.get("/", () => {
+  const pages = new Map<WindowKey, { published: Published; html: string }>();
+  app.get("/", (c) => {
+    const window = windowOf(c.req.query("window"));
+    let page = pages.get(window);
     if (page?.published !== store.current) {
       const published = store.current;
-      page = { published, html: renderPage(published.snapshot, store.history(HISTORY_POINTS), store.intervalMs) };
+      page = { published, html: renderPage(published.snapshot, JSON.parse(store.series(window)), store.intervalMs, window) };
+      pages.set(window, page);
     }
     return new Response(page.html, { status: 200, headers: PAGE_HEADERS });
   });
@@ -145,14 +140,34 @@ export function createApp(deps: AppDeps): Hono {
     return c.body(text, 200, { "Content-Type": metrics.registry.contentType });
   });
 
-  const refuse = (c: Context, status: 400 | 413 | 503, reason: string, body: Record<string, unknown>) => {
-    metrics.ingest.rejectedRequests.inc({ reason });
+  app.get("/api/stats/series", (c) => {
+    const window = c.req.query("window") ?? "24h";
+    if (!(WINDOW_KEYS as string[]).includes(window)) {
+      return c.json({ error: `window must be one of ${WINDOW_KEYS.join(", ")}`, window }, 400);
+    }
+    return c.body(store.series(window as WindowKey), 200, JSON_HEADERS);
+  });
+
+  const refuse = (c: Context, status: 400 | 401 | 403 | 413 | 503, reason: string, body: Record<string, unknown>) => {
+    metrics.ingest.refuse(reason);
     return c.json(body, status);
+  };
+
+  // Who sent the request: one runner's credential, or the shared token.
+  const authenticate: MiddlewareHandler<{ Variables: { principal: Principal } }> = async (c, next) => {
+    const token = bearerToken(c);
+    const principal = token === null ? null : await credentials.lookup(token);
+    if (!principal) {
+      c.header("WWW-Authenticate", 'Bearer realm="cco-stats"');
+      return refuse(c, 401, "unauthorized", { error: token === null ? "missing bearer token" : "wrong token" });
+    }
+    c.set("principal", principal);
+    await next();
   };
 
   app.post(
     "/api/events",
-    bearerAuth(deps.ingestToken),
+    authenticate,
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: (c) => refuse(c, 413, "too_large", { error: "body over 1 MiB", limitBytes: MAX_BODY_BYTES }),
@@ -168,6 +183,22 @@ export function createApp(deps: AppDeps): Hono {
         throw err;
       }
       if (!batch.ok) return refuse(c, 400, "invalid", { error: "invalid event", ...batch.error });
+      // A runner's credential speaks for that runner only: what a job on it can
+      // forge stays on it (see docs/security.md).
+      const { runner } = c.get("principal");
+      if (runner !== null) {
+        const i = batch.events.findIndex((e) => e.runner !== runner);
+        if (i >= 0) {
+          const got = batch.events[i]!.runner;
+          return refuse(c, 403, "forged_runner", {
+            error: `event ${i + 1} of the batch claims runner ${JSON.stringify(got)}, but the credential belongs to ${JSON.stringify(runner)}`,
+            event: i + 1,
+            field: "runner",
+            expected: runner,
+            got,
+          });
+        }
+      }
       const lines = batch.events.map((e) => `${JSON.stringify(e)}\n`).join("");
       try {
         await eventLog.append(lines);

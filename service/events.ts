@@ -2,17 +2,20 @@
  * The event contract (DESIGN.md, "Event"): one JSON object per line.
  *
  * The rules live here once, as constants, and are applied by two checkers:
- * - `EventSchema` (zod) at the door (`POST /api/events`), where a precise
- *   message naming the field matters more than speed;
- * - `isValidEvent` in the aggregation hot path, where zod's per-object cost
- *   (about 1 µs, more than JSON.parse itself) would halve the throughput.
- * test/service/events.test.ts proves the two agree on valid and mutated events.
+ * - `eventProblems` at the door (`POST /api/events`): every problem of a
+ *   bad line, in plain words (field, what was expected, what came);
+ * - `validEventTime` in the aggregation hot path, as fast as it can be.
+ * `EventSchema` (zod) states the same rules a third time, declaratively: the
+ * job hook's tests check their events against it, and
+ * test/service/events.test.ts proves all three agree on mutated events.
  */
 import { z } from "zod";
 
 export const EVENT_VERSION = 1;
 export const EVENT_TYPES = ["job_started", "job_completed", "heartbeat"] as const;
 export const JOB_RESULTS = ["succeeded", "failed", "cancelled"] as const;
+/** What a heartbeat may say of the runner's listener (the Actions runner service). */
+export const LISTENER_STATES = ["running", "stopped", "failed", "refused"] as const;
 /** Longest runner, repository, workflow or job name accepted (UTF-16 units). */
 export const MAX_NAME_LENGTH = 256;
 /** ISO-8601 date-time with a zone (Z or ±hh:mm), as `Date.toISOString()` writes it. */
@@ -22,6 +25,7 @@ export const REPO_NAME = /^[^/\s]+\/[^/\s]+$/;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 export type JobResult = (typeof JOB_RESULTS)[number];
+export type ListenerState = (typeof LISTENER_STATES)[number];
 
 interface BaseEvent {
   v: 1;
@@ -46,6 +50,9 @@ export interface JobCompletedEvent extends JobFields {
 export type JobEvent = JobStartedEvent | JobCompletedEvent;
 export interface HeartbeatEvent extends BaseEvent {
   type: "heartbeat";
+  /** Optional: the state of the runner's listener, and its last exit code. */
+  listener?: ListenerState;
+  listenerExitCode?: number | null;
 }
 export type CcoEvent = JobEvent | HeartbeatEvent;
 
@@ -69,7 +76,12 @@ const job = {
 export const EventSchema = z.discriminatedUnion("type", [
   z.looseObject({ type: z.literal("job_started"), ...job }),
   z.looseObject({ type: z.literal("job_completed"), ...job, result: z.enum(JOB_RESULTS) }),
-  z.looseObject({ type: z.literal("heartbeat"), ...base }),
+  z.looseObject({
+    type: z.literal("heartbeat"),
+    ...base,
+    listener: z.enum(LISTENER_STATES).optional(),
+    listenerExitCode: z.number().int().nullable().optional(),
+  }),
 ]);
 
 /** Two or four ASCII digits at `at`, or -1. */
@@ -156,7 +168,12 @@ export function validEventTime(o: unknown): number {
   const e = o as Record<string, unknown>;
   if (e.v !== EVENT_VERSION || !isName(e.runner) || typeof e.ts !== "string") return NaN;
   const type = e.type;
-  if (type !== "heartbeat") {
+  if (type === "heartbeat") {
+    const l = e.listener;
+    if (l !== undefined && l !== "running" && l !== "stopped" && l !== "failed" && l !== "refused") return NaN;
+    const x = e.listenerExitCode;
+    if (x !== undefined && x !== null && !Number.isSafeInteger(x)) return NaN;
+  } else {
     if (type !== "job_started" && type !== "job_completed") return NaN;
     if (!isName(e.repo) || !REPO_NAME.test(e.repo) || !isName(e.workflow) || !isName(e.job)) return NaN;
     if (!isPositiveInt(e.runId) || !isPositiveInt(e.runAttempt)) return NaN;
@@ -174,8 +191,11 @@ export function isValidEvent(o: unknown): o is CcoEvent {
 /** Where a batch is wrong: 1-based line number, the field, and why. */
 export interface BatchError {
   line: number;
+  /** The first field named in `problems`. */
   field: string;
+  /** Every problem of the line, in one sentence. */
   message: string;
+  problems: Problem[];
 }
 
 export type BatchResult = { ok: true; events: CcoEvent[] } | { ok: false; error: BatchError };
@@ -185,12 +205,62 @@ export const MAX_BATCH_EVENTS = 10_000;
 
 export class BatchTooLargeError extends Error {}
 
-function checkOne(value: unknown, line: number): BatchError | undefined {
-  const parsed = EventSchema.safeParse(value);
-  if (parsed.success) return undefined;
-  const issue = parsed.error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join(".") : "(event)";
-  return { line, field, message: issue?.message ?? "invalid event" };
+/** One thing wrong with an event, in plain words. */
+export interface Problem {
+  field: string;
+  expected: string;
+  /** What came, shown short: `"12"`, `1.5`, `nothing`. */
+  got: string;
+}
+
+/** A value as a short piece of JSON, for messages. */
+export function shown(x: unknown): string {
+  if (x === undefined) return "nothing";
+  const text = JSON.stringify(x) ?? String(x);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+const A_NAME = `a text of 1 to ${MAX_NAME_LENGTH} characters`;
+
+/**
+ * Every problem of one value against the contract (the same rules as
+ * `validEventTime`; test/service/events.test.ts checks they agree), worded
+ * for the person who reads the refusal, not in a schema library's words.
+ */
+export function eventProblems(o: unknown): Problem[] {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    return [{ field: "(event)", expected: "a JSON object", got: shown(o) }];
+  }
+  const e = o as Record<string, unknown>;
+  const out: Problem[] = [];
+  const need = (field: string, ok: boolean, expected: string) => {
+    if (!ok) out.push({ field, expected, got: shown(e[field]) });
+  };
+  const type = e.type;
+  need("type", type === "job_started" || type === "job_completed" || type === "heartbeat", `one of ${EVENT_TYPES.join(", ")}`);
+  need("v", e.v === EVENT_VERSION, String(EVENT_VERSION));
+  need("ts", typeof e.ts === "string" && !Number.isNaN(parseIsoTime(e.ts)), "an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970)");
+  need("runner", isName(e.runner), A_NAME);
+  if (type === "job_started" || type === "job_completed") {
+    need("repo", isName(e.repo) && REPO_NAME.test(e.repo), `owner/name (${A_NAME}, no spaces)`);
+    need("workflow", isName(e.workflow), A_NAME);
+    need("job", isName(e.job), A_NAME);
+    need("runId", isPositiveInt(e.runId), "a whole number of at least 1");
+    need("runAttempt", isPositiveInt(e.runAttempt), "a whole number of at least 1");
+    if (type === "job_completed") need("result", (JOB_RESULTS as readonly unknown[]).includes(e.result), `one of ${JOB_RESULTS.join(", ")}`);
+  } else if (type === "heartbeat") {
+    need("listener", e.listener === undefined || (LISTENER_STATES as readonly unknown[]).includes(e.listener), `absent or one of ${LISTENER_STATES.join(", ")}`);
+    const x = e.listenerExitCode;
+    need("listenerExitCode", x === undefined || x === null || Number.isSafeInteger(x), "absent, null or a whole number");
+  }
+  return out;
+}
+
+function lineProblems(value: unknown, line: number): BatchError | undefined {
+  const problems = eventProblems(value);
+  if (problems.length === 0) return undefined;
+  const message = problems.map((p) => `${p.field}: expected ${p.expected}, got ${p.got}`).join("; ");
+  return { line, field: problems[0]!.field, message: `line ${line}: ${message}`, problems };
 }
 
 /**
@@ -200,7 +270,7 @@ function checkOne(value: unknown, line: number): BatchError | undefined {
  */
 export function parseBatch(body: string): BatchResult {
   const trimmed = body.trim();
-  if (trimmed === "") return { ok: false, error: { line: 1, field: "(body)", message: "body is empty" } };
+  if (trimmed === "") return { ok: false, error: { line: 1, field: "(body)", message: "body is empty", problems: [{ field: "(body)", expected: "one JSON event or NDJSON lines", got: "nothing" }] } };
   if (trimmed.startsWith("{")) {
     let single: unknown;
     try {
@@ -209,7 +279,7 @@ export function parseBatch(body: string): BatchResult {
       single = undefined; // not one document: read it as NDJSON below
     }
     if (single !== undefined) {
-      const error = checkOne(single, 1);
+      const error = lineProblems(single, 1);
       return error ? { ok: false, error } : { ok: true, events: [single as CcoEvent] };
     }
   }
@@ -225,9 +295,10 @@ export function parseBatch(body: string): BatchResult {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return { ok: false, error: { line: i + 1, field: "(json)", message: `not valid JSON: ${(err as Error).message}` } };
+      const problems = [{ field: "(json)", expected: "one JSON object on the line", got: shown(text) }];
+      return { ok: false, error: { line: i + 1, field: "(json)", message: `line ${i + 1}: not valid JSON (${(err as Error).message})`, problems } };
     }
-    const error = checkOne(value, i + 1);
+    const error = lineProblems(value, i + 1);
     if (error) return { ok: false, error };
     events.push(value as CcoEvent);
   }

@@ -12,6 +12,10 @@ import type { SnapshotStore } from "./store";
 export interface IngestCounters {
   acceptedEvents: Counter;
   rejectedRequests: Counter<"reason">;
+  /** Counts a refused request (in the metric and in `refused`). */
+  refuse(reason: string): void;
+  /** Refused requests since start, by reason: handed to each pass for the snapshot. */
+  refused: Record<string, number>;
 }
 
 export interface ServiceMetrics {
@@ -47,6 +51,26 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
   mirroredCounter("cco_events_duplicate_total", "Events delivered twice and counted once.", [], (set) =>
     set(snap().events.duplicates),
   );
+  mirroredCounter("cco_events_dropped_total", "What aggregation let go to stay within its limits, by reason.", ["reason"], (set) => {
+    for (const [reason, n] of Object.entries(snap().events.dropped)) set(n, { reason });
+  });
+  mirroredCounter("cco_jobs_abandoned_total", "Jobs started more than 5 days ago and never completed.", [], (set) => set(snap().jobs.abandoned));
+  mirroredGauge("cco_runner_listener_up", "1 when the runner's last heartbeat said its listener is running, 0 otherwise (absent: never said).", ["runner", "state"], (set) => {
+    for (const [runner, r] of Object.entries(snap().runners)) {
+      if (r.listener) set(r.listener === "running" ? 1 : 0, { runner, state: r.listener });
+    }
+  });
+  mirroredGauge("cco_github_jobs_waiting", "Jobs GitHub reports queued, waiting for a runner (absent without GitHub polling).", [], (set) => {
+    const g = snap().github;
+    if (g) set(g.waiting);
+  });
+  mirroredCounter("cco_github_reconciliation_total", "GitHub's completed jobs compared with the hooks', by outcome.", ["outcome"], (set) => {
+    const g = snap().github;
+    if (!g) return;
+    set(g.matched, { outcome: "matched" });
+    set(g.resultMismatch, { outcome: "result_mismatch" });
+    set(g.missingHook, { outcome: "missing_hook" });
+  });
   mirroredCounter("cco_jobs_started_total", "Jobs started.", [], (set) => set(snap().jobs.started));
   mirroredCounter("cco_jobs_completed_total", "Jobs completed, by result.", ["result"], (set) => {
     const j = snap().jobs;
@@ -115,18 +139,25 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
   );
   registry.registerMetric(durationHistogram(store) as unknown as Metric);
 
+  const refused: Record<string, number> = Object.create(null);
+  const rejectedRequests = new Counter({
+    name: "cco_ingest_requests_rejected_total",
+    help: "POST /api/events requests refused, by reason (unauthorized, forged_runner, invalid, too_large, ...).",
+    labelNames: ["reason"],
+    registers,
+  });
   const ingest: IngestCounters = {
     acceptedEvents: new Counter({
       name: "cco_ingest_events_accepted_total",
       help: "Events accepted by POST /api/events (durably appended).",
       registers,
     }),
-    rejectedRequests: new Counter({
-      name: "cco_ingest_requests_rejected_total",
-      help: "POST /api/events requests refused, by reason.",
-      labelNames: ["reason"],
-      registers,
-    }),
+    rejectedRequests,
+    refused,
+    refuse(reason) {
+      rejectedRequests.inc({ reason });
+      refused[reason] = (refused[reason] ?? 0) + 1;
+    },
   };
   collectDefaultMetrics({ register: registry });
   return { registry, ingest };

@@ -4,6 +4,7 @@
  * logged while the previous snapshot stays served.
  */
 import type { AggregationBackend } from "./aggregate/backend";
+import type { PassInput } from "./aggregate/engine";
 import type { Logger } from "./log";
 import type { SnapshotStore } from "./store";
 
@@ -16,6 +17,8 @@ export class Refresher {
     private readonly backend: AggregationBackend,
     private readonly store: SnapshotStore,
     private readonly log: Logger,
+    /** What each pass is handed besides the files (ingest refusals, GitHub's jobs). */
+    private readonly input: () => PassInput = () => ({}),
   ) {}
 
   start(): void {
@@ -37,7 +40,7 @@ export class Refresher {
   private run(): void {
     const startedAt = Date.now();
     this.running = this.backend
-      .pass((partial) => this.store.progress(partial))
+      .pass((partial) => this.store.progress(partial), this.input())
       .then(
         (result) => this.store.passSucceeded(result),
         (err: unknown) => {

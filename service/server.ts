@@ -10,6 +10,8 @@ import { InlineBackend, type AggregationBackend } from "./aggregate/backend";
 import { warmingUpSnapshot } from "./aggregate/engine";
 import { WorkerBackend } from "./aggregate/worker";
 import { createApp } from "./app";
+import { CredentialStore } from "./credentials";
+import { GitHubPoller } from "./github";
 import type { StatsConfig } from "./config";
 import { EventLog } from "./eventlog";
 import type { Logger } from "./log";
@@ -32,26 +34,38 @@ export interface RunningService {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export function createBackend(config: StatsConfig): AggregationBackend {
+  const options = { declaredRunners: config.runners, historyLimit: config.historyLimit };
   return config.aggregation === "worker"
-    ? new WorkerBackend(config.dataDir, config.workerHeapMb)
-    : new InlineBackend(config.dataDir);
+    ? new WorkerBackend(config.dataDir, config.workerHeapMb, options)
+    : new InlineBackend(config.dataDir, options);
 }
 
 export async function startService(config: StatsConfig, log: Logger): Promise<RunningService> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
   const ingestToken = await resolveIngestToken(config.dataDir, config.ingestToken, log);
   const backend = createBackend(config);
-  const store = new SnapshotStore(warmingUpSnapshot(backend.mode), config.historyLimit, config.intervalMs);
+  const store = new SnapshotStore(warmingUpSnapshot(backend.mode, new Date(), config.runners), config.historyLimit, config.intervalMs);
   const eventLog = new EventLog(config.dataDir);
   const metrics = createMetrics(store);
-  const app = createApp({ store, eventLog, ingestToken, metrics, log });
-  const refresher = new Refresher(backend, store, log);
+  const credentials = new CredentialStore(config.credentialsFile, ingestToken, log);
+  await credentials.refresh();
+  // The credentials are read again before each pass too, so a removed runner shows as removed without a POST.
+  const refreshCredentials = () => credentials.refresh().catch((err: unknown) => log.error("credentials not read", { error: String(err) }));
+  const app = createApp({ store, eventLog, ingestToken, credentials, metrics, log });
+  // The declared runners: STATS_RUNNERS, or else those holding a credential (a scale-down removes theirs).
+  const declaredRunners = () => config.runners ?? (credentials.configured ? credentials.runners : null);
+  const github = config.github ? new GitHubPoller(config.github, log) : null;
+  const refresher = new Refresher(backend, store, log, () => {
+    void refreshCredentials(); // read by the next pass at the latest
+    return { ingestRefused: metrics.ingest.refused, declaredRunners: declaredRunners(), ...(github ? { github: github.input() } : {}) };
+  });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s as Server));
     s.once("error", reject);
   });
   refresher.start();
+  github?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -61,6 +75,7 @@ export async function startService(config: StatsConfig, log: Logger): Promise<Ru
   const stop = () =>
     (stopping ??= (async () => {
       await refresher.stop();
+      await github?.stop();
       await new Promise<void>((resolve) => {
         // close() only drops connections idle right now; a keep-alive connection whose
         // request is still in flight becomes idle later, so keep sweeping until done.

@@ -1,8 +1,9 @@
 /**
- * What requests read: the latest published snapshot and a bounded ring of
- * compact history entries, each serialized once when it arrives.
+ * What requests read: the latest published snapshot, the history and charts
+ * of the same pass (derived from the event files in event time, so a restart
+ * serves the same ones once its first pass ends), serialized at most once.
  */
-import type { CompactSnapshot, Snapshot } from "./aggregate/aggregator";
+import type { CompactSnapshot, Snapshot, WindowKey } from "./aggregate/aggregator";
 import type { PassResult, Published } from "./aggregate/engine";
 
 export interface Health {
@@ -29,10 +30,9 @@ export class SnapshotStore {
   private failedPasses = 0;
   private lastError: string | null = null;
 
-  /** Ring buffer of compact entries: at most `historyLimit`, however long the service runs. */
-  private readonly ring: CompactSnapshot[];
-  private ringStart = 0;
-  private ringSize = 0;
+  /** The last pass's history, per minute of event time, oldest first. */
+  private historyEntries: CompactSnapshot[] = [];
+  private seriesJson: Partial<Record<WindowKey, string>> = {};
   /** The last history answer, reused until the next pass (dashboards all ask the same thing). */
   private historyMemo: { limit: number; json: string } | null = null;
 
@@ -42,7 +42,6 @@ export class SnapshotStore {
     readonly intervalMs: number,
   ) {
     this.published = initial;
-    this.ring = new Array<CompactSnapshot>(historyLimit);
   }
 
   get current(): Published {
@@ -63,10 +62,8 @@ export class SnapshotStore {
     this.complete = true;
     this.lastGoodAt = now;
     this.passes++;
-    const slot = (this.ringStart + this.ringSize) % this.historyLimit;
-    this.ring[slot] = result.history;
-    if (this.ringSize < this.historyLimit) this.ringSize++;
-    else this.ringStart = (this.ringStart + 1) % this.historyLimit;
+    this.historyEntries = result.history.length > this.historyLimit ? result.history.slice(-this.historyLimit) : result.history;
+    this.seriesJson = result.series;
     this.historyMemo = null;
   }
 
@@ -76,22 +73,24 @@ export class SnapshotStore {
   }
 
   get historyLength(): number {
-    return this.ringSize;
+    return this.historyEntries.length;
   }
 
   /** The newest `limit` entries, oldest first. */
-  history(limit = this.ringSize): CompactSnapshot[] {
-    const n = Math.min(limit, this.ringSize);
-    const out = new Array<CompactSnapshot>(n);
-    for (let i = 0; i < n; i++) out[i] = this.ring[(this.ringStart + this.ringSize - n + i) % this.historyLimit]!;
-    return out;
+  history(limit = this.historyEntries.length): CompactSnapshot[] {
+    return limit >= this.historyEntries.length ? this.historyEntries : this.historyEntries.slice(-limit);
   }
 
   /** `history(limit)` as JSON, serialized at most once per pass for a given limit. */
-  historyJson(limit = this.ringSize): string {
-    const n = Math.min(limit, this.ringSize);
+  historyJson(limit = this.historyEntries.length): string {
+    const n = Math.min(limit, this.historyEntries.length);
     if (this.historyMemo?.limit !== n) this.historyMemo = { limit: n, json: JSON.stringify(this.history(n)) };
     return this.historyMemo.json;
+  }
+
+  /** The chart of a window as JSON ("[]" before the first pass). */
+  series(key: WindowKey): string {
+    return this.seriesJson[key] ?? "[]";
   }
 
   health(now = Date.now()): Health {

@@ -32,6 +32,7 @@ import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewal
 import { ProvisionedContainer } from "../proxmox/container";
 import type { LxcTemplates } from "../proxmox/templates";
 import { RUNNER_FILES, SHARED_FILES, type ProvisionFile } from "../provisioning";
+import { RunnerCredential, type CredentialTarget } from "../stats/service";
 
 /** github.com: its API is github-runner.ts's default. */
 const GITHUB_COM = "https://github.com";
@@ -91,8 +92,8 @@ export interface RunnerSpec {
   repository: pulumi.Input<string>;
   /** The operator's GitHub token (secret): mints registration tokens and removes runners. */
   githubToken: pulumi.Output<string>;
-  /** The stats service: its URL, address and port, and its ingest token (secret). */
-  stats: { url: string; ip: string; port: number; ingestToken: pulumi.Output<string> };
+  /** The stats service: its URL, address and port, and where each runner registers its own ingest credential. */
+  stats: { url: string; ip: string; port: number; credentialTarget: CredentialTarget };
 }
 
 export interface RunnerFleetArgs extends RunnerSpec {
@@ -159,6 +160,8 @@ export class Runner extends pulumi.ComponentResource {
       // environment (a test's fake GitHub) still applies there.
       ...(r.githubUrl === GITHUB_COM ? {} : { GITHUB_API_URL: r.githubApiUrl }),
     };
+    // Its own ingest token: the stats service takes from it only this runner's events.
+    const credential = new RunnerCredential(`${instance.name}-ingest`, { runner: instance.name, target: args.stats.credentialTarget }, { parent: this });
     const box = new ProvisionedContainer(
       instance.name,
       {
@@ -205,7 +208,7 @@ export class Runner extends pulumi.ComponentResource {
             },
             { parent: this, replaceWith: [container], additionalSecretOutputs: ["stdout"] },
           );
-          return pulumi.interpolate`REGISTRATION_TOKEN=${mint.stdout}\nINGEST_TOKEN=${args.stats.ingestToken}\n`;
+          return pulumi.interpolate`REGISTRATION_TOKEN=${mint.stdout}\nINGEST_TOKEN=${credential.token}\n`;
         },
       },
       { parent: this },

@@ -1,9 +1,11 @@
 /**
  * The stats service as a component: its own small unprivileged container,
  * Node.js LTS (pinned, checksum-checked), the service bundled to one file,
- * its hardened systemd unit, a generated ingest token shared with the
- * runners' forwarders, and a post-deploy probe of /healthz.
+ * its hardened systemd unit, a generated shared ingest token (an
+ * operator's: no runner holds it; each runner gets its own, see
+ * `RunnerCredential`), and a post-deploy probe of /healthz.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
@@ -19,6 +21,10 @@ import { STATS_NODE_FLAGS } from "./runtime";
 
 /** Where the service keeps its events and snapshots inside the container. */
 export const STATS_DATA_DIR = "/var/lib/cco-stats";
+/** One file per runner, the hash of its ingest token (stats-credential.sh writes them; the service re-reads). */
+export const CREDENTIALS_DIR = "/etc/cco-stats/credentials.d";
+/** Where provision-stats.sh installs stats-credential.sh. */
+export const CREDENTIAL_TOOL = "/usr/local/sbin/cco-stats-credential";
 
 /** Where the build writes the bundle (git-ignored). */
 export const BUNDLE_PATH = join(PROJECT_ROOT, ".build", "stats-service.js");
@@ -49,6 +55,8 @@ export function statsParams(s: StatsConfig): Record<string, string> {
     STATS_HOST: s.ip,
     STATS_PORT: String(s.port),
     STATS_DATA_DIR,
+    // The runners holding a credential there are the declared ones: a scale-down shows theirs as removed.
+    STATS_CREDENTIALS_FILE: CREDENTIALS_DIR,
   };
 }
 
@@ -60,6 +68,7 @@ export function statsFiles(bundle: string): Record<string, ProvisionFile> {
     "lib.sh": { path: SHARED_FILES.lib },
     "sshd-cco.conf": { path: SHARED_FILES.sshd },
     "stats-service.js": { path: bundle },
+    "stats-credential.sh": { path: join(STATS_FILES, "stats-credential.sh") },
   };
 }
 
@@ -67,7 +76,10 @@ export class StatsService extends pulumi.ComponentResource {
   readonly container: proxmoxve.ContainerLegacy;
   /** http://<address>:<port> */
   readonly url: string;
+  /** The shared token (STATS_INGEST_TOKEN): an operator's, for any runner; no runner holds it. */
   readonly ingestToken: pulumi.Output<string>;
+  /** Where runners register their credential: the service's container, once provisioned. */
+  readonly credentialTarget: CredentialTarget;
 
   constructor(name: string, args: StatsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:stats:StatsService", name, {}, opts);
@@ -109,6 +121,7 @@ export class StatsService extends pulumi.ComponentResource {
       { parent: this },
     );
     this.container = box.container;
+    this.credentialTarget = { connection: box.connection, container: box.container, provision: box.provision };
 
     // The deployment fails unless the service answers healthy within a minute.
     new command.remote.Command(
@@ -123,5 +136,46 @@ export class StatsService extends pulumi.ComponentResource {
       { parent: this, dependsOn: [box.provision], replaceWith: [box.provision] },
     );
     this.registerOutputs({ url: this.url });
+  }
+}
+
+/** What a runner needs to register its credential with the service. */
+export interface CredentialTarget {
+  connection: ProvisionedContainer["connection"];
+  container: proxmoxve.ContainerLegacy;
+  provision: command.remote.Command;
+}
+
+export interface RunnerCredentialArgs {
+  /** The runner's name: the only `runner` its events may carry. */
+  runner: string;
+  target: CredentialTarget;
+}
+
+/**
+ * One runner's ingest token, and its hash registered with the stats service
+ * (added with the runner, removed with it: a scale-down revokes it). The
+ * service refuses (403) an event signed with it that names another runner.
+ */
+export class RunnerCredential extends pulumi.ComponentResource {
+  /** The token (secret): the runner's forwarder sends it. */
+  readonly token: pulumi.Output<string>;
+
+  constructor(name: string, args: RunnerCredentialArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cco:stats:RunnerCredential", name, {}, opts);
+    this.token = new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this }).result;
+    const hash = this.token.apply((t) => `sha256:${createHash("sha256").update(t).digest("hex")}\n`);
+    new command.remote.Command(
+      `${name}-registration`,
+      {
+        connection: args.target.connection,
+        create: `${CREDENTIAL_TOOL} add ${args.runner}`,
+        delete: `${CREDENTIAL_TOOL} remove ${args.runner}`,
+        stdin: hash,
+      },
+      // A new stats container starts without credentials: register again with it.
+      { parent: this, dependsOn: [args.target.provision], replaceWith: [args.target.container] },
+    );
+    this.registerOutputs({});
   }
 }

@@ -10,13 +10,112 @@ import {
   type JobEvent,
   type JobResult,
   type JobStartedEvent,
+  type HeartbeatEvent,
+  type ListenerState,
 } from "../events";
+import type { GitHubInput, PassInput } from "./input";
 import { DurationStats, round3, type DurationSummary } from "./durations";
+import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./timeline";
 
 /** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
 export const RECENT_COMPLETIONS = 65_536;
 /** GitHub cancels a self-hosted job after 5 days: a start older than that will never complete. */
 export const ABANDON_AFTER_MS = 5 * 24 * 3600 * 1000;
+
+/**
+ * What the aggregator keeps at most, whatever arrives (test/service/hostile.test.ts).
+ * Past a limit the newest is kept and the oldest let go, and the snapshot
+ * counts what was let go, by reason, in `events.dropped`.
+ */
+export const LIMITS = {
+  /** Open jobs per runner: a runner runs one job at a time, so older open ones lost their completion. */
+  openJobsPerRunner: 4,
+  /** Runners not declared in STATS_RUNNERS (ephemeral lives, removed runners): the least recently heard-from go first. */
+  undeclaredRunners: 256,
+  /** Repositories counted apart; the rest are counted together as OTHER. */
+  repos: 1000,
+  /** Distinct job names; the rest share the name OTHER. */
+  jobNames: 2000,
+} as const;
+/** Events stamped further ahead of the service's clock than this are dropped (a wrong clock, or a forgery). */
+export const FUTURE_TOLERANCE_MS = 15 * 60_000;
+/** Where what is past a limit is counted. */
+export const OTHER = "(other)";
+
+/** What was let go, by reason. */
+export interface Dropped {
+  /** Events stamped more than FUTURE_TOLERANCE_MS ahead of the service's clock. */
+  future: number;
+  /** Open jobs let go because their runner started more than LIMITS.openJobsPerRunner. */
+  openJobs: number;
+  /** Undeclared runners forgotten (their open jobs with them) to make room for newer ones. */
+  runners: number;
+  /** Job events of repositories past LIMITS.repos, counted under OTHER. */
+  repos: number;
+  /** Job events whose job name is past LIMITS.jobNames, counted under OTHER. */
+  jobNames: number;
+}
+
+import { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
+export { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey };
+
+export interface Quantiles {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+}
+
+/** The fleet over one window ending at the snapshot's time (event time). */
+export interface WindowStats {
+  minutes: number;
+  started: number;
+  completed: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  jobsPerMinute: number;
+  /** Job time inside the window, running jobs included. */
+  busySeconds: number;
+  /** busySeconds over the window's wall time times the runners (declared, or else heard from); null without runners. */
+  utilisation: number | null;
+  runners: number;
+  durationSeconds: Quantiles;
+  /** From GitHub (created -> started), when the service polls it; count 0 otherwise. */
+  queueSeconds: Quantiles;
+}
+
+/** One point of a chart: a span of event time. */
+export interface SeriesPoint {
+  at: string;
+  started: number;
+  completed: number;
+  failed: number;
+  /** Jobs running, on average over the span. */
+  running: number;
+  p50: number | null;
+  p95: number | null;
+  queueP50: number | null;
+  queueP95: number | null;
+}
+
+/** GitHub's view of the same jobs, and how it agrees with the hooks'. */
+export interface GitHubStats {
+  polledAt: string | null;
+  error: string | null;
+  /** Jobs queued now, waiting for a runner. */
+  waiting: number;
+  /** Completed jobs GitHub reported on runners this service knows. */
+  compared: number;
+  /** Of those, how many the hooks reported with the same result. */
+  matched: number;
+  /** The hooks reported another result. */
+  resultMismatch: number;
+  /** The hooks never reported a completion (lost, or a job that could not run its hook). */
+  missingHook: number;
+  requests: number;
+  notModified: number;
+  rateLimitRemaining: number | null;
+}
 
 export type SnapshotStatus = "warming_up" | "partial" | "ok";
 
@@ -49,6 +148,11 @@ export interface RunnerStats extends RunnerCounts {
   lastEventAt: string | null;
   lastHeartbeatAt: string | null;
   lastJob: LastJob | null;
+  /** From the newest heartbeat that said so; null when none did. */
+  listener: ListenerState | null;
+  listenerExitCode: number | null;
+  /** In STATS_RUNNERS (true for every runner when that list is not given). */
+  declared: boolean;
 }
 
 export type RepoStats = Omit<JobCounts, "running">;
@@ -73,7 +177,18 @@ export interface AggregationInfo {
 export interface Snapshot {
   generatedAt: string;
   status: SnapshotStatus;
-  events: { total: number; rejected: number; duplicates: number };
+  events: { total: number; rejected: number; duplicates: number; dropped: Dropped };
+  fleet: {
+    /** STATS_RUNNERS, or null when not given. */
+    declared: string[] | null;
+    /** The newest completion (by its event time). */
+    lastJob: (LastJob & { runner: string }) | null;
+  };
+  windows: Record<WindowKey, WindowStats>;
+  /** POST /api/events requests refused since the service started, by reason (forged_runner, invalid, ...). */
+  ingest: { refused: Record<string, number> };
+  /** Null unless the service polls GitHub (STATS_GITHUB_TOKEN). */
+  github: GitHubStats | null;
   jobs: JobCounts & {
     /** Started more than 5 days ago and never completed. */
     abandoned: number;
@@ -84,18 +199,28 @@ export interface Snapshot {
   aggregation: AggregationInfo;
 }
 
-/** One entry of `/api/stats/history`: the headline numbers of a snapshot. */
-export interface CompactSnapshot extends JobCounts {
+/**
+ * One entry of `/api/stats/history`: a minute of event time, derived from the
+ * files (a restart rebuilds the same entries). Counts are all-time totals as
+ * of the end of that minute; `running` is the average over the minute; p50
+ * and p95 are of the jobs that completed in it.
+ */
+export interface CompactSnapshot extends Omit<JobCounts, "running"> {
   at: string;
   events: number;
-  rejected: number;
+  running: number;
   p50: number | null;
   p95: number | null;
-  /** Runners with at least one job running. */
-  busyRunners: number;
 }
 
 interface RunnerState extends RunnerCounts {
+  name: string;
+  declared: boolean;
+  /** Its jobs started and not completed, oldest first (at most LIMITS.openJobsPerRunner). */
+  open: JobEntry[];
+  listener: ListenerState | null;
+  listenerExitCode: number | null;
+  lastListenerMs: number;
   lastEventMs: number;
   lastHeartbeatMs: number;
   /** The newest job event read in this pass (kept as read: no copy per event). */
@@ -133,6 +258,7 @@ interface JobEntry {
   startMs: number;
   /** NaN until the completion is seen. */
   doneMs: number;
+  result: JobResult | null;
   /** The next job of the same runId (a run has a few jobs). */
   next: JobEntry | null;
 }
@@ -141,7 +267,38 @@ function isoOrNull(ms: number): string | null {
   return ms === -Infinity ? null : new Date(ms).toISOString();
 }
 
+export interface AggregatorOptions {
+  /** Runner names of the stack (STATS_RUNNERS); others are kept within LIMITS.undeclaredRunners. */
+  declaredRunners?: readonly string[] | null;
+  /** The service's clock (tests set it). */
+  now?: () => number;
+}
+
 export class Aggregator {
+  private declared: ReadonlySet<string> | null;
+  private declaredList: string[] | null;
+  private readonly clock: () => number;
+  /** The clock read at the start of the current pass: the future limit and the timeline's end. */
+  private nowMs: number;
+  private undeclared = 0;
+  private readonly dropped: Dropped = { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 };
+  private readonly timeline = new Timeline();
+  private lastCompletion: { ms: number; e: JobCompletedEvent | null; job: (LastJob & { runner: string }) | null } = { ms: -Infinity, e: null, job: null };
+
+  constructor(options: AggregatorOptions = {}) {
+    this.declaredList = options.declaredRunners ? [...options.declaredRunners] : null;
+    this.declared = this.declaredList ? new Set(this.declaredList) : null;
+    this.clock = options.now ?? Date.now;
+    this.nowMs = this.clock();
+    this.timeline.advance(this.nowMs);
+    for (const name of this.declaredList ?? []) this.runner(name);
+  }
+
+  /** Reads the clock: called at the start of each pass. */
+  tick(): void {
+    this.nowMs = Math.max(this.nowMs, this.clock());
+    this.timeline.advance(this.nowMs);
+  }
   private total = 0;
   private rejected = 0;
   private duplicates = 0;
@@ -216,12 +373,18 @@ export class Aggregator {
 
   /** Counts one valid event; `ms` is its `ts` in ms since the epoch. */
   apply(e: CcoEvent, ms: number): void {
+    if (ms > this.nowMs + FUTURE_TOLERANCE_MS) {
+      this.dropped.future++;
+      return;
+    }
     this.total++;
+    this.timeline.event(ms);
     if (ms > this.latestMs) this.latestMs = ms;
     const runner = this.runner(e.runner);
     if (ms > runner.lastEventMs) runner.lastEventMs = ms;
     if (e.type === "heartbeat") {
       if (ms > runner.lastHeartbeatMs) runner.lastHeartbeatMs = ms;
+      if (e.listener !== undefined && ms >= runner.lastListenerMs) this.noteListener(runner, e, ms);
     } else if (e.type === "job_started") {
       this.jobStarted(e, ms, runner);
     } else {
@@ -248,9 +411,10 @@ export class Aggregator {
       entry.runner = runner;
       entry.startMs = startMs;
       entry.doneMs = doneMs;
+      entry.result = null;
       entry.next = next;
     } else {
-      entry = { runId: e.runId, runAttempt: e.runAttempt, job, repo, runner, startMs, doneMs, next };
+      entry = { runId: e.runId, runAttempt: e.runAttempt, job, repo, runner, startMs, doneMs, result: null, next };
     }
     this.jobs.set(e.runId, entry);
     return entry;
@@ -282,16 +446,31 @@ export class Aggregator {
     this.started++;
     runner.started++;
     repo.started++;
+    this.timeline.start(ms);
     this.noteLastJob(runner, e, ms);
     if (job) {
       // Its completion was read first (files are read one after another).
       job.startMs = ms;
-      this.countDuration(job.doneMs - ms, runner);
+      this.countDuration(ms, job.doneMs, runner);
       return;
     }
-    this.addJob(e, runner, repo, jobName, ms, NaN);
+    if (runner.open.length >= LIMITS.openJobsPerRunner) {
+      this.dropOpen(runner.open[0]!);
+      this.dropped.openJobs++;
+    }
+    runner.open.push(this.addJob(e, runner, repo, jobName, ms, NaN));
     runner.running++;
     this.running++;
+  }
+
+  /** Forgets an open job (the caller counts why). */
+  private dropOpen(j: JobEntry): void {
+    this.removeJob(j);
+    const open = j.runner.open;
+    const i = open.indexOf(j);
+    if (i >= 0) open.splice(i, 1);
+    j.runner.running--;
+    this.running--;
   }
 
   private jobCompleted(e: JobCompletedEvent, ms: number, runner: RunnerState): void {
@@ -304,14 +483,19 @@ export class Aggregator {
     }
     if (job) {
       job.doneMs = ms;
+      const i = runner.open.indexOf(job);
+      if (i >= 0) runner.open.splice(i, 1);
       runner.running--;
       this.running--;
-      this.countDuration(ms - job.startMs, runner);
+      this.countDuration(job.startMs, ms, runner);
     } else {
       job = this.addJob(e, runner, repo, jobName, NaN, ms);
     }
     this.rememberCompleted(job);
     const result = e.result;
+    job.result = result;
+    this.timeline.completion(ms, result);
+    if (ms >= this.lastCompletion.ms) this.lastCompletion = { ms, e, job: null };
     this.completed++;
     this.results[result]++;
     runner.completed++;
@@ -321,8 +505,10 @@ export class Aggregator {
     this.noteLastJob(runner, e, ms);
   }
 
-  private countDuration(ms: number, runner: RunnerState): void {
+  private countDuration(startMs: number, doneMs: number, runner: RunnerState): void {
+    const ms = doneMs - startMs;
     if (ms < 0) return; // clocks disagree: no honest duration
+    this.timeline.pair(startMs, doneMs);
     const seconds = ms / 1000;
     this.durations.add(seconds);
     runner.busySeconds += seconds;
@@ -346,10 +532,39 @@ export class Aggregator {
     runner.lastJobEvent = e;
   }
 
+  private noteListener(runner: RunnerState, e: HeartbeatEvent, ms: number): void {
+    runner.lastListenerMs = ms;
+    runner.listener = e.listener!;
+    runner.listenerExitCode = typeof e.listenerExitCode === "number" ? e.listenerExitCode : null;
+  }
+
+  /** Makes room for one more undeclared runner: the one heard from least recently goes. */
+  private evictRunner(): void {
+    let oldest: RunnerState | null = null;
+    for (const r of this.runners.values()) {
+      if (!r.declared && (oldest === null || r.lastEventMs < oldest.lastEventMs)) oldest = r;
+    }
+    if (!oldest) return;
+    for (const j of [...oldest.open]) this.dropOpen(j);
+    this.runners.delete(oldest.name);
+    this.undeclared--;
+    this.dropped.runners++;
+  }
+
   private runner(name: string): RunnerState {
     let r = this.runners.get(name);
     if (!r) {
+      const declared = this.declared === null ? false : this.declared.has(name);
+      if (!declared && this.undeclared >= LIMITS.undeclaredRunners) this.evictRunner();
+      if (!declared) this.undeclared++;
+      const own = ownCopy(name);
       r = {
+        name: own,
+        declared,
+        open: [],
+        listener: null,
+        listenerExitCode: null,
+        lastListenerMs: -Infinity,
         started: 0,
         completed: 0,
         running: 0,
@@ -363,13 +578,18 @@ export class Aggregator {
         lastJobMs: -Infinity,
         lastJob: null,
       };
-      this.runners.set(ownCopy(name), r);
+      this.runners.set(own, r);
     }
     return r;
   }
 
   private repo(name: string): RepoStats {
     let r = this.repos.get(name);
+    if (!r && this.repos.size >= LIMITS.repos) {
+      this.dropped.repos++;
+      name = OTHER;
+      r = this.repos.get(name);
+    }
     if (!r) {
       r = { started: 0, completed: 0, succeeded: 0, failed: 0, cancelled: 0 };
       this.repos.set(ownCopy(name), r);
@@ -379,6 +599,11 @@ export class Aggregator {
 
   private jobName(name: string): string {
     let own = this.jobNames.get(name);
+    if (own === undefined && this.jobNames.size >= LIMITS.jobNames) {
+      this.dropped.jobNames++;
+      own = this.jobNames.get(OTHER);
+      name = OTHER;
+    }
     if (own === undefined) {
       own = ownCopy(name);
       this.jobNames.set(own, own);
@@ -397,11 +622,22 @@ export class Aggregator {
       }
     }
     for (const j of expired) {
-      this.removeJob(j);
-      j.runner.running--;
-      this.running--;
+      this.dropOpen(j);
       this.abandoned++;
     }
+  }
+
+  /** A job event in the snapshot's shape, with strings of its own (none pins a read chunk). */
+  private static lastJobOf(e: JobEvent): LastJob {
+    return {
+      repo: ownCopy(e.repo),
+      workflow: ownCopy(e.workflow),
+      job: ownCopy(e.job),
+      runId: e.runId,
+      runAttempt: e.runAttempt,
+      ...(e.type === "job_completed" ? { result: e.result } : {}),
+      at: ownCopy(e.ts),
+    };
   }
 
   /** Turns the last job event read into its snapshot shape, letting go of the event (and its chunk). */
@@ -409,21 +645,196 @@ export class Aggregator {
     const e = r.lastJobEvent;
     if (e) {
       r.lastJobEvent = null;
-      r.lastJob = {
-        repo: ownCopy(e.repo),
-        workflow: ownCopy(e.workflow),
-        job: ownCopy(e.job),
-        runId: e.runId,
-        runAttempt: e.runAttempt,
-        ...(e.type === "job_completed" ? { result: e.result } : {}),
-        at: ownCopy(e.ts),
-      };
+      r.lastJob = Aggregator.lastJobOf(e);
     }
     return r.lastJob;
   }
 
+  private settleFleetLastJob(): (LastJob & { runner: string }) | null {
+    const c = this.lastCompletion;
+    if (c.e) {
+      c.job = { ...Aggregator.lastJobOf(c.e), runner: ownCopy(c.e.runner) };
+      c.e = null;
+    }
+    return c.job;
+  }
+
+  private ingestRefused: Record<string, number> = {};
+  private github: GitHubInput | null = null;
+
+  /** What the main thread knows and the files do not (see PassInput). */
+  setInput(input: PassInput): void {
+    this.ingestRefused = { ...input.ingestRefused };
+    if (input.declaredRunners !== undefined) this.setDeclared(input.declaredRunners);
+    if (input.github) {
+      this.github = input.github;
+      this.setQueueTimes(input.github.queueTimes);
+    }
+  }
+
+  /** The fleet changed (a scale up or down): runners move between declared and not. */
+  private setDeclared(names: string[] | null): void {
+    const list = names ? [...new Set(names)].sort() : null;
+    if (JSON.stringify(list) === JSON.stringify(this.declaredList)) return;
+    this.declaredList = list;
+    this.declared = list ? new Set(list) : null;
+    let undeclared = 0;
+    for (const r of this.runners.values()) {
+      r.declared = this.declared !== null && this.declared.has(r.name);
+      if (!r.declared) undeclared++;
+    }
+    this.undeclared = undeclared;
+    for (const name of list ?? []) this.runner(name);
+  }
+
+  /** Compares GitHub's completed jobs with the hooks' (a job is identified as DESIGN.md says). */
+  private reconcile(g: GitHubInput): GitHubStats {
+    let compared = 0;
+    let matched = 0;
+    let resultMismatch = 0;
+    let missingHook = 0;
+    for (const j of g.completed) {
+      const runner = this.runners.get(j.runner);
+      if (!runner) continue; // not one of ours (or forgotten)
+      compared++;
+      const repo = this.repos.get(j.repo);
+      const job = this.jobNames.get(j.job);
+      let entry: JobEntry | undefined;
+      if (repo && job) {
+        for (let e: JobEntry | null | undefined = this.jobs.get(j.runId); e; e = e.next) {
+          if (e.runAttempt === j.runAttempt && e.runner === runner && e.repo === repo && e.job === job) entry = e;
+        }
+      }
+      if (!entry || entry.result === null) missingHook++;
+      else if (entry.result === j.result) matched++;
+      else resultMismatch++;
+    }
+    return {
+      polledAt: g.polledAt,
+      error: g.error,
+      waiting: g.waiting,
+      compared,
+      matched,
+      resultMismatch,
+      missingHook,
+      requests: g.requests,
+      notModified: g.notModified,
+      rateLimitRemaining: g.rateLimitRemaining,
+    };
+  }
+
+  /** GitHub's queue times (job started at `startMs` after waiting `seconds`), replacing the previous set. */
+  setQueueTimes(times: ReadonlyArray<readonly [number, number]>): void {
+    this.timeline.clearQueue();
+    for (const [startMs, seconds] of times) this.timeline.queued(startMs, seconds);
+  }
+
+  /**
+   * Sums over `count` spans of `step` minutes ending with the minute of
+   * `endMs`, open jobs' time up to `endMs` included.
+   */
+  private spans(endMs: number, stepMinutes: number, count: number, aligned = false): { from: number; spans: Span[] } {
+    let endMinute = Math.floor(endMs / MINUTE_MS) + 1;
+    // Chart points on round times (10:00, 10:10...): the last one is the step under way.
+    if (aligned) endMinute = Math.ceil(endMinute / stepMinutes) * stepMinutes;
+    const from = Math.max(endMinute - stepMinutes * count, this.timeline.firstMinute);
+    const n = Math.ceil((endMinute - from) / stepMinutes);
+    const first = endMinute - n * stepMinutes;
+    const spans = this.timeline.spans(first, stepMinutes, n);
+    const stepMs = stepMinutes * MINUTE_MS;
+    for (const r of this.runners.values()) {
+      for (const j of r.open) {
+        if (Number.isNaN(j.startMs)) continue;
+        for (let i = 0; i < n; i++) {
+          const a = Math.max(j.startMs, (first * MINUTE_MS) + i * stepMs);
+          const b = Math.min(endMs, (first * MINUTE_MS) + (i + 1) * stepMs);
+          if (b > a) spans[i]!.busyMs += b - a;
+        }
+      }
+    }
+    return { from: first, spans };
+  }
+
+  private window(endMs: number, key: WindowKey): WindowStats {
+    const minutes = WINDOWS[key];
+    const { spans } = this.spans(endMs, minutes, 1);
+    const sp = spans[0]!;
+    let runners = this.declaredList?.length ?? 0;
+    if (this.declaredList === null) {
+      const since = endMs - minutes * MINUTE_MS;
+      for (const r of this.runners.values()) if (r.lastEventMs >= since) runners++;
+    }
+    const wallSeconds = (minutes * MINUTE_MS) / 1000;
+    const durCount = sp.completed > 0 ? sp.durations.reduce((a, b) => a + b, 0) : 0;
+    return {
+      minutes,
+      started: sp.started,
+      completed: sp.completed,
+      succeeded: sp.succeeded,
+      failed: sp.failed,
+      cancelled: sp.cancelled,
+      jobsPerMinute: round3(sp.completed / minutes),
+      busySeconds: round3(sp.busyMs / 1000),
+      utilisation: runners > 0 ? round3(sp.busyMs / 1000 / (wallSeconds * runners)) : null,
+      runners,
+      durationSeconds: quantiles(sp.durations, durCount),
+      queueSeconds: quantiles(sp.queue, sp.queueCount),
+    };
+  }
+
+  /** The chart of one window: one point per SERIES_STEP_MINUTES, oldest first. */
+  series(endMs: number, key: WindowKey): SeriesPoint[] {
+    const step = SERIES_STEP_MINUTES[key];
+    const { from, spans } = this.spans(endMs, step, Math.ceil(WINDOWS[key] / step), true);
+    return spans.map((sp, i) => {
+      const d = sp.durations.reduce((a, b) => a + b, 0);
+      return {
+        at: new Date((from + i * step) * MINUTE_MS).toISOString(),
+        started: sp.started,
+        completed: sp.completed,
+        failed: sp.failed,
+        running: round3(sp.busyMs / (step * MINUTE_MS)),
+        p50: roundOrNull(histQuantile(sp.durations, d, 0.5)),
+        p95: roundOrNull(histQuantile(sp.durations, d, 0.95)),
+        queueP50: roundOrNull(histQuantile(sp.queue, sp.queueCount, 0.5)),
+        queueP95: roundOrNull(histQuantile(sp.queue, sp.queueCount, 0.95)),
+      };
+    });
+  }
+
+  /** The newest `limit` minutes of event time (at most the 7 days kept), oldest first. */
+  history(endMs: number, limit: number): CompactSnapshot[] {
+    const n = Math.min(limit, RETAIN_MINUTES);
+    const { from, spans } = this.spans(endMs, 1, n);
+    // Totals as of the end of each minute: the all-time totals minus what came later.
+    let events = this.total;
+    let started = this.started;
+    let completed = this.completed;
+    let { succeeded, failed, cancelled } = this.results;
+    const out = new Array<CompactSnapshot>(spans.length);
+    for (let i = spans.length - 1; i >= 0; i--) {
+      const sp = spans[i]!;
+      const d = sp.durations.reduce((a, b) => a + b, 0);
+      out[i] = {
+        at: new Date((from + i) * MINUTE_MS).toISOString(),
+        events, started, completed, succeeded, failed, cancelled,
+        running: round3(sp.busyMs / MINUTE_MS),
+        p50: roundOrNull(histQuantile(sp.durations, d, 0.5)),
+        p95: roundOrNull(histQuantile(sp.durations, d, 0.95)),
+      };
+      events -= sp.events;
+      started -= sp.started;
+      completed -= sp.completed;
+      succeeded -= sp.succeeded;
+      failed -= sp.failed;
+      cancelled -= sp.cancelled;
+    }
+    return out;
+  }
+
   snapshot(generatedAt: Date, status: SnapshotStatus, aggregation: AggregationInfo): Snapshot {
     this.expireAbandoned();
+    const endMs = generatedAt.getTime();
     const runners: Record<string, RunnerStats> = Object.create(null);
     for (const [name, r] of [...this.runners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       runners[name] = {
@@ -437,16 +848,25 @@ export class Aggregator {
         lastEventAt: isoOrNull(r.lastEventMs),
         lastHeartbeatAt: isoOrNull(r.lastHeartbeatMs),
         lastJob: this.settleLastJob(r),
+        listener: r.listener,
+        listenerExitCode: r.listenerExitCode,
+        declared: this.declared === null || r.declared,
       };
     }
     const repos: Record<string, RepoStats> = Object.create(null);
     for (const [name, r] of [...this.repos].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       repos[name] = { ...r };
     }
+    const windows = {} as Record<WindowKey, WindowStats>;
+    for (const key of WINDOW_KEYS) windows[key] = this.window(endMs, key);
     return {
       generatedAt: generatedAt.toISOString(),
       status,
-      events: { total: this.total, rejected: this.rejected, duplicates: this.duplicates },
+      events: { total: this.total, rejected: this.rejected, duplicates: this.duplicates, dropped: { ...this.dropped } },
+      fleet: { declared: this.declaredList, lastJob: this.settleFleetLastJob() },
+      windows,
+      ingest: { refused: { ...this.ingestRefused } },
+      github: this.github ? this.reconcile(this.github) : null,
       jobs: {
         started: this.started,
         completed: this.completed,
@@ -462,21 +882,10 @@ export class Aggregator {
   }
 }
 
-export function compact(s: Snapshot): CompactSnapshot {
-  let busyRunners = 0;
-  for (const name in s.runners) if (s.runners[name]!.running > 0) busyRunners++;
-  return {
-    at: s.generatedAt,
-    events: s.events.total,
-    rejected: s.events.rejected,
-    started: s.jobs.started,
-    completed: s.jobs.completed,
-    running: s.jobs.running,
-    succeeded: s.jobs.succeeded,
-    failed: s.jobs.failed,
-    cancelled: s.jobs.cancelled,
-    p50: s.durationSeconds.p50,
-    p95: s.durationSeconds.p95,
-    busyRunners,
-  };
+function roundOrNull(x: number | null): number | null {
+  return x === null ? null : round3(x);
+}
+
+function quantiles(hist: Uint32Array, count: number): Quantiles {
+  return { count, p50: roundOrNull(histQuantile(hist, count, 0.5)), p95: roundOrNull(histQuantile(hist, count, 0.95)) };
 }

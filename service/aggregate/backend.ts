@@ -1,9 +1,9 @@
-import { AggregationEngine, type PassResult, type Published } from "./engine";
+import { AggregationEngine, type EngineOptions, type PassInput, type PassResult, type Published } from "./engine";
 
 /** Where passes run. The refresher only sees this. */
 export interface AggregationBackend {
   readonly mode: "worker" | "inline";
-  pass(onProgress?: (p: Published) => void): Promise<PassResult>;
+  pass(onProgress?: (p: Published) => void, input?: PassInput): Promise<PassResult>;
   close(): Promise<void>;
 }
 
@@ -26,12 +26,12 @@ export class InlineBackend implements AggregationBackend {
   readonly mode = "inline";
   private readonly engine: AggregationEngine;
 
-  constructor(dataDir: string) {
-    this.engine = new AggregationEngine(dataDir, this.mode, { chunkBytes: INLINE_CHUNK_BYTES });
+  constructor(dataDir: string, options: EngineOptions = {}) {
+    this.engine = new AggregationEngine(dataDir, this.mode, { chunkBytes: INLINE_CHUNK_BYTES, ...options });
   }
 
-  pass(onProgress?: (p: Published) => void): Promise<PassResult> {
-    return this.engine.pass(onProgress);
+  pass(onProgress?: (p: Published) => void, input?: PassInput): Promise<PassResult> {
+    return this.engine.pass(onProgress, input);
   }
 
   close(): Promise<void> {

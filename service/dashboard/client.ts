@@ -1,13 +1,15 @@
 /**
  * The dashboard's script (runs in the browser; compiled into
  * assets.generated.ts by `npm run build:dashboard`). Every interval it reads
- * `/api/stats` and `/api/stats/history` and redraws the parts of the page the
- * server rendered, from the same markup functions. Data only ever becomes
- * text nodes and attribute values: no innerHTML anywhere.
+ * `/api/stats` and `/api/stats/series` and redraws the parts of the page the
+ * server rendered, from the same markup functions; pointing at a chart shows
+ * the value under the pointer. Data only ever becomes text nodes and
+ * attribute values: no innerHTML anywhere (and no inline style: the tooltip
+ * is placed through the CSSOM, which the page's CSP allows).
  */
-import type { CompactSnapshot, Snapshot } from "../aggregate/aggregator";
-import { sections, statusMessage, type Child, type Clock } from "./markup";
-import { dashboardView, formatAge, HISTORY_POINTS } from "./view";
+import type { SeriesPoint, Snapshot } from "../aggregate/aggregator";
+import { pointText, sections, statusMessage, utcClock, type Child } from "./markup";
+import { dashboardView, formatAge, windowOf } from "./view";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -23,8 +25,6 @@ function toDom(node: Child, inSvg = false): Node {
   return el;
 }
 
-const localClock: Clock = (iso) => new Date(iso).toLocaleString();
-const localTime: Clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
 function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -41,7 +41,9 @@ async function getJson<T>(url: string): Promise<T> {
 function start(): void {
   const main = byId("dashboard");
   const intervalMs = Number(main.dataset.intervalMs) || 30_000;
-  const points = Number(main.dataset.historyPoints) || HISTORY_POINTS;
+  const window = windowOf(main.dataset.window);
+  let series: SeriesPoint[] = [];
+  const hovers: Array<() => void> = [];
   const generatedAt = byId("generated-at");
   const age = byId("age");
   const status = byId("status");
@@ -56,13 +58,16 @@ function start(): void {
     age.textContent = Number.isNaN(at) ? "" : ` (${formatAge(Math.max(0, (Date.now() - at) / 1000))})`;
   };
 
-  const render = (snapshot: Snapshot, history: CompactSnapshot[]) => {
-    const view = dashboardView(snapshot, history);
-    for (const [id, nodes] of Object.entries(sections(view, history, localClock, localTime))) {
+  const render = (snapshot: Snapshot, points: SeriesPoint[]) => {
+    series = points;
+    const view = dashboardView(snapshot, window, intervalMs);
+    for (const [id, nodes] of Object.entries(sections(view, points, utcClock))) {
       byId(id).replaceChildren(...nodes.map((n) => toDom(n)));
     }
+    byId("chart-queue-panel").hidden = snapshot.github === null;
+    for (const place of hovers) place();
     generatedAt.setAttribute("datetime", view.generatedAt);
-    generatedAt.textContent = localClock(view.generatedAt);
+    generatedAt.textContent = utcClock(view.generatedAt);
     byId("aggregation").textContent = view.aggregation;
     const message = statusMessage(view.status);
     status.textContent = message ?? "";
@@ -76,11 +81,11 @@ function start(): void {
     timer = undefined;
     inFlight = true;
     try {
-      const [snapshot, history] = await Promise.all([
+      const [snapshot, points] = await Promise.all([
         getJson<Snapshot>("/api/stats"),
-        getJson<CompactSnapshot[]>(`/api/stats/history?limit=${points}`),
+        getJson<SeriesPoint[]>(`/api/stats/series?window=${window}`),
       ]);
-      render(snapshot, history);
+      render(snapshot, points);
       offline.hidden = true;
     } catch (err) {
       offline.textContent = `Cannot reach the stats service (${err instanceof Error ? err.message : String(err)}). Showing the last numbers received; retrying.`;
@@ -95,7 +100,49 @@ function start(): void {
     if (!document.hidden && timer === undefined && !inFlight) void refresh();
   });
   setInterval(showAge, 5000);
+  for (const chart of Array.from(document.querySelectorAll<HTMLElement>(".chart"))) hovers.push(hover(chart, () => series, window));
   void refresh();
+}
+
+/**
+ * The value under the pointer: the point nearest to it, its text in the
+ * chart's tooltip and a cursor line on the plot. A refresh redraws the
+ * chart's children, so the elements are looked up each time and the returned
+ * function puts the tooltip back where the pointer still is.
+ */
+function hover(chart: HTMLElement, points: () => SeriesPoint[], window: ReturnType<typeof windowOf>): () => void {
+  let pointerX: number | null = null;
+  const hide = () => {
+    chart.querySelector<HTMLElement>(".tooltip")?.setAttribute("hidden", "");
+    chart.querySelector(".cursor")?.setAttribute("hidden", "");
+  };
+  const place = () => {
+    const plot = chart.querySelector<SVGSVGElement>(".plot");
+    const tip = chart.querySelector<HTMLElement>(".tooltip");
+    const cursor = chart.querySelector(".cursor");
+    const series = points();
+    if (pointerX === null || !plot || !tip || !cursor || series.length === 0) return hide();
+    const box = plot.getBoundingClientRect();
+    const f = Math.min(1, Math.max(0, (pointerX - box.left) / box.width));
+    const i = series.length === 1 ? 0 : Math.round(f * (series.length - 1));
+    const x = series.length === 1 ? 1000 : (i / (series.length - 1)) * 1000;
+    cursor.setAttribute("x1", String(x));
+    cursor.setAttribute("x2", String(x));
+    cursor.removeAttribute("hidden");
+    tip.textContent = pointText(chart.id, series, i, window);
+    tip.removeAttribute("hidden");
+    // CSSOM, not a style attribute: allowed by style-src 'self'.
+    tip.style.left = `${Math.round(box.left - chart.getBoundingClientRect().left + (x / 1000) * box.width)}px`;
+  };
+  chart.addEventListener("pointerleave", () => {
+    pointerX = null;
+    hide();
+  });
+  chart.addEventListener("pointermove", (ev) => {
+    pointerX = ev.clientX;
+    place();
+  });
+  return place;
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -5,15 +5,14 @@
  * becomes a text node or an escaped attribute value: nothing here is parsed
  * as HTML in the browser, and the server escapes every string it writes.
  */
-import type { CompactSnapshot } from "../aggregate/aggregator";
+import type { SeriesPoint } from "../aggregate/aggregator";
+import { SERIES_STEP_MINUTES, type WindowKey } from "../aggregate/windows";
 import {
   formatAge,
   formatCount,
   formatDecimal,
   formatDuration,
   formatPercent,
-  jobsPerMinuteSeries,
-  RATE_WINDOW_SECONDS,
   type DashboardView,
   type RepoRow,
   type RunnerRow,
@@ -71,11 +70,19 @@ function bar(share: number, cls: string): El {
   );
 }
 
-/** How a time is shown: the server writes UTC, the browser its local time. */
+/**
+ * How a time is shown: in UTC, the same in the server's render and in the
+ * browser (a page that switched to local time on load would show two formats).
+ */
 export type Clock = (iso: string) => string;
 
 export const utcClock: Clock = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
-const utcTime: Clock = (iso) => iso.slice(11, 16);
+/** Axis labels: the time of day, with the date when the window spans days. */
+export function axisClock(window: WindowKey): Clock {
+  return window === "7d" ? (iso) => `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : (iso) => iso.slice(11, 16);
+}
+/** A chart point's time, in the tooltip. */
+export const pointClock: Clock = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 
 export function tileMarkup(t: Tile): El {
   return h(
@@ -87,19 +94,29 @@ export function tileMarkup(t: Tile): El {
   );
 }
 
+function listenerText(r: RunnerRow): string | null {
+  if (r.listener === null || r.listener === "running") return null;
+  return `listener ${r.listener}${r.listenerExitCode === null ? "" : ` (exit ${r.listenerExitCode})`}`;
+}
+
 export function runnerRowMarkup(r: RunnerRow, clock: Clock): El {
   const busy = r.running > 1 ? `busy ×${r.running}` : r.running ? "busy" : null;
+  const listener = listenerText(r);
+  const rowClass = r.removed ? "removed" : r.stale ? "stale" : !r.healthy ? "unhealthy" : undefined;
   return h(
     "tr",
-    { class: r.stale ? "stale" : undefined, "data-runner": r.name },
+    { class: rowClass, "data-runner": r.name },
     h("th", { scope: "row", class: "name" }, r.name),
     h(
       "td",
       { class: "state" },
+      // Removed by a scale-down: neither stale nor idle, just no longer part of the fleet.
+      r.removed && h("span", { class: "badge removed" }, "removed"),
       // A stale runner that still has a job running is probably stuck: both show.
-      r.stale && h("span", { class: "badge stale" }, "stale"),
+      r.stale && h("span", { class: "badge stale" }, r.neverSeen ? "never seen" : "stale"),
+      listener && h("span", { class: `badge listener ${r.listener}` }, listener),
       busy && h("span", { class: "badge busy" }, busy),
-      !r.stale && !busy && h("span", { class: "badge idle" }, "idle"),
+      !r.removed && !r.stale && !busy && !listener && h("span", { class: "badge idle" }, "idle"),
     ),
     h("td", { class: "share", "data-label": "Busy" }, bar(r.busyShare, "busy"), h("span", { class: "num" }, formatPercent(r.busyShare))),
     h("td", { class: "num", "data-field": "completed", "data-label": "Jobs" }, formatCount(r.completed)),
@@ -139,7 +156,7 @@ export const RUNNER_COLUMNS = ["Runner", "Now", "Busy share", "Jobs", "Failed", 
 export const REPO_COLUMNS = ["Repository", "Failed", "Rate", "Completed"];
 
 /** The bodies of the page's dynamic parts, by element id. */
-export function sections(view: DashboardView, history: readonly CompactSnapshot[], clock: Clock, axisClock: Clock = utcTime): Record<string, El[]> {
+export function sections(view: DashboardView, series: readonly SeriesPoint[], clock: Clock = utcClock): Record<string, El[]> {
   const maxFailed = view.repos.reduce((m, r) => Math.max(m, r.failed), 0);
   return {
     tiles: view.tiles.map(tileMarkup),
@@ -149,7 +166,7 @@ export function sections(view: DashboardView, history: readonly CompactSnapshot[
     "repo-rows": view.repos.length
       ? view.repos.map((r) => repoRowMarkup(r, maxFailed))
       : [emptyRow(REPO_COLUMNS.length, "No job has completed yet.")],
-    ...charts(history, axisClock),
+    ...charts(series, view.window),
   };
 }
 
@@ -222,6 +239,8 @@ export function timeChart(
   const grid = [0, 0.5, 1].map((f) => h("line", { class: "grid", x1: 0, x2: W, y1: f * H, y2: f * H }));
   const lines = series.map((s) => h("path", { class: `line ${s.key}`, d: pathOf(xs, s.values, max), "data-series": s.key }));
   const mid = times.length ? new Date(t0 + span / 2).toISOString() : "";
+  const xLabels = times.length ? distinct([times[0]!, mid, times[times.length - 1]!].map(axisClock)) : ["no data yet"];
+  const yLabels = distinct([y.format(max), y.format(max / 2), y.format(0)]);
   // What the lines show, for screen readers (the plot itself is hidden from them).
   const told = series.map((s) => {
     const known = s.values.filter((v): v is number => v !== null);
@@ -229,46 +248,75 @@ export function timeChart(
   });
   return [
     h("p", { class: "visually-hidden" }, `Over the last ${formatDuration(span / 1000)}: ${told.join("; ")}.`),
-    h("div", { class: "y-axis", "aria-hidden": "true" }, h("span", {}, y.format(max)), h("span", {}, y.format(max / 2)), h("span", {}, y.format(0))),
+    h("div", { class: "y-axis", "aria-hidden": "true" }, ...yLabels.map((l) => h("span", {}, l))),
     h(
       "svg",
       { class: "plot", id: `${id}-plot`, viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" },
       ...grid,
       ...lines,
+      h("line", { class: "cursor", x1: 0, x2: 0, y1: 0, y2: H, hidden: true }),
     ),
-    h(
-      "div",
-      { class: "x-axis", "aria-hidden": "true" },
-      ...(times.length ? [times[0]!, mid, times[times.length - 1]!].map((x) => h("span", {}, axisClock(x))) : [h("span", {}, "no history yet")]),
-    ),
+    h("div", { class: "x-axis", "aria-hidden": "true" }, ...xLabels.map((l) => h("span", {}, l))),
+    h("p", { class: "tooltip", role: "status", hidden: true }),
   ];
 }
 
-/** The three time charts, by the id of the element that holds each. */
-export function charts(history: readonly CompactSnapshot[], axisClock: Clock): Record<string, El[]> {
-  const times = history.map((e) => e.at);
+/** Labels with repeats removed (a short span can give two equal times; a small maximum two equal values). */
+function distinct(labels: string[]): string[] {
+  return labels.filter((l, i) => labels.indexOf(l) === i);
+}
+
+/** What the tooltip says of point `i` of a chart. */
+export function pointText(id: string, series: readonly SeriesPoint[], i: number, window: WindowKey): string {
+  const p = series[i];
+  if (!p) return "";
+  const step = SERIES_STEP_MINUTES[window];
+  const at = `${pointClock(p.at)}${step > 1 ? ` (${step} min)` : ""}`;
+  const d = (v: number | null) => (v === null ? "–" : formatDuration(v));
+  if (id === "chart-running") return `${at}: ${formatDecimal(p.running)} running on average`;
+  if (id === "chart-rate") return `${at}: ${formatDecimal(p.completed / step)} completed a minute (${formatCount(p.completed)}), ${formatCount(p.failed)} failed`;
+  if (id === "chart-queue") return `${at}: queue p50 ${d(p.queueP50)}, p95 ${d(p.queueP95)}`;
+  return `${at}: p50 ${d(p.p50)}, p95 ${d(p.p95)}`;
+}
+
+/** The time charts of a window, by the id of the element that holds each. */
+export function charts(series: readonly SeriesPoint[], window: WindowKey): Record<string, El[]> {
+  const times = series.map((p) => p.at);
+  const step = SERIES_STEP_MINUTES[window];
+  const clock = axisClock(window);
   const count = { format: formatDecimal, ceil: niceCeil };
   const time = { format: (v: number) => (v === 0 ? "0" : formatDuration(v)), ceil: niceSeconds };
   return {
-    "chart-running": timeChart("chart-running", times, [{ key: "running", label: "running jobs", values: history.map((e) => e.running) }], count, axisClock),
-    "chart-rate": timeChart("chart-rate", times, [{ key: "rate", label: "jobs per minute", values: jobsPerMinuteSeries(history) }], count, axisClock),
+    "chart-running": timeChart("chart-running", times, [{ key: "running", label: "running jobs", values: series.map((p) => p.running) }], count, clock),
+    "chart-rate": timeChart("chart-rate", times, [{ key: "rate", label: "jobs completed per minute", values: series.map((p) => p.completed / step) }], count, clock),
     "chart-duration": timeChart(
       "chart-duration",
       times,
       [
-        { key: "p50", label: "p50 duration", values: history.map((e) => e.p50) },
-        { key: "p95", label: "p95 duration", values: history.map((e) => e.p95) },
+        { key: "p50", label: "p50 duration", values: series.map((p) => p.p50) },
+        { key: "p95", label: "p95 duration", values: series.map((p) => p.p95) },
       ],
       time,
-      axisClock,
+      clock,
+    ),
+    "chart-queue": timeChart(
+      "chart-queue",
+      times,
+      [
+        { key: "p50", label: "p50 queue time", values: series.map((p) => p.queueP50) },
+        { key: "p95", label: "p95 queue time", values: series.map((p) => p.queueP95) },
+      ],
+      time,
+      clock,
     ),
   };
 }
 
 export const CHART_TITLES: Record<string, { title: string; keys: Array<[string, string]> }> = {
-  "chart-running": { title: "Running jobs", keys: [["running", "running"]] },
-  "chart-rate": { title: "Jobs per minute", keys: [["rate", `completed, over ${RATE_WINDOW_SECONDS / 60} min`]] },
+  "chart-running": { title: "Running jobs", keys: [["running", "on average"]] },
+  "chart-rate": { title: "Jobs completed per minute", keys: [["rate", "completed"]] },
   "chart-duration": { title: "Job duration", keys: [["p50", "p50"], ["p95", "p95"]] },
+  "chart-queue": { title: "Queue time (GitHub)", keys: [["p50", "p50"], ["p95", "p95"]] },
 };
 
 /** What the status line says about a snapshot that is not from a finished pass; null when it is. */

@@ -6,10 +6,11 @@
  * (assets.generated.ts), so the one-file esbuild bundle carries them.
  */
 import { createHash } from "node:crypto";
-import type { CompactSnapshot, Snapshot } from "../aggregate/aggregator";
+import type { SeriesPoint, Snapshot } from "../aggregate/aggregator";
+import { WINDOW_KEYS, type WindowKey } from "../aggregate/windows";
 import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.generated";
 import { CHART_TITLES, h, REPO_COLUMNS, RUNNER_COLUMNS, sections, statusMessage, toHtml, utcClock, type El } from "./markup";
-import { dashboardView, HISTORY_POINTS, MIN_REFRESH_MS } from "./view";
+import { dashboardView, MIN_REFRESH_MS, WINDOW_LABELS } from "./view";
 
 /**
  * Headers of the page and its assets (never of the JSON API): scripts and
@@ -86,11 +87,11 @@ function table(id: string, caption: string, columns: string[], body: El[]): El {
   );
 }
 
-function chartPanel(id: string, body: El[]): El {
+function chartPanel(id: string, body: El[], hidden = false): El {
   const { title, keys } = CHART_TITLES[id]!;
   return h(
     "figure",
-    { class: "panel chart-panel" },
+    { class: "panel chart-panel", id: `${id}-panel`, hidden },
     h(
       "figcaption",
       {},
@@ -101,15 +102,24 @@ function chartPanel(id: string, body: El[]): El {
   );
 }
 
-/** The whole page for one snapshot and its history. */
-export function renderPage(snapshot: Snapshot, history: readonly CompactSnapshot[], intervalMs: number): string {
-  const view = dashboardView(snapshot, history);
-  const parts = sections(view, history, utcClock);
+/** The window picker: plain links, so it works without JavaScript too. */
+function windowNav(current: WindowKey): El {
+  return h(
+    "nav",
+    { class: "windows", "aria-label": "Window" },
+    ...WINDOW_KEYS.map((k) => h("a", { href: `/?window=${k}`, "data-window": k, "aria-current": k === current ? "page" : undefined }, WINDOW_LABELS[k])),
+  );
+}
+
+/** The whole page for one snapshot and the chart of the chosen window. */
+export function renderPage(snapshot: Snapshot, series: readonly SeriesPoint[], intervalMs: number, window: WindowKey): string {
+  const view = dashboardView(snapshot, window, intervalMs);
+  const parts = sections(view, series, utcClock);
   const refreshMs = Math.max(MIN_REFRESH_MS, intervalMs);
   const status = statusMessage(view.status);
   const main = h(
     "main",
-    { id: "dashboard", "data-interval-ms": refreshMs, "data-history-points": HISTORY_POINTS },
+    { id: "dashboard", "data-interval-ms": refreshMs, "data-window": window },
     h(
       "header",
       {},
@@ -121,16 +131,20 @@ export function renderPage(snapshot: Snapshot, history: readonly CompactSnapshot
         h("time", { id: "generated-at", datetime: view.generatedAt }, utcClock(view.generatedAt)),
         h("span", { id: "age" }),
         h("br"),
+        h("span", { id: "freshness", class: "muted" }, view.freshness),
+        h("br"),
         h("span", { id: "aggregation", class: "muted" }, view.aggregation),
       ),
     ),
+    windowNav(window),
     h("p", { id: "status", class: "banner warn", role: "status", hidden: status === null }, status ?? ""),
     h("p", { id: "offline", class: "banner error", role: "alert", hidden: true }),
     h("section", { id: "tiles", class: "tiles", "aria-label": "Summary" }, ...parts.tiles!),
     h(
       "section",
-      { class: "charts", "aria-label": "Over time" },
+      { class: "charts", "aria-label": `Over the ${WINDOW_LABELS[window]}, in event time` },
       ...["chart-running", "chart-rate", "chart-duration"].map((id) => chartPanel(id, parts[id]!)),
+      chartPanel("chart-queue", parts["chart-queue"]!, snapshot.github === null),
     ),
     h(
       "section",
@@ -147,10 +161,12 @@ export function renderPage(snapshot: Snapshot, history: readonly CompactSnapshot
     h(
       "footer",
       {},
-      `Refreshes every ${Math.round(refreshMs / 1000)} s. Machine-readable: `,
+      `Refreshes every ${Math.round(refreshMs / 1000)} s. Times are UTC; charts place each event at its own time. Machine-readable: `,
       h("a", { href: "/api/stats" }, "/api/stats"),
       " · ",
-      h("a", { href: `/api/stats/history?limit=${HISTORY_POINTS}` }, "/api/stats/history"),
+      h("a", { href: `/api/stats/series?window=${window}` }, "/api/stats/series"),
+      " · ",
+      h("a", { href: "/api/stats/history?limit=60" }, "/api/stats/history"),
       " · ",
       h("a", { href: "/metrics" }, "/metrics"),
     ),

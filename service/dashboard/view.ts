@@ -4,7 +4,8 @@
  * JavaScript) and the browser script (the same numbers, refreshed), so both
  * always agree. No Node APIs here: this module is bundled into the page.
  */
-import type { CompactSnapshot, RunnerStats, Snapshot } from "../aggregate/aggregator";
+import type { RunnerStats, Snapshot } from "../aggregate/aggregator";
+import { WINDOW_KEYS, type WindowKey } from "../aggregate/windows";
 
 /**
  * A runner whose last heartbeat is older than this (at the time of the
@@ -13,10 +14,17 @@ import type { CompactSnapshot, RunnerStats, Snapshot } from "../aggregate/aggreg
  * (infra/github/files.ts fills it in) use it too.
  */
 export const STALE_AFTER_SECONDS = 300;
-/** Jobs per minute are measured over this much of the history. */
-export const RATE_WINDOW_SECONDS = 300;
-/** History entries the page asks for: 2 hours at the default 30 s interval. */
-export const HISTORY_POINTS = 240;
+/** The window the page shows unless asked for another. */
+export const DEFAULT_WINDOW: WindowKey = "24h";
+/** How often the runners' forwarders send (their timer: infra/runners/files/units/cco-forwarder.timer). */
+export const FORWARDER_INTERVAL_SECONDS = 60;
+/** A runner no longer declared is listed (as removed) this long after its last event, then not at all. */
+export const REMOVED_SHOWN_SECONDS = 24 * 3600;
+
+export function windowOf(raw: string | null | undefined): WindowKey {
+  return (WINDOW_KEYS as string[]).includes(raw ?? "") ? (raw as WindowKey) : DEFAULT_WINDOW;
+}
+export const WINDOW_LABELS: Record<WindowKey, string> = { "1h": "last hour", "24h": "last 24 h", "7d": "last 7 days" };
 /** The page refreshes at the aggregation interval, but never more often than this. */
 export const MIN_REFRESH_MS = 1000;
 
@@ -42,6 +50,14 @@ export interface RunnerRow {
   /** Seconds between the last heartbeat and the snapshot; null without one. */
   heartbeatAgeSeconds: number | null;
   stale: boolean;
+  /** Not in STATS_RUNNERS any more (scaled down): shown as such, never as stale. */
+  removed: boolean;
+  /** Declared, and no event from it yet. */
+  neverSeen: boolean;
+  listener: RunnerStats["listener"];
+  listenerExitCode: number | null;
+  /** Heard from recently, and its listener (when it says) is running. */
+  healthy: boolean;
   /** "owner/repo · workflow / job" of the newest job seen, or null. */
   lastJob: string | null;
 }
@@ -57,10 +73,13 @@ export interface RepoRow {
 export interface DashboardView {
   status: Snapshot["status"];
   generatedAt: string;
+  window: WindowKey;
   tiles: Tile[];
   runners: RunnerRow[];
   repos: RepoRow[];
   aggregation: string;
+  /** How far behind the events the page can be, and why. */
+  freshness: string;
 }
 
 /** 1234 -> "1,234" (the same in every locale: tests compare text). */
@@ -96,41 +115,6 @@ export function formatAge(seconds: number | null): string {
   return `${formatDuration(seconds)} ago`;
 }
 
-/**
- * Completed jobs per minute over the last `windowSeconds` of history; null
- * until the history covers half a window (a rate over one short interval
- * swings from 0 to several per minute).
- */
-export function jobsPerMinute(history: readonly CompactSnapshot[], windowSeconds = RATE_WINDOW_SECONDS): number | null {
-  const last = history[history.length - 1];
-  if (!last) return null;
-  const end = Date.parse(last.at);
-  let first: CompactSnapshot | undefined;
-  for (let i = history.length - 2; i >= 0; i--) {
-    const h = history[i]!;
-    if (end - Date.parse(h.at) > windowSeconds * 1000) break;
-    first = h;
-  }
-  if (!first) return null;
-  const minutes = (end - Date.parse(first.at)) / 60_000;
-  if (minutes * 60 < windowSeconds / 2) return null;
-  // A restart starts the counters (and the history) again; never show a negative rate.
-  return Math.max(0, last.completed - first.completed) / minutes;
-}
-
-/** Points of the jobs-per-minute chart: the rate over the window ending at each entry. */
-export function jobsPerMinuteSeries(history: readonly CompactSnapshot[], windowSeconds = RATE_WINDOW_SECONDS): Array<number | null> {
-  const out: Array<number | null> = [];
-  let from = 0;
-  for (let i = 0; i < history.length; i++) {
-    const end = Date.parse(history[i]!.at);
-    while (end - Date.parse(history[from]!.at) > windowSeconds * 1000) from++;
-    const minutes = (end - Date.parse(history[from]!.at)) / 60_000;
-    out.push(minutes * 60 >= windowSeconds / 2 ? Math.max(0, history[i]!.completed - history[from]!.completed) / minutes : null);
-  }
-  return out;
-}
-
 function lastJobText(r: RunnerStats): string | null {
   const j = r.lastJob;
   return j ? `${j.repo} · ${j.workflow} / ${j.job}` : null;
@@ -140,10 +124,15 @@ export function runnerRows(s: Snapshot): RunnerRow[] {
   const now = Date.parse(s.generatedAt);
   let fleetBusy = 0;
   for (const name in s.runners) fleetBusy += s.runners[name]!.busySeconds;
-  return Object.keys(s.runners).map((name) => {
+  const rows: RunnerRow[] = [];
+  for (const name of Object.keys(s.runners)) {
     const r = s.runners[name]!;
     const hb = r.lastHeartbeatAt === null ? null : Math.max(0, (now - Date.parse(r.lastHeartbeatAt)) / 1000);
-    return {
+    const removed = !r.declared;
+    if (removed && (r.lastEventAt === null || now - Date.parse(r.lastEventAt) > REMOVED_SHOWN_SECONDS * 1000)) continue; // gone
+    const stale = !removed && (hb === null || hb > STALE_AFTER_SECONDS);
+    const listenerDown = r.listener === "failed" || r.listener === "refused" || r.listener === "stopped";
+    rows.push({
       name,
       running: r.running,
       completed: r.completed,
@@ -152,10 +141,16 @@ export function runnerRows(s: Snapshot): RunnerRow[] {
       busyShare: fleetBusy > 0 ? r.busySeconds / fleetBusy : 0,
       lastHeartbeatAt: r.lastHeartbeatAt,
       heartbeatAgeSeconds: hb,
-      stale: hb === null || hb > STALE_AFTER_SECONDS,
+      stale,
+      removed,
+      neverSeen: r.lastEventAt === null,
+      listener: r.listener,
+      listenerExitCode: r.listenerExitCode,
+      healthy: !removed && !stale && !listenerDown,
       lastJob: lastJobText(r),
-    };
-  });
+    });
+  }
+  return rows;
 }
 
 /** Repositories with the most failures first (then by name), as a failure chart wants them. */
@@ -168,34 +163,102 @@ export function repoRows(s: Snapshot): RepoRow[] {
     .sort((a, b) => b.failed - a.failed || b.failureRate - a.failureRate || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export function dashboardView(s: Snapshot, history: readonly CompactSnapshot[]): DashboardView {
+export function formatResult(result: string | undefined): string {
+  return result ?? "running";
+}
+
+/** "up to 90 s behind: forwarders send every 60 s, a pass runs every 30 s". */
+export function freshnessText(intervalMs: number): string {
+  const pass = Math.round(intervalMs / 1000);
+  return `Up to ${formatDuration(FORWARDER_INTERVAL_SECONDS + pass)} behind the runners: forwarders send every ${FORWARDER_INTERVAL_SECONDS} s, a pass runs every ${pass} s.`;
+}
+
+export function dashboardView(s: Snapshot, window: WindowKey = DEFAULT_WINDOW, intervalMs = 30_000): DashboardView {
   const runners = runnerRows(s);
-  const busy = runners.filter((r) => r.running > 0).length;
-  const stale = runners.filter((r) => r.stale).length;
+  const live = runners.filter((r) => !r.removed);
+  const busy = live.filter((r) => r.running > 0).length;
+  const stale = live.filter((r) => r.stale).length;
+  const listenerDown = live.filter((r) => r.listener === "failed" || r.listener === "refused").length;
   const j = s.jobs;
-  const rate = jobsPerMinute(history);
+  const w = s.windows[window];
+  const label = WINDOW_LABELS[window];
   const a = s.aggregation;
+  const dropped = Object.values(s.events.dropped).reduce((x, y) => x + y, 0);
+  const last = s.fleet.lastJob;
+  const now = Date.parse(s.generatedAt);
+  const tiles: Tile[] = [
+    { key: "running", label: "Running now", value: formatCount(j.running), detail: `on ${busy} of ${live.length} runners`, alert: false },
+    { key: "completed", label: `Completed, ${label}`, value: formatCount(w.completed), detail: `${window === "1h" ? `${formatDecimal(w.jobsPerMinute)} a minute` : `${formatDecimal(w.jobsPerMinute * 60)} an hour`} · all time ${formatCount(j.completed)}`, alert: false },
+    {
+      key: "failed",
+      label: `Failed, ${label}`,
+      value: formatCount(w.failed),
+      detail: `${w.completed > 0 ? `${formatPercent(w.failed / w.completed)} of completed` : "none completed"} · all time ${formatCount(j.failed)}`,
+      alert: w.failed > 0,
+    },
+    {
+      key: "p50",
+      label: `Duration p50, ${label}`,
+      value: formatDuration(w.durationSeconds.p50),
+      detail: `p95 ${formatDuration(w.durationSeconds.p95)} · all time p50 ${formatDuration(s.durationSeconds.p50)}`,
+      alert: false,
+    },
+    {
+      key: "utilisation",
+      label: `Utilisation, ${label}`,
+      value: w.utilisation === null ? "–" : w.utilisation < 0.1 ? `${formatDecimal(w.utilisation * 100)} %` : formatPercent(w.utilisation),
+      detail: `busy ${formatDuration(w.busySeconds)} of ${w.runners} runner${w.runners === 1 ? "" : "s"} × ${label.replace("last ", "")}`,
+      alert: false,
+    },
+    {
+      key: "lastJob",
+      label: "Last job",
+      value: last ? formatResult(last.result) : "–",
+      detail: last ? `${formatAge(Math.max(0, (now - Date.parse(last.at)) / 1000))} · ${last.repo} · ${last.workflow} / ${last.job} on ${last.runner}` : "none completed yet",
+      alert: last?.result === "failed",
+    },
+    {
+      key: "stale",
+      label: "Runners not healthy",
+      value: formatCount(stale + listenerDown),
+      detail: `${formatCount(stale)} without a heartbeat for ${STALE_AFTER_SECONDS / 60} min · ${formatCount(listenerDown)} listener failed or refused`,
+      alert: stale + listenerDown > 0,
+    },
+    {
+      key: "abandoned",
+      label: "Abandoned jobs",
+      value: formatCount(j.abandoned),
+      detail: `started over 5 days ago, never completed · ${formatCount(dropped)} dropped by limits`,
+      alert: j.abandoned > 0 || dropped > 0,
+    },
+  ];
+  if (s.github) {
+    const g = s.github;
+    tiles.push({
+      key: "queue",
+      label: `Queue time p50, ${label}`,
+      value: formatDuration(w.queueSeconds.p50),
+      detail: `p95 ${formatDuration(w.queueSeconds.p95)} · ${formatCount(g.waiting)} waiting now`,
+      alert: false,
+    });
+    tiles.push({
+      key: "reconcile",
+      label: "GitHub vs hooks",
+      value: formatCount(g.resultMismatch + g.missingHook),
+      detail: `mismatches of ${formatCount(g.compared)} jobs: ${formatCount(g.resultMismatch)} result, ${formatCount(g.missingHook)} no hook${g.error ? ` · last poll failed: ${g.error}` : ""}`,
+      alert: g.resultMismatch + g.missingHook > 0 || g.error !== null,
+    });
+  }
   return {
     status: s.status,
     generatedAt: s.generatedAt,
-    tiles: [
-      { key: "running", label: "Running jobs", value: formatCount(j.running), detail: `on ${busy} of ${runners.length} runners`, alert: false },
-      { key: "perMinute", label: "Jobs per minute", value: rate === null ? "–" : rate.toFixed(1), detail: `completed, last ${RATE_WINDOW_SECONDS / 60} min`, alert: false },
-      { key: "completed", label: "Completed", value: formatCount(j.completed), detail: `${formatCount(j.succeeded)} succeeded · ${formatCount(j.cancelled)} cancelled`, alert: false },
-      {
-        key: "failed",
-        label: "Failed",
-        value: formatCount(j.failed),
-        detail: j.completed > 0 ? `${formatPercent(j.failed / j.completed)} of completed` : "none completed yet",
-        alert: j.failed > 0,
-      },
-      { key: "p50", label: "Duration p50", value: formatDuration(s.durationSeconds.p50), detail: `p95 ${formatDuration(s.durationSeconds.p95)}`, alert: false },
-      { key: "stale", label: "Stale runners", value: formatCount(stale), detail: `no heartbeat for ${STALE_AFTER_SECONDS / 60} min`, alert: stale > 0 },
-    ],
+    window,
+    tiles,
     runners,
     repos: repoRows(s),
     aggregation:
       `pass ${formatCount(a.passes)} took ${formatCount(a.durationMs)} ms · ${formatCount(s.events.total)} events` +
-      ` · ${formatCount(s.events.rejected)} rejected lines`,
+      ` · ${formatCount(s.events.rejected)} rejected lines · ${formatCount(dropped)} dropped by limits`,
+    freshness: freshnessText(intervalMs),
   };
 }

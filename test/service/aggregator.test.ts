@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { ABANDON_AFTER_MS, Aggregator, compact, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
-import { completed, heartbeat, ndjson, PASS_INFO as info, started } from "../helpers/events";
+import { ABANDON_AFTER_MS, Aggregator, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
+import { at, completed, heartbeat, ndjson, PASS_INFO as info, started } from "../helpers/events";
 
 function snap(events: unknown[], extra = "") {
   const a = new Aggregator();
@@ -23,7 +23,7 @@ describe("aggregator: statistics from events", () => {
     expect(s.runners["runner-02"]).to.include({ started: 1, completed: 1, running: 0, failed: 1, busySeconds: 60 });
     expect(s.repos["brentley/cco"]).to.include({ completed: 2, failed: 1 });
     expect(s.repos["brentley/other"]).to.include({ started: 1, completed: 0 });
-    expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0 });
+    expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0, dropped: { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 } });
   });
 
   it("tells jobs apart by repo, run, attempt, job and runner", () => {
@@ -92,8 +92,54 @@ describe("aggregator: statistics from events", () => {
     expect(s.events.duplicates).to.equal(1);
   });
 
-  it("compacts a snapshot for the history", () => {
-    const s = snap([started({ runId: 1 }), started({ runId: 2, runner: "runner-02" }), completed({ runId: 2, runner: "runner-02" }, 5)]);
-    expect(compact(s)).to.deep.include({ started: 2, completed: 1, running: 1, busyRunners: 1, p50: 5 });
+  it("makes the history from event time: a minute per entry, jobs running on average over it", () => {
+    const a = new Aggregator({ now: () => Date.parse(at(600)) });
+    a.consume(ndjson([started({ runId: 1 }, 0), started({ runId: 2, runner: "runner-02" }, 30), completed({ runId: 2, runner: "runner-02" }, 90)]));
+    const h = a.history(Date.parse(at(150)), 3);
+    expect(h.map((e) => e.at)).to.deep.equal([at(0), at(60), at(120)]);
+    // Minute 0: job 1 all of it, job 2 half of it; minute 1: job 1, job 2 until 90 s; minute 2: job 1 (open) to 150 s.
+    expect(h.map((e) => e.running)).to.deep.equal([1.5, 1.5, 0.5]);
+    expect(h.map((e) => e.started)).to.deep.equal([2, 2, 2]);
+    expect(h.map((e) => e.completed)).to.deep.equal([0, 1, 1]);
+  });
+
+  it("shows the listener state of each runner's newest heartbeat that gave one", () => {
+    const s = snap([
+      { ...heartbeat("runner-01", 10), listener: "running", listenerExitCode: null },
+      { ...heartbeat("runner-01", 30), listener: "failed", listenerExitCode: 3 },
+      { ...heartbeat("runner-01", 20), listener: "running" }, // older, read later (a late batch)
+      heartbeat("runner-01", 40), // says nothing of the listener
+      heartbeat("runner-02", 40),
+    ]);
+    expect(s.runners["runner-01"]).to.include({ listener: "failed", listenerExitCode: 3, lastHeartbeatAt: at(40) });
+    expect(s.runners["runner-02"]).to.include({ listener: null, listenerExitCode: null });
+  });
+
+  it("marks runners not in STATS_RUNNERS as undeclared, and lists declared ones never heard from", () => {
+    const a = new Aggregator({ declaredRunners: ["runner-01", "runner-02"], now: () => Date.parse(at(100)) });
+    a.consume(ndjson([heartbeat("runner-01", 10), heartbeat("runner-09", 10)]));
+    const s = a.snapshot(new Date(at(100)), "ok", info);
+    expect(Object.keys(s.runners)).to.deep.equal(["runner-01", "runner-02", "runner-09"]);
+    expect([s.runners["runner-01"]!.declared, s.runners["runner-02"]!.declared, s.runners["runner-09"]!.declared]).to.deep.equal([true, true, false]);
+    expect(s.runners["runner-02"]!.lastEventAt).to.equal(null);
+    expect(s.fleet.declared).to.deep.equal(["runner-01", "runner-02"]);
+  });
+
+  it("places a late batch at its event time: windows and charts count it where it happened", () => {
+    const now = Date.parse(at(4 * 3600));
+    const a = new Aggregator({ now: () => now });
+    // Read last, as a forwarder catching up after an outage delivers it: two hours of one job every two minutes.
+    const late: unknown[] = [];
+    for (let i = 0; i < 60; i++) late.push(started({ runId: i + 1 }, 3600 + i * 120), completed({ runId: i + 1 }, 3600 + i * 120 + 60));
+    a.consume(ndjson([heartbeat("runner-01", 4 * 3600 - 10)]));
+    a.consume(ndjson(late));
+    const s = a.snapshot(new Date(now), "ok", info);
+    expect(s.windows["1h"].completed).to.equal(0); // nothing happened in the last hour
+    expect(s.windows["24h"]).to.include({ completed: 60, jobsPerMinute: 0.042, busySeconds: 3600 });
+    const points = a.series(now, "24h"); // 10-minute points
+    const busy = points.filter((p) => p.completed > 0);
+    expect(busy.map((p) => p.completed)).to.deep.equal(new Array(12).fill(5));
+    expect(busy[0]!.at).to.equal(at(3600));
+    expect(busy.every((p) => p.running === 0.5)).to.equal(true);
   });
 });

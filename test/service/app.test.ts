@@ -1,14 +1,14 @@
 import { expect } from "chai";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Aggregator, compact } from "../../service/aggregate/aggregator";
-import { publish, warmingUpSnapshot } from "../../service/aggregate/engine";
+import { Aggregator } from "../../service/aggregate/aggregator";
+import { passResult, warmingUpSnapshot } from "../../service/aggregate/engine";
 import { createApp, etagMatches, MAX_BODY_BYTES } from "../../service/app";
 import { EventLog } from "../../service/eventlog";
 import { silentLogger } from "../../service/log";
 import { createMetrics } from "../../service/metrics";
 import { SnapshotStore } from "../../service/store";
-import { completed, heartbeat, jsonOf, ndjson, PASS_INFO, started } from "../helpers/events";
+import { at, completed, heartbeat, jsonOf, ndjson, PASS_INFO, started } from "../helpers/events";
 import { useTempDir } from "../helpers/tmp";
 
 const TOKEN = "test-token-0123456789";
@@ -28,11 +28,11 @@ describe("app: the HTTP API", () => {
   afterEach(() => eventLog.close());
 
   /** Publishes a snapshot made from these events, as a pass would. */
-  function publishEvents(events: unknown[]) {
-    const a = new Aggregator();
+  function publishEvents(events: unknown[], now = Date.now()) {
+    const a = new Aggregator({ now: () => now });
     a.consume(ndjson(events));
-    const s = a.snapshot(new Date(), "ok", PASS_INFO);
-    store.passSucceeded({ ...publish(s), history: compact(s) });
+    const s = a.snapshot(new Date(now), "ok", PASS_INFO);
+    store.passSucceeded(passResult(a, s));
   }
   async function storedLines(): Promise<string[]> {
     const names = await readdir(tmp.path);
@@ -86,10 +86,13 @@ describe("app: the HTTP API", () => {
   });
 
   describe("GET /api/stats/history", () => {
-    it("gives the newest N compact snapshots, oldest first", async () => {
-      for (let i = 1; i <= 4; i++) publishEvents(Array.from({ length: i }, (_, k) => started({ runId: k + 1 })));
+    it("gives the newest N minutes of event time, oldest first, totals as of each minute", async () => {
+      // One start a minute, the last one in the minute of the snapshot: 18:00 to 18:03.
+      const events = [0, 1, 2, 3].map((m) => started({ runId: m + 1 }, m * 60 + 5));
+      publishEvents(events, Date.parse(at(3 * 60 + 30)));
       const all = await jsonOf(await app.request("/api/stats/history"));
-      expect(all.map((e: { started: number }) => e.started)).to.deep.equal([1, 2, 3, 4]);
+      expect(all.slice(-4).map((e: { started: number }) => e.started)).to.deep.equal([1, 2, 3, 4]);
+      expect(all.at(-1).at).to.equal(at(3 * 60));
       const two = await jsonOf(await app.request("/api/stats/history?limit=2"));
       expect(two.map((e: { started: number }) => e.started)).to.deep.equal([3, 4]);
     });

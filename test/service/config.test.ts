@@ -12,6 +12,9 @@ describe("config: STATS_* environment", () => {
       historyLimit: 3600,
       aggregation: "inline",
       workerHeapMb: 128,
+      runners: null,
+      credentialsFile: null,
+      github: null,
     });
   });
 

@@ -1,17 +1,15 @@
 import { expect } from "chai";
-import { Aggregator, compact, type CompactSnapshot } from "../../service/aggregate/aggregator";
-import { publish, warmingUpSnapshot } from "../../service/aggregate/engine";
+import { Aggregator, type SeriesPoint } from "../../service/aggregate/aggregator";
+import { passResult, warmingUpSnapshot } from "../../service/aggregate/engine";
 import { createApp } from "../../service/app";
 import { EventLog } from "../../service/eventlog";
 import { silentLogger } from "../../service/log";
 import { createMetrics } from "../../service/metrics";
 import { SnapshotStore } from "../../service/store";
-import { charts, escapeHtml, h, niceCeil, niceSeconds, toHtml, utcClock } from "../../service/dashboard/markup";
+import { charts, escapeHtml, h, niceCeil, niceSeconds, toHtml } from "../../service/dashboard/markup";
 import { ASSETS, SCRIPT, STYLE } from "../../service/dashboard/page";
 import {
   formatDuration,
-  jobsPerMinute,
-  jobsPerMinuteSeries,
   repoRows,
   runnerRows,
   STALE_AFTER_SECONDS,
@@ -27,28 +25,18 @@ const EVIL = {
   job: "'&amp;'",
 };
 
-/** History entries `stepSeconds` apart with these completed counts. */
-function historyOf(completedCounts: number[], stepSeconds = 30): CompactSnapshot[] {
-  return completedCounts.map((n, i) => ({
-    at: at(i * stepSeconds),
-    events: 0,
-    rejected: 0,
-    started: n,
-    completed: n,
-    running: 0,
-    succeeded: n,
-    failed: 0,
-    cancelled: 0,
-    p50: null,
-    p95: null,
-    busyRunners: 0,
-  }));
+/** Chart points a minute apart with these completed counts. */
+function seriesOf(completedCounts: Array<number>): SeriesPoint[] {
+  return completedCounts.map((n, i) => ({ at: at(i * 60), started: n, completed: n, failed: 0, running: n / 2, p50: null, p95: null, queueP50: null, queueP95: null }));
 }
 
-function snapshotOf(events: unknown[], generatedAtSeconds: number) {
-  const a = new Aggregator();
+function aggregated(events: unknown[], generatedAtSeconds: number) {
+  const a = new Aggregator({ now: () => Date.parse(at(generatedAtSeconds)) });
   a.consume(ndjson(events));
-  return a.snapshot(new Date(at(generatedAtSeconds)), "ok", PASS_INFO);
+  return { a, s: a.snapshot(new Date(at(generatedAtSeconds)), "ok", PASS_INFO) };
+}
+function snapshotOf(events: unknown[], generatedAtSeconds: number) {
+  return aggregated(events, generatedAtSeconds).s;
 }
 
 describe("dashboard: what the page computes", () => {
@@ -56,20 +44,18 @@ describe("dashboard: what the page computes", () => {
     expect([null, 4.25, 42, 60, 250, 3600, 7500].map(formatDuration)).to.deep.equal(["–", "4.3s", "42s", "1m", "4m 10s", "1h 00m", "2h 05m"]);
   });
 
-  it("counts completed jobs per minute over the last 5 minutes of history", () => {
-    // 30 s apart: the last 5 minutes are the last 11 entries, from 10 to 40 completed.
-    const history = historyOf([0, 1, 2, 3, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40]);
-    expect(jobsPerMinute(history)).to.equal(6);
-    // Less than half a window of history: no rate yet, rather than a wild one.
-    expect(jobsPerMinute(historyOf([0, 5, 9]))).to.equal(null);
-    expect(jobsPerMinute([])).to.equal(null);
-    // A restart starts the counters again: never a negative rate.
-    expect(jobsPerMinute(historyOf([50, 50, 50, 50, 50, 2]))).to.equal(0);
-    const series = jobsPerMinuteSeries(history);
-    expect(series.slice(0, 5)).to.deep.equal([null, null, null, null, null]);
-    expect(series[series.length - 1]).to.equal(6);
-    const rateLine = charts(history, utcClock)["chart-rate"]!.find((e) => e.tag === "svg")!.children.find((e) => typeof e !== "string" && e.tag === "path");
+  it("draws charts from the window's points, with axis labels that never repeat", () => {
+    const c = charts(seriesOf([0, 1, 2, 3, 0, 0, 1, 0, 0, 2]), "1h");
+    const rateLine = c["chart-rate"]!.find((e) => e.tag === "svg")!.children.find((e) => typeof e !== "string" && e.tag === "path");
     expect(rateLine).to.have.nested.property("attrs.d").that.matches(/^M\S+ \S+(L\S+ \S+){9}$/);
+    const labels = (id: string, cls: string) =>
+      (c[id]!.find((e) => e.attrs.class === cls)!.children as Array<{ children: string[] }>).map((e) => e.children[0]);
+    expect(labels("chart-rate", "x-axis")).to.deep.equal(["18:00", "18:04", "18:09"]);
+    expect(labels("chart-rate", "y-axis")).to.deep.equal(["5", "2.5", "0"]);
+    // One point: the first, middle and last time are the same, and shown once; an empty chart says so.
+    const one = charts(seriesOf([0]), "1h");
+    expect((one["chart-running"]!.find((e) => e.attrs.class === "x-axis")!.children as Array<{ children: string[] }>).map((e) => e.children[0])).to.deep.equal(["18:00"]);
+    expect(toHtml(charts([], "24h")["chart-duration"]![3]!)).to.include("no data yet");
   });
 
   it("marks runners stale after 5 minutes without a heartbeat, and shares the busy time", () => {
@@ -89,6 +75,23 @@ describe("dashboard: what the page computes", () => {
     expect(rows.fresh).to.include({ stale: false, heartbeatAgeSeconds: 60, busyShare: 0.75, lastJob: "brentley/cco · build / test" });
     expect(rows.late).to.include({ stale: true, heartbeatAgeSeconds: STALE_AFTER_SECONDS + 1, busyShare: 0 });
     expect(rows.silent).to.include({ stale: true, heartbeatAgeSeconds: null, busyShare: 0.25 });
+  });
+
+  it("shows runners no longer declared as removed (never stale), then not at all", () => {
+    const a = new Aggregator({ declaredRunners: ["runner-01"], now: () => Date.parse(at(100_000)) });
+    a.consume(ndjson([heartbeat("runner-01", 99_990), heartbeat("runner-07", 99_000), heartbeat("runner-08", 1_000)]));
+    const rows = runnerRows(a.snapshot(new Date(at(100_000)), "ok", PASS_INFO));
+    expect(rows.map((r) => [r.name, r.removed, r.stale])).to.deep.equal([
+      ["runner-01", false, false],
+      ["runner-07", true, false],
+    ]); // runner-08: removed over a day ago, gone
+  });
+
+  it("counts a failed or refused listener as not healthy", () => {
+    const s = snapshotOf([{ ...heartbeat("runner-01", 590), listener: "refused", listenerExitCode: 2 }, { ...heartbeat("runner-02", 590), listener: "running" }], 600);
+    const rows = Object.fromEntries(runnerRows(s).map((r) => [r.name, r]));
+    expect(rows["runner-01"]).to.include({ stale: false, healthy: false, listener: "refused", listenerExitCode: 2 });
+    expect(rows["runner-02"]).to.include({ healthy: true });
   });
 
   it("orders repositories by failures", () => {
@@ -139,8 +142,8 @@ describe("dashboard: GET / and its assets", () => {
 
   /** A pass over these events at `nowSeconds` (test event time). */
   function publishEvents(events: unknown[], nowSeconds: number) {
-    const s = snapshotOf(events, nowSeconds);
-    store.passSucceeded({ ...publish(s), history: compact(s) });
+    const { a, s } = aggregated(events, nowSeconds);
+    store.passSucceeded(passResult(a, s));
     return s;
   }
   const page = async () => {
@@ -226,14 +229,19 @@ describe("dashboard: GET / and its assets", () => {
   });
 
   it("shows the latest numbers without JavaScript", async () => {
-    const s = publishEvents(fleet, 600);
+    publishEvents(fleet, 600);
     const { html } = await page();
-    expect(textOf(html, 'data-stat="running"')).to.equal("Running jobs1on 1 of 3 runners");
-    expect(textOf(html, 'data-stat="completed"')).to.equal("Completed31 succeeded · 0 cancelled");
-    expect(textOf(html, 'data-stat="failed"')).to.equal("Failed267 % of completed");
-    expect(textOf(html, 'data-stat="p50"')).to.equal(`Duration p50${formatDuration(s.durationSeconds.p50)}p95 ${formatDuration(s.durationSeconds.p95)}`);
-    expect(s.durationSeconds.p50).to.equal(120);
-    expect(textOf(html, 'data-stat="stale"')).to.equal("Stale runners1no heartbeat for 5 min");
+    expect(textOf(html, 'data-stat="running"')).to.equal("Running now1on 1 of 3 runners");
+    // Tiles over the window (24 h by default) beside all-time figures.
+    expect(textOf(html, 'data-stat="completed"')).to.equal("Completed, last 24 h30.1 an hour · all time 3");
+    expect(textOf(html, 'data-stat="failed"')).to.equal("Failed, last 24 h267 % of completed · all time 2");
+    // Window quantiles come from 10%-wide buckets (within 5%); all-time ones are exact.
+    expect(textOf(html, 'data-stat="p50"')).to.equal("Duration p50, last 24 h2m 03sp95 4m · all time p50 2m");
+    expect(textOf(html, 'data-stat="utilisation"')).to.equal("Utilisation, last 24 h0.2 %busy 8m 40s of 3 runners × 24 h");
+    expect(textOf(html, 'data-stat="lastJob"')).to.equal("Last jobfailed2m 40s ago · brentley/cco · build / test on runner-01");
+    expect(textOf(html, 'data-stat="stale"')).to.equal("Runners not healthy11 without a heartbeat for 5 min · 0 listener failed or refused");
+    expect(textOf(html, 'data-stat="abandoned"')).to.equal("Abandoned jobs0started over 5 days ago, never completed · 0 dropped by limits");
+    expect(textOf(html, 'id="freshness"')).to.equal("Up to 1m 30s behind the runners: forwarders send every 60 s, a pass runs every 30 s.");
     expect(textOf(html, 'id="generated-at"')).to.equal(`${at(600).slice(0, 10)} ${at(600).slice(11, 19)} UTC`);
     // Runners, in name order, the stale one marked in words, not only in color.
     const rows = [...html.matchAll(/<tr (?:class="stale" )?data-runner="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1], m[2]!.replace(/<[^>]*>/g, "|")]);
@@ -245,7 +253,7 @@ describe("dashboard: GET / and its assets", () => {
     expect([...html.matchAll(/<tr data-repo="([^"]*)">/g)].map((m) => m[1])).to.deep.equal(["evil/&lt;iframe&gt;&amp;amp;&quot;&#39;", "brentley/cco"]);
     // The charts are there too, from the history.
     expect(html).to.match(/<path class="line running" d="M[^"]+" data-series="running">/);
-    expect(html).to.include('<p class="visually-hidden">Over the last 0s: running jobs now 1, highest 1.</p>');
+    expect(html).to.match(/<p class="visually-hidden">Over the last [^<]*: running jobs now [^<]*<\/p>/);
     // And the page reloads itself.
     expect(html).to.include('<noscript><meta http-equiv="refresh" content="30"></noscript>');
   });
@@ -253,7 +261,7 @@ describe("dashboard: GET / and its assets", () => {
   it("says when the first pass has not finished", async () => {
     const { html } = await page();
     expect(html).to.match(/<p id="status" class="banner warn" role="status">Warming up/);
-    expect(textOf(html, 'data-stat="running"')).to.equal("Running jobs0on 0 of 0 runners");
+    expect(textOf(html, 'data-stat="running"')).to.equal("Running now0on 0 of 0 runners");
     expect(html).to.include("No runner has sent an event yet.");
     publishEvents(fleet, 600);
     expect((await page()).html).to.match(/<p id="status" class="banner warn" role="status" hidden><\/p>/);
@@ -264,6 +272,6 @@ describe("dashboard: GET / and its assets", () => {
     const first = (await page()).html;
     expect((await page()).html).to.equal(first);
     publishEvents([...fleet, completed({ runner: "runner-03", runId: 4 }, 610)], 620);
-    expect(textOf((await page()).html, 'data-stat="running"')).to.equal("Running jobs0on 0 of 3 runners");
+    expect(textOf((await page()).html, 'data-stat="running"')).to.equal("Running now0on 0 of 3 runners");
   });
 });

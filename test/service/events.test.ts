@@ -2,6 +2,7 @@ import { expect } from "chai";
 import {
   BatchTooLargeError,
   EventSchema,
+  eventProblems,
   isValidEvent,
   MAX_BATCH_EVENTS,
   MAX_NAME_LENGTH,
@@ -38,6 +39,31 @@ describe("events: the contract", () => {
         expect(r.error.line).to.equal(3);
         expect(r.error.field).to.equal("runId");
       }
+    });
+
+    it("says in plain words every problem of the first bad line: field, what was expected, what came", () => {
+      const bad = { ...started({ runId: 1 }), runId: "12", ts: undefined, result: "ok" };
+      const r = parseBatch(`${JSON.stringify(started({ runId: 1 }))}\n${JSON.stringify(bad)}\n{"v":7}\n`);
+      expect(r.ok).to.equal(false);
+      if (r.ok) return;
+      expect(r.error.line).to.equal(2);
+      expect(r.error.field).to.equal("ts");
+      expect(r.error.problems).to.deep.equal([
+        { field: "ts", expected: "an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970)", got: "nothing" },
+        { field: "runId", expected: "a whole number of at least 1", got: '"12"' },
+      ]);
+      expect(r.error.message).to.equal(
+        'line 2: ts: expected an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970), got nothing; runId: expected a whole number of at least 1, got "12"',
+      );
+      // Nothing in zod's words.
+      expect(r.error.message).to.not.match(/Invalid input|received|ZodError/i);
+    });
+
+    it("accepts a heartbeat's listener state and exit code, and says what is wrong with them", () => {
+      expect(parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "failed", listenerExitCode: 3 }))).to.deep.include({ ok: true });
+      expect(parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "stopped", listenerExitCode: null }))).to.deep.include({ ok: true });
+      const r = parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "dead", listenerExitCode: 1.5 }));
+      expect(!r.ok && r.error.problems.map((p) => `${p.field}=${p.got}`)).to.deep.equal(["listener=\"dead\"", "listenerExitCode=1.5"]);
     });
 
     it("says which line is not JSON", () => {
@@ -106,9 +132,9 @@ describe("events: the contract", () => {
       "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00+02:00", "2026-11-26 18:00:00Z", "2026-02-30T00:00:00Z", "job_started", "job_completed",
       "heartbeat", "succeeded", "failed", "cancelled", "skipped", "2024-02-29T23:59:59.999999999Z", "2023-02-29T00:00:00Z",
       "2026-11-26T24:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00.1234567890Z", "2026-11-26T18:00:00+2:00", "1969-12-31T23:59:59Z",
-      "２０２６-11-26T18:00:00Z", "2026-11-26T18:00:00z", "2026-11-26T18:00:00Z "];
+      "２０２６-11-26T18:00:00Z", "2026-11-26T18:00:00z", "2026-11-26T18:00:00Z ", "running", "stopped", "refused", 3, -2];
     const bases = [started({ runId: 7 }), completed({ runId: 7 }, 9, "failed"), heartbeat("runner-03")];
-    const fields = ["v", "type", "ts", "runner", "repo", "workflow", "job", "runId", "runAttempt", "result", "extra"];
+    const fields = ["v", "type", "ts", "runner", "repo", "workflow", "job", "runId", "runAttempt", "result", "listener", "listenerExitCode", "extra"];
 
     it("on valid events and every single-field mutation of them", () => {
       let checked = 0;
@@ -121,6 +147,7 @@ describe("events: the contract", () => {
             else e[field] = value;
             const zodSays = EventSchema.safeParse(e).success;
             expect(isValidEvent(e), `${JSON.stringify(e)}`).to.equal(zodSays);
+            expect(eventProblems(e).length === 0, `problems of ${JSON.stringify(e)}`).to.equal(zodSays);
             checked++;
             if (zodSays) valid++;
           }

@@ -1,12 +1,13 @@
 import { expect } from "chai";
-import { Aggregator, compact } from "../../service/aggregate/aggregator";
-import { publish, warmingUpSnapshot, type PassResult } from "../../service/aggregate/engine";
+import { Aggregator } from "../../service/aggregate/aggregator";
+import { passResult as resultOf, publish, warmingUpSnapshot, type PassResult } from "../../service/aggregate/engine";
 import { SnapshotStore, STALE_AFTER_INTERVALS } from "../../service/store";
 import { PASS_INFO } from "../helpers/events";
 
-function passResult(n: number): PassResult {
-  const s = new Aggregator().snapshot(new Date(Date.UTC(2026, 10, 26, 0, 0, n)), "ok", { ...PASS_INFO, passes: n });
-  return { ...publish(s), history: compact(s) };
+function passResult(n: number, historyMinutes = 5): PassResult {
+  const a = new Aggregator();
+  const s = a.snapshot(new Date(Date.UTC(2026, 10, 26, 0, n, 0)), "ok", { ...PASS_INFO, passes: n });
+  return resultOf(a, s, historyMinutes);
 }
 
 describe("store: latest snapshot, history ring, health", () => {
@@ -27,14 +28,14 @@ describe("store: latest snapshot, history ring, health", () => {
     expect(store.current.snapshot.status).to.equal("ok");
   });
 
-  it("keeps at most historyLimit entries, newest last", () => {
+  it("serves the last pass's history (minutes of event time), at most historyLimit entries, newest last", () => {
     const store = new SnapshotStore(warmingUpSnapshot("test"), 3, 1000);
-    for (let i = 1; i <= 7; i++) store.passSucceeded(passResult(i));
+    store.passSucceeded(passResult(7, 10));
     expect(store.historyLength).to.equal(3);
-    const seconds = (json: string) => JSON.parse(json).map((e: { at: string }) => new Date(e.at).getUTCSeconds());
-    expect(seconds(store.historyJson())).to.deep.equal([5, 6, 7]);
-    expect(seconds(store.historyJson(2))).to.deep.equal([6, 7]);
-    expect(seconds(store.historyJson(100))).to.deep.equal([5, 6, 7]);
+    const minutes = (json: string) => JSON.parse(json).map((e: { at: string }) => new Date(e.at).getUTCMinutes());
+    expect(minutes(store.historyJson())).to.deep.equal([5, 6, 7]);
+    expect(minutes(store.historyJson(2))).to.deep.equal([6, 7]);
+    expect(minutes(store.historyJson(100))).to.deep.equal([5, 6, 7]);
   });
 
   it("is unhealthy when the last good pass is older than 3 intervals", () => {

@@ -32,6 +32,27 @@ describe("tailer: incremental reading of *.jsonl files", () => {
   });
   afterEach(() => tailer.close());
 
+  it("parses a large read in small steps at line boundaries, letting the event loop run between them", async () => {
+    const lines = Array.from({ length: 40 }, (_, i) => (i % 7 === 0 ? "x".repeat(20) : `line-${i}`));
+    await writeFile(file("a.jsonl"), `${lines.join("\n")}\n`);
+    const steps: string[] = [];
+    const sink: LineSink = { consume: (t) => (steps.push(t), rec.consume(t)), line: (t) => rec.line(t), reject: () => rec.reject() };
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const t = new DirectoryTailer(tmp.path, sink, { chunkBytes: 16, readBytes: 256, maxLineBytes: 1024 });
+    try {
+      await t.pass();
+    } finally {
+      clearInterval(ticker);
+      await t.close();
+    }
+    expect(rec.lines).to.deep.equal(lines);
+    // Each step at most 16 bytes, unless it is one line longer than that.
+    for (const step of steps) expect(step.length <= 16 || step.split("\n").length === 2, JSON.stringify(step)).to.equal(true);
+    expect(steps.length).to.be.greaterThan(10);
+    expect(turns, "the event loop turned between steps").to.be.greaterThan(0);
+  });
+
   it("reads only the bytes appended since the last pass", async () => {
     await writeFile(file("a.jsonl"), "one\ntwo\n");
     expect(await tailer.pass()).to.deep.equal({ bytesRead: 8, files: 1 });

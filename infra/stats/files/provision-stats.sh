@@ -37,6 +37,10 @@ install_file "$HERE/stats-service.js" /opt/cco-stats/stats-service.js 644 root:r
 changed=$((changed | CHANGED))
 install_file "$HERE/stats.env" /etc/cco-stats/stats.env 644 root:root
 changed=$((changed | CHANGED))
+# Each runner's credential (the hash of its own token) is added and removed with
+# the runner, by this tool (its Pulumi resource runs it); the service re-reads them.
+install_file "$HERE/stats-credential.sh" /usr/local/sbin/cco-stats-credential 755 root:root
+ensure_dir /etc/cco-stats/credentials.d 750 root:cco-stats
 printf 'STATS_INGEST_TOKEN=%s\n' "$INGEST_TOKEN" | install_text /etc/cco-stats/secret.env 600 root:root
 changed=$((changed | CHANGED))
 install_file "$HERE/cco-stats.service" /etc/systemd/system/cco-stats.service 644 root:root

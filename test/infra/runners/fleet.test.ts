@@ -241,12 +241,29 @@ describe("runners: the fleet under mocks", function () {
     expect(c.inputs).to.include({ unprivileged: true, vmId: 210, startOnBoot: true });
     const copy = recorder.byName(T.copy, "cco-stats-files");
     expect(Object.keys((copy.inputs.source as ArchiveValue).assets).sort()).to.deep.equal(
-      ["cco-stats.service", "lib.sh", "provision-stats.sh", "sshd-cco.conf", "stats-service.js", "stats.env"],
+      ["cco-stats.service", "lib.sh", "provision-stats.sh", "sshd-cco.conf", "stats-credential.sh", "stats-service.js", "stats.env"],
     );
     const env = ((copy.inputs.source as ArchiveValue).assets["stats.env"] as AssetValue).text!;
     expect(env).to.include("STATS_HOST=192.168.1.210").and.include("NODE_VERSION=22.21.1").and.include("NODE_FLAGS=--max-old-space-size=128");
     expect(recorder.byName(T.remote, "cco-stats-healthz").inputs.create).to.include("/healthz");
     expect(recorder.byName("random:index/randomPassword:RandomPassword", "cco-stats-ingest-token").inputs).to.include({ length: 48 });
+    expect(env).to.include("STATS_CREDENTIALS_FILE=/etc/cco-stats/credentials.d");
     expect(outputs.statsUrl).to.equal("http://192.168.1.210:8080");
+  });
+
+  it("gives each runner its own ingest token, registered with the stats service and removed with the runner", async () => {
+    const { recorder } = await runProgram();
+    const tokens = recorder.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).filter((n) => /^runner-\d+-ingest-token$/.test(n));
+    expect(tokens.sort()).to.deep.equal(["runner-01-ingest-token", "runner-02-ingest-token", "runner-03-ingest-token", "runner-04-ingest-token"]);
+    for (const n of ["01", "02", "03", "04"]) {
+      const reg = recorder.byName(T.remote, `runner-${n}-ingest-registration`);
+      expect(reg.inputs).to.include({ create: `/usr/local/sbin/cco-stats-credential add runner-${n}`, delete: `/usr/local/sbin/cco-stats-credential remove runner-${n}` });
+      // The hash of the token (not secret: it cannot be turned back into the token), never the token.
+      expect(reveal(reg.inputs.stdin)).to.match(/^sha256:[0-9a-f]{64}\n$/);
+    }
+    // The stats service's own files do not name the runners: scaling leaves it alone.
+    const seven = await runProgram({ runnerCount: "7" });
+    const statsFiles = (r: typeof recorder) => JSON.stringify(r.byName(T.copy, "cco-stats-files").inputs);
+    expect(statsFiles(seven.recorder)).to.equal(statsFiles(recorder));
   });
 });
