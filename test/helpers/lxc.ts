@@ -4,7 +4,10 @@
  * prints, and the test network's address plan.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { RUNNER_FILES } from "../../infra/provisioning";
+import { declinedLayer } from "./layers";
 
 export interface Run {
   status: number | null;
@@ -42,6 +45,32 @@ export function has(cmd: string): boolean {
  * names, so that two runs of the LXC test (from two checkouts) never tear down each other's.
  */
 export const E2E_TAG = /^[a-z0-9]{0,6}$/.test(process.env.CCO_E2E_TAG ?? "") ? (process.env.CCO_E2E_TAG ?? "") : "";
+
+/**
+ * Skips an LXC test this machine cannot run (saying why), or fails it under
+ * CI=true, where every layer must run. MORE names a further need, or "".
+ */
+export function requireLxc(ctx: Mocha.Context, test: string, tools: readonly string[], more = ""): void {
+  const missing = tools.filter((t) => !has(t));
+  const reason =
+    process.getuid?.() !== 0
+      ? "needs root (LXC containers, network namespaces, mounts)"
+      : missing.length > 0
+        ? `needs ${missing.join(", ")} (.ci/run installs them)`
+        : !existsSync("/usr/share/lxc/templates/lxc-debian")
+          ? "needs lxc's debian template (package lxc-templates)"
+          : more;
+  const declined = declinedLayer("lxc");
+  if (declined) {
+    console.log(`      skipped: ${declined}`);
+    ctx.skip();
+  }
+  if (reason && process.env.CI === "true") throw new Error(`${test} cannot run in CI: ${reason}`);
+  if (reason) {
+    console.log(`      skipped: ${reason}`);
+    ctx.skip();
+  }
+}
 
 /** The test network: TEST-NET addresses only, nothing routed to the host's network. */
 export const NET = {
@@ -94,6 +123,20 @@ export function internetAddresses(): string[] {
   return [...new Set([...Object.values(NET.records), NET.moved.from, NET.moved.to, NET.dns, NET.otherDns, NET.stats, NET.outsider,
     NET.neverResolved, NET.collector])];
 }
+
+/** The packages provision.sh installs (its ensure_packages line): the image has them, the container no internet. */
+function provisionPackages(): string[] {
+  const m = /^ensure_packages (.+)$/m.exec(readFileSync(join(RUNNER_FILES, "provision.sh"), "utf8"));
+  if (!m) throw new Error("no ensure_packages line in provision.sh");
+  return m[1]!.trim().split(/\s+/);
+}
+
+/**
+ * What the LXC tests' image (test/lxc/rootfs.sh, cached by this list) holds:
+ * provision.sh's packages, and test tools: dig, auditctl, and cron and at (a
+ * job must not be able to use them). One list, so every LXC test shares one cache.
+ */
+export const IMAGE_PACKAGES = [...provisionPackages(), "bind9-dnsutils", "auditd", "cron", "at"];
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -182,6 +225,8 @@ export interface Probe {
 export class Probes {
   readonly all: Probe[] = [];
 
+  constructor(readonly title = "LXC end-to-end probes") {}
+
   add(group: string, name: string, expected: string, got: string, ok: boolean): Probe {
     const p = { group, name, expected, got: got.trim().replace(/\s+/g, " ").slice(0, 160), ok };
     this.all.push(p);
@@ -194,7 +239,7 @@ export class Probes {
 
   report(): string {
     const passed = this.all.filter((p) => p.ok).length;
-    const lines = [`LXC end-to-end probes: ${this.all.length} run, ${passed} as expected, ${this.all.length - passed} not`];
+    const lines = [`${this.title}: ${this.all.length} run, ${passed} as expected, ${this.all.length - passed} not`];
     let group = "";
     this.all.forEach((p, i) => {
       if (p.group !== group) lines.push(`  [${(group = p.group)}]`);

@@ -30,8 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { provisionCommand } from "../../../infra/provisioning";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
-import { declinedLayer } from "../../helpers/layers";
-import { Container, E2E_TAG, ensureLine, has, internetAddresses, must, NET, Probes, removeLine, run, type Run } from "../../helpers/lxc";
+import { Container, E2E_TAG, ensureLine, IMAGE_PACKAGES, internetAddresses, must, NET, Probes, removeLine, requireLxc, run, type Run } from "../../helpers/lxc";
 
 const LXC_DIR = join(PROJECT_ROOT, "test", "lxc");
 const FILES = join(PROJECT_ROOT, "infra", "runners", "files");
@@ -46,8 +45,6 @@ const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
  * Not in the rendered runner.env (production keeps the defaults): added here.
  */
 const TEST_BOUNDS = { EGRESS_TTL_MIN_S: "1", EGRESS_TTL_MAX_S: "5", EGRESS_SET_MAX: "512" };
-/** Test tools in the image, beside what provision.sh installs: dig, auditctl, and cron and at (a job must not be able to use them). */
-const TEST_PACKAGES = ["bind9-dnsutils", "auditd", "cron", "at"];
 /** Reboots before the probes (3 x about 3 s). */
 const REBOOTS = 3;
 const INGEST_TOKEN = "e2e-ingest-token-0123456789abcdef";
@@ -55,13 +52,6 @@ const REGISTRATION_TOKEN = "E2E-REGISTRATION-TOKEN";
 const SECRETS = `REGISTRATION_TOKEN=${REGISTRATION_TOKEN}\nINGEST_TOKEN=${INGEST_TOKEN}\n`;
 /** Lines provision.sh logs only when it changes something. */
 const CHANGE_WORDS = /\b(installed|created|fixed|enabled|started|restarted|registered|unpacked|downloading|removed|added|installing)\b/;
-
-/** The packages provision.sh installs (its ensure_packages line): the image has them, the container no internet. */
-function provisionPackages(): string[] {
-  const m = /^ensure_packages (.+)$/m.exec(readFileSync(join(FILES, "provision.sh"), "utf8"));
-  if (!m) throw new Error("no ensure_packages line in provision.sh");
-  return m[1]!.trim().split(/\s+/);
-}
 
 function parseEnv(text: string): Map<string, string> {
   return new Map(
@@ -169,27 +159,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   before(function () {
     const tools = ["lxc-create", "lxc-start", "lxc-attach", "lxc-usernsexec", "newuidmap", "debootstrap", "rsync", "wget", "debian-distro-info",
       "ip", "ss", "dnsmasq", "openssl", "curl", "tar"];
-    const missing = tools.filter((t) => !has(t));
-    const reason =
-      process.getuid?.() !== 0
-        ? "needs root (LXC containers, network namespaces)"
-        : missing.length > 0
-          ? `needs ${missing.join(", ")} (.ci/run installs them)`
-          : !existsSync("/usr/share/lxc/templates/lxc-debian")
-            ? "needs lxc's debian template (package lxc-templates)"
-            : !existsSync(JOURNAL_REMOTE)
-              ? "needs systemd-journal-remote (the log collector; .ci/run installs it)"
-              : "";
-    const declined = declinedLayer("lxc");
-    if (declined) {
-      console.log(`      skipped: ${declined}`);
-      this.skip();
-    }
-    if (reason && process.env.CI === "true") throw new Error(`LXC end-to-end test cannot run in CI: ${reason}`);
-    if (reason) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
+    requireLxc(this, "LXC end-to-end test", tools, existsSync(JOURNAL_REMOTE) ? "" : "needs systemd-journal-remote (the log collector; .ci/run installs it)");
     teardown();
     setUp = true;
     tmp = mkdtempSync(join(tmpdir(), "cco-e2e-"));
@@ -202,7 +172,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     for (const file of ["/etc/subuid", "/etc/subgid"]) if (ensureLine(file, IDMAP)) addedIdLines.push(file);
 
     const rootfs = timed("rootfs (build or cache)", () =>
-      must(join(LXC_DIR, "rootfs.sh"), [...provisionPackages(), ...TEST_PACKAGES], { timeoutMs: 15 * 60_000 }).trim(),
+      must(join(LXC_DIR, "rootfs.sh"), IMAGE_PACKAGES, { timeoutMs: 15 * 60_000 }).trim(),
     );
 
     // The files the Pulumi program copies into runner-01, rendered by the offline plan.
