@@ -1,6 +1,6 @@
 /**
- * `npm run upkeep -- [--write]`: are the pinned GitHub Actions runner and
- * Node.js (the stats service's) still the newest? Reads the runner's latest
+ * `npm run upkeep -- [--write]`: are the pinned GitHub Actions runner,
+ * Node.js (the stats service's) and the LXC template still the newest? Reads the runner's latest
  * release from GitHub's REST API and Node's release index from nodejs.org,
  * and with --write moves the defaults in infra/config.ts (version and SHA-256
  * together) to them. The scheduled upkeep workflow (.github/workflows/upkeep.yml)
@@ -16,6 +16,11 @@
  * - https://nodejs.org/dist/index.json: releases, newest first, each
  *   { version: "v22.21.1", lts: "Jod" | false, ... }; and
  *   https://nodejs.org/dist/v<version>/SHASUMS256.txt: "<sha256>  <file>" lines.
+ * - http://download.proxmox.com/images/aplinfo-pve-8.dat, the template index
+ *   `pveam update` reads (proxmox/pve-manager, PVE/APLInfo.pm get_apl_sources;
+ *   its format: aplinfo/aplinfo.dat there): Debian-control stanzas with
+ *   Package, Version, Type, Architecture, Location and sha512sum. The template
+ *   stays on its package (debian-12-standard): a new Debian is a decision.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +45,34 @@ export interface NodeRelease {
 export interface Pin {
   version: string;
   sha256: string;
+}
+
+/** An LXC template as the config pins it: its URL and SHA-512. */
+export interface TemplatePin {
+  url: string;
+  sha512: string;
+}
+
+const APLINFO_BASE = "http://download.proxmox.com/images";
+
+/** The newest amd64 LXC template of the package `currentUrl` names, from an aplinfo index. */
+export function templatePin(aplinfo: string, currentUrl: string): TemplatePin {
+  const pkg = /\/([a-z0-9.-]+?)_[^/_]+_amd64\.tar\.\w+$/.exec(currentUrl)?.[1];
+  if (pkg === undefined) throw new Error(`cannot tell the template package from ${currentUrl}`);
+  const stanzas = aplinfo.split(/\n\s*\n/).map((block) => {
+    const fields: Record<string, string> = {};
+    for (const line of block.split("\n")) {
+      const m = /^([A-Za-z0-9]+):\s*(.*)$/.exec(line);
+      if (m) fields[m[1]!.toLowerCase()] = m[2]!.trim();
+    }
+    return fields;
+  });
+  const candidates = stanzas
+    .filter((f) => f.package === pkg && f.type === "lxc" && f.architecture === "amd64" && f.location && /^[0-9a-f]{128}$/.test(f.sha512sum ?? ""))
+    .sort((a, b) => compareVersions(b.version ?? "", a.version ?? ""));
+  const newest = candidates[0];
+  if (newest === undefined) throw new Error(`the template index lists no amd64 ${pkg}`);
+  return { url: `${APLINFO_BASE}/${newest.location}`, sha512: newest.sha512sum! };
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -80,16 +113,17 @@ export function nodeSha256(shasums: string, version: string): string {
   throw new Error(`SHASUMS256.txt of Node ${version} has no line for ${file}`);
 }
 
+/** Compares "22.21.1" or Debian's "12.7-1" part by part, as numbers. */
 function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  const pa = a.split(/[.-]/).map(Number);
+  const pb = b.split(/[.-]/).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
 }
 
 /** A pinned default that moves: its key, and the value now and then. */
 export interface Change {
-  key: "runnerVersion" | "runnerSha256" | "nodeVersion" | "nodeSha256";
+  key: "runnerVersion" | "runnerSha256" | "nodeVersion" | "nodeSha256" | "lxcTemplateUrl" | "lxcTemplateChecksum";
   from: string;
   to: string;
 }
@@ -102,14 +136,23 @@ export function pinned(key: Change["key"]): string {
 }
 
 /** The changes from the current defaults to the newest pins (none when they are current). */
-export function changes(runner: Pin, node: Pin): Change[] {
+export function changes(runner: Pin, node: Pin, template: TemplatePin): Change[] {
   const now = {
     runnerVersion: pinned("runnerVersion"),
     runnerSha256: pinned("runnerSha256"),
     nodeVersion: pinned("nodeVersion"),
     nodeSha256: pinned("nodeSha256"),
+    lxcTemplateUrl: pinned("lxcTemplateUrl"),
+    lxcTemplateChecksum: pinned("lxcTemplateChecksum"),
   };
-  const next = { runnerVersion: runner.version, runnerSha256: runner.sha256, nodeVersion: node.version, nodeSha256: node.sha256 };
+  const next = {
+    runnerVersion: runner.version,
+    runnerSha256: runner.sha256,
+    nodeVersion: node.version,
+    nodeSha256: node.sha256,
+    lxcTemplateUrl: template.url,
+    lxcTemplateChecksum: template.sha512,
+  };
   return (Object.keys(now) as Change["key"][]).filter((k) => now[k] !== next[k]).map((k) => ({ key: k, from: now[k], to: next[k] }));
 }
 
@@ -127,7 +170,7 @@ export function applyChanges(configText: string, list: Change[]): string {
 
 const UPKEEP_CLI = {
   command: "npm run upkeep --",
-  summary: "Compares the pinned Actions runner and Node.js with their newest releases; --write moves the defaults in infra/config.ts.",
+  summary: "Compares the pinned Actions runner, Node.js and LXC template with their newest releases; --write moves the defaults in infra/config.ts.",
   options: { write: { type: "boolean", description: "write the new versions and checksums into infra/config.ts" } },
 } satisfies CliSpec;
 
@@ -144,9 +187,10 @@ async function main(argv: string[]): Promise<number> {
   const major = Number(pinned("nodeVersion").split(".")[0]);
   const version = nodeVersion(await getJson<NodeRelease[]>("https://nodejs.org/dist/index.json"), major);
   const shasums = await (await fetch(`https://nodejs.org/dist/v${version}/SHASUMS256.txt`, { signal: AbortSignal.timeout(30_000) })).text();
-  const list = changes(runnerPin(release), { version, sha256: nodeSha256(shasums, version) });
+  const aplinfo = await (await fetch(`${APLINFO_BASE}/aplinfo-pve-8.dat`, { signal: AbortSignal.timeout(30_000) })).text();
+  const list = changes(runnerPin(release), { version, sha256: nodeSha256(shasums, version) }, templatePin(aplinfo, pinned("lxcTemplateUrl")));
   for (const c of list) process.stdout.write(`${c.key}: ${c.from} -> ${c.to}\n`);
-  if (list.length === 0) process.stdout.write("the runner and Node.js pins are current\n");
+  if (list.length === 0) process.stdout.write("the runner, Node.js and template pins are current\n");
   if (values.write && list.length > 0) {
     const path = join(PROJECT_ROOT, "infra", "config.ts");
     writeFileSync(path, applyChanges(readFileSync(path, "utf8"), list));

@@ -4,13 +4,15 @@
  * (https://docs.github.com/en/rest/releases/releases#get-the-latest-release:
  * tag_name, draft, prerelease, body, assets[].name/digest), with the
  * checksum markers actions/runner's releaseNote.md puts in the body; and
- * nodejs.org's dist/index.json and a SHASUMS256.txt. Values are made up.
+ * nodejs.org's dist/index.json and a SHASUMS256.txt; Proxmox's template index
+ * (aplinfo-pve-8.dat, in the format of proxmox/pve-manager's aplinfo/aplinfo.dat).
+ * Versions and checksums there are made up, but for the template pinned today.
  */
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
-import { applyChanges, changes, nodeSha256, nodeVersion, pinned, runnerPin, type GitHubRelease, type NodeRelease } from "../../../infra/tools/upkeep";
+import { applyChanges, changes, nodeSha256, nodeVersion, pinned, runnerPin, templatePin, type GitHubRelease, type NodeRelease } from "../../../infra/tools/upkeep";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "..", "..", "fixtures", "upkeep", name), "utf8");
 const release = () => JSON.parse(fixture("runner-release.json")) as GitHubRelease;
@@ -42,16 +44,29 @@ describe("upkeep: newer runner and Node.js pins, from their release data", () =>
     expect(() => nodeSha256(fixture("SHASUMS256-v22.22.0.txt"), "22.23.0")).to.throw(/no line for node-v22.23.0-linux-x64.tar.xz/);
   });
 
+  it("takes the newest template of the pinned package (Debian 12 stays Debian 12), with its SHA-512", () => {
+    const current = pinned("lxcTemplateUrl");
+    expect(templatePin(fixture("aplinfo-pve-8.dat"), current)).to.deep.equal({
+      url: "http://download.proxmox.com/images/system/debian-12-standard_12.12-1_amd64.tar.zst",
+      sha512: "b".repeat(128),
+    });
+    // The entry pinned today is in the index with the checksum the config holds.
+    expect(fixture("aplinfo-pve-8.dat")).to.include(`Location: system/${current.split("/").pop()}\n`).and.include(pinned("lxcTemplateChecksum"));
+    expect(() => templatePin("Package: other\n", current)).to.throw(/lists no amd64 debian-12-standard/);
+  });
+
   it("moves version and checksum together in infra/config.ts, and nothing else", () => {
-    const list = changes({ version: "2.330.0", sha256: RUNNER_SHA }, { version: "22.22.0", sha256: NODE_SHA });
-    expect(list.map((c) => c.key)).to.deep.equal(["runnerVersion", "runnerSha256", "nodeVersion", "nodeSha256"]);
+    const template = { url: "http://download.proxmox.com/images/system/debian-12-standard_12.12-1_amd64.tar.zst", sha512: "b".repeat(128) };
+    const list = changes({ version: "2.330.0", sha256: RUNNER_SHA }, { version: "22.22.0", sha256: NODE_SHA }, template);
+    expect(list.map((c) => c.key)).to.deep.equal(["runnerVersion", "runnerSha256", "nodeVersion", "nodeSha256", "lxcTemplateUrl", "lxcTemplateChecksum"]);
     const before = readFileSync(join(PROJECT_ROOT, "infra", "config.ts"), "utf8");
     const after = applyChanges(before, list);
     const changed = after.split("\n").filter((line, i) => line !== before.split("\n")[i]);
-    expect(changed).to.have.length(4);
+    expect(changed).to.have.length(6);
     for (const c of list) expect(after).to.include(`"${c.to}"`).and.not.include(`"${c.from}"`);
     // Current pins: nothing to do.
     const current = { version: pinned("runnerVersion"), sha256: pinned("runnerSha256") };
-    expect(changes(current, { version: pinned("nodeVersion"), sha256: pinned("nodeSha256") })).to.deep.equal([]);
+    const node = { version: pinned("nodeVersion"), sha256: pinned("nodeSha256") };
+    expect(changes(current, node, { url: pinned("lxcTemplateUrl"), sha512: pinned("lxcTemplateChecksum") })).to.deep.equal([]);
   });
 });
