@@ -18,6 +18,7 @@ export default tseslint.config(
       // the rest (no-floating-promises, no-misused-promises, await-thenable...).
       "@typescript-eslint/no-unsafe-assignment": "warn",
       "@typescript-eslint/no-unsafe-return": "warn",
+      "@typescript-eslint/no-unsafe-argument": "warn",
       "@typescript-eslint/no-base-to-string": "warn",
       "@typescript-eslint/no-unnecessary-type-assertion": "warn",
       "@typescript-eslint/require-await": "warn",

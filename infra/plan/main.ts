@@ -25,7 +25,7 @@ interface Options {
   set: Record<string, string>;
 }
 
-export const PLAN_CLI = {
+const PLAN_CLI = {
   command: "npm run plan --",
   summary: "The offline plan: every resource `pulumi up` would declare for a stack's committed config, without credentials.",
   options: {
@@ -37,14 +37,14 @@ export const PLAN_CLI = {
 } satisfies CliSpec;
 
 /** The stacks that exist: the committed Pulumi.<stack>.yaml files. */
-export function stackNames(): string[] {
+function stackNames(): string[] {
   return readdirSync(PROJECT_ROOT)
     .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
     .filter((s): s is string => s !== undefined)
     .sort();
 }
 
-export function parsePlanArgs(argv: string[]): Options {
+function parsePlanArgs(argv: string[]): Options {
   const { values } = parseCommandLine(PLAN_CLI, argv);
   const stacks = stackNames();
   if (values.stack === undefined) throw new UsageError(`--stack is required: one of ${stacks.join(", ")}`);
@@ -77,7 +77,7 @@ const COMMAND_DESCRIPTIONS: Record<string, string> = {
   "drain.sh resume": "starts the runner again",
 };
 
-export function describeCommand(text: string): string {
+function describeCommand(text: string): string {
   const script = /(?:^|\s|\/)([\w.-]+\.(?:sh|ts))(?: (\w+))?/.exec(text);
   if (script) {
     const [, file, verb] = script;
@@ -143,7 +143,7 @@ function short(v: unknown): string {
 }
 
 /** A one-line summary of the inputs that matter to a reader. */
-export function keyInputs(r: PlannedResource): string {
+function keyInputs(r: PlannedResource): string {
   const chosen = KEY_INPUTS[r.type];
   const pairs = chosen
     ? chosen(r.inputs).filter(([, v]) => v !== undefined && v !== "")
@@ -180,7 +180,7 @@ function keyOptions(r: PlannedResource, nameOf: (urn: string) => string): string
  * with its full path of names (parent/child), its type, key inputs and the
  * options that decide how it is replaced.
  */
-export function tree(resources: PlannedResource[]): string {
+function tree(resources: PlannedResource[]): string {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const children = new Map<string | undefined, PlannedResource[]>();
   for (const r of resources) {
@@ -205,7 +205,7 @@ const FIREWALL_OPTIONS = "proxmoxve:firewall/optionsLegacy:OptionsLegacy";
 const FIREWALL_RULES = "proxmoxve:firewall/rulesLegacy:RulesLegacy";
 
 /** Every rendered artifact of the plan, by path relative to --out. */
-export function artifacts(resources: PlannedResource[]): Map<string, string | Buffer> {
+function artifacts(resources: PlannedResource[]): Map<string, string | Buffer> {
   const files = new Map<string, string | Buffer>();
   const put = (path: string, content: string | Buffer) => files.set(normalize(path).replace(/^(\.\.(\/|$))+/, ""), content);
   const firewallRules = new Map(resources.filter((r) => r.type === FIREWALL_RULES).map((r) => [r.parent, r.inputs.rules as FirewallRule[]]));
@@ -239,7 +239,7 @@ export const PLAN_MARKER = ".cco-plan";
  * previous plan wrote it (so no file of a runner that is gone stays), refused
  * if it holds anything else. Checked before the program runs.
  */
-export function prepareOut(dir: string): void {
+function prepareOut(dir: string): void {
   const why = (err: unknown) => (err as NodeJS.ErrnoException).code ?? String(err);
   let entries: string[];
   try {
@@ -275,7 +275,7 @@ function writeArtifacts(dir: string, files: Map<string, string | Buffer>): void 
  * plan does not copy: each plan writes the bundles it needs, and without this
  * the directory grows with every config change.
  */
-export function pruneBundles(resources: PlannedResource[]): void {
+function pruneBundles(resources: PlannedResource[]): void {
   const used = new Set<string>();
   for (const r of resources) {
     const source = r.inputs.source;

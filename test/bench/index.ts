@@ -24,7 +24,6 @@ import { performance } from "node:perf_hooks";
 import { bundleStatsService } from "../../infra/stats/bundle";
 import { STATS_NODE_FLAGS } from "../../infra/stats/runtime";
 import { INLINE_CHUNK_BYTES } from "../../service/aggregate/backend";
-import { WORKER_CHUNK_BYTES } from "../../service/aggregate/worker";
 import { AggregationEngine } from "../../service/aggregate/engine";
 import { spawnService, waitFor, type ChildService } from "../helpers/service";
 import { writeHostile } from "../helpers/hostile";

@@ -28,14 +28,12 @@ export async function declare(config: Record<string, string | undefined>, stack 
   const secrets = Object.keys(TEST_SECRETS).filter((k) => k in values);
   const recorder = await startRecording("cco-infra", stack, values, secrets);
   const declared: Declared[] = [];
-  await pulumi.runtime.runInPulumiStack(() => {
-    pulumi.runtime.registerStackTransformation((a) => {
-      declared.push({ resource: a.resource, type: a.type, name: a.name, parent: a.opts.parent, opts: a.opts });
-      return undefined;
-    });
-    program();
-    return Promise.resolve({});
+  // startRecording made the stack resource (the recorder notes options through it too): add to it, never a second one.
+  pulumi.runtime.registerStackTransformation((a) => {
+    declared.push({ resource: a.resource, type: a.type, name: a.name, parent: a.opts.parent, opts: a.opts });
+    return undefined;
   });
+  program();
   await settle();
   return { declared, recorder };
 }

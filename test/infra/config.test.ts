@@ -141,6 +141,28 @@ describe("config: stack configuration", () => {
     });
   });
 
+  it("refuses SSH from anywhere (adminCidr 0.0.0.0/0) unless a second key says it is meant", () => {
+    const err = errorOf(base({ adminCidr: "0.0.0.0/0" }));
+    expect(err.key).to.equal("adminCidr");
+    expect(err.message).to.equal(
+      'Invalid config cco-infra:adminCidr = "0.0.0.0/0" (that lets any address try SSH into every container; narrow it, or set adminCidrAnywhere: true to mean it). ' +
+        "Allowed: an IPv4 block; 0.0.0.0/0 (SSH from anywhere) only with adminCidrAnywhere: true.",
+    );
+    expect(parseConfig(base({ adminCidr: "0.0.0.0/0", adminCidrAnywhere: "true" })).network.adminCidr).to.equal("0.0.0.0/0");
+    expect(parseConfig(base({ adminCidr: "10.0.0.0/8" })).network.adminCidr).to.equal("10.0.0.0/8");
+  });
+
+  it("says what is allowed of every whole-number key from the very bounds its rule enforces", () => {
+    for (const [name, spec] of Object.entries(CONFIG_KEYS)) {
+      if (spec.type !== "integer") continue;
+      const m = /from (\d+) to (\d+)/.exec(spec.allowed);
+      expect(m, `${name}: ${spec.allowed}`).to.not.equal(null);
+      const [min, max] = [Number(m![1]), Number(m![2])];
+      for (const ok of [min, max]) expect(spec.schema.safeParse(ok).success, `${name} ${ok}`).to.equal(true);
+      for (const bad of [min - 1, max + 1]) expect(spec.schema.safeParse(bad).success, `${name} ${bad}`).to.equal(false);
+    }
+  });
+
   describe("derives the fleet", () => {
     it("names runners runner-01..NN with stable vmIds and addresses", () => {
       const c = parseConfig(base({ runnerCount: "7" }));

@@ -49,6 +49,7 @@ describe("tools: --help, and a wrong command line is one line and exit 2", funct
   const TOOLS: Array<[string, string]> = [
     ["plan", "infra/plan/main.ts"],
     ["health", "infra/runners/health.ts"],
+    ["upkeep", "infra/tools/upkeep.ts"],
     ["bench", "test/bench/index.ts"],
     ["screenshot", "test/tools/screenshot.ts"],
     ["sync:project", "infra/tools/sync-project.ts"],
