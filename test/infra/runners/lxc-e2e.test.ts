@@ -1096,14 +1096,16 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     ct.must(`rm -rf ${target}; install -d -m 755 -o root -g root ${target}; echo 'exit 0' > ${target}/run-as-root.sh`);
     // A job in progress (provisioning waits for its Runner.Worker), and a process it left behind outside the
     // unit that swaps the runner's directory for a symlink while provisioning waits.
-    asJob(`nohup bash -c 'exec -a ${RD}/bin/Runner.Worker sleep 7' > /dev/null 2>&1 < /dev/null &`);
+    // (A job is a Runner.Worker process: the stub listener runs one for a queued job, issue 13.)
+    queueJob("swap-1", { STUB_SECONDS: "7", GITHUB_REPOSITORY: "brentley/cco", GITHUB_RUN_ID: "5301" });
+    ct.exec("timeout 20 bash -c 'until pgrep -u runner -x Runner.Worker; do sleep 0.2; done'", { timeoutMs: 30_000 });
     ct.must(`nohup bash -c 'sleep 2; mv ${RD} ${RD}.real && ln -s ${target} ${RD}' > /dev/null 2>&1 < /dev/null &`, { user: "runner" });
     // An upgrade: the version marker gone.
     ct.must("rm -f /var/lib/cco/runner-version");
     const p = provision(12);
     const last = p.stderr.split("\n").filter(Boolean).slice(-1)[0] ?? "";
     probes.add(g, "provisioning waited for the job, then refused the swapped directory", "exit != 0, 'is a symlink'",
-      `exit ${p.status}: ${last}`, p.status !== 0 && /is a symlink/.test(p.stderr) && p.stderr.includes("waiting for the running job"));
+      `exit ${p.status}: ${last}`, p.status !== 0 && /is a symlink/.test(p.stderr) && /waiting .*for the running job/.test(p.stderr));
     let r = ct.exec(`stat -c '%U:%G %a' ${target}; ls ${target}`);
     probes.add(g, "the directory the symlink pointed at stays root's, nothing unpacked into it", "root:root 755, run-as-root.sh only",
       describeRun(r), r.stdout.trim() === "root:root 755\nrun-as-root.sh");
