@@ -123,10 +123,16 @@ fi
 # logged it under this unit (actions/runner src/Misc/layoutroot/run-helper.sh.template,
 # v2.329.0 and v2.336.0: one line per code), or nothing.
 listener_code() {
-  local id
-  id=$(systemctl show -P InvocationID actions-runner.service 2> /dev/null) || return 0
-  [ -n "$id" ] || return 0
-  journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$id" 2> /dev/null | sed -nE \
+  local id since lines=""
+  id=$(systemctl show -P InvocationID actions-runner.service 2> /dev/null || true)
+  [ -z "$id" ] || lines=$(journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$id" 2> /dev/null || true)
+  # Where journald could not tag the lines with the invocation: the unit's lines since its last start.
+  if [ -z "$lines" ]; then
+    since=$(systemctl show -P ExecMainStartTimestamp --timestamp=unix actions-runner.service 2> /dev/null || true)
+    [[ $since =~ ^@[0-9]+$ ]] || return 0
+    lines=$(journalctl --no-pager -o cat -u actions-runner.service --since "$since" 2> /dev/null || true)
+  fi
+  printf '%s\n' "$lines" | sed -nE \
     -e 's/^Runner listener exit with 0 return code.*/0/p' \
     -e 's/^Runner listener exit with terminated error.*/1/p' \
     -e 's/^Runner listener exit with retryable error.*/2/p' \

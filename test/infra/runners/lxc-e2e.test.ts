@@ -1066,8 +1066,9 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     ct.must(`rm -rf ${target}; install -d -m 755 -o root -g root ${target}; echo 'exit 0' > ${target}/run-as-root.sh`);
     // A job in progress (provisioning waits for its Runner.Worker), and a process it left behind outside the
     // unit that swaps the runner's directory for a symlink while provisioning waits.
-    // (A process named Runner.Worker, as provisioning tells a running job: sleep under that name.)
-    asJob("cp /usr/bin/sleep /home/runner/Runner.Worker && { nohup /home/runner/Runner.Worker 7 > /dev/null 2>&1 < /dev/null & }");
+    // (A job is a Runner.Worker process: the stub listener runs one for a queued job, issue 13.)
+    queueJob("swap-1", { STUB_SECONDS: "7", GITHUB_REPOSITORY: "brentley/cco", GITHUB_RUN_ID: "5301" });
+    ct.exec("timeout 20 bash -c 'until pgrep -u runner -x Runner.Worker; do sleep 0.2; done'", { timeoutMs: 30_000 });
     ct.must(`nohup bash -c 'sleep 2; mv ${RD} ${RD}.real && ln -s ${target} ${RD}' > /dev/null 2>&1 < /dev/null &`, { user: "runner" });
     // An upgrade: the version marker gone.
     ct.must("rm -f /var/lib/cco/runner-version");
