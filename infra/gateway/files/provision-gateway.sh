@@ -3,7 +3,7 @@
 # a second run changes nothing and restarts nothing.
 # Beside this script: gateway.env (parameters), squid.conf, gateway-firewall.sh,
 # cco-gateway.service, cco-gateway-firewall.service, logrotate-cco-gateway,
-# sshd-cco.conf and lib.sh.
+# egress-summary.sh, sshd-cco.conf and lib.sh.
 set -euo pipefail
 set -f # parameters are word lists, never patterns
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -89,6 +89,7 @@ squid_changed=$((squid_changed | CHANGED))
 install_file "$HERE/cco-gateway.service" /etc/systemd/system/cco-gateway.service 644 root:root
 squid_changed=$((squid_changed | CHANGED))
 install_file "$HERE/logrotate-cco-gateway" /etc/logrotate.d/cco-gateway 644 root:root
+install_file "$HERE/egress-summary.sh" /usr/local/sbin/cco-egress-summary 755 root:root
 
 # squid insists on a certificate for a port that may peek at TLS; it signs
 # nothing (generate-host-certificates=off) and no rule ever bumps.

@@ -22,7 +22,7 @@ describe("infra: the egress gateway component", () => {
     const copy = recorder.byName(T.copy, "cco-gateway-files");
     const assets = (copy.inputs.source as ArchiveValue).assets;
     expect(Object.keys(assets).sort()).to.deep.equal([
-      "cco-gateway-firewall.service", "cco-gateway.service", "gateway-firewall.sh", "gateway.env", "lib.sh", "logrotate-cco-gateway",
+      "cco-gateway-firewall.service", "cco-gateway.service", "egress-summary.sh", "gateway-firewall.sh", "gateway.env", "lib.sh", "logrotate-cco-gateway",
       "provision-gateway.sh", "squid.conf", "sshd-cco.conf",
     ]);
     const env = (assets["gateway.env"] as AssetValue).text!;
