@@ -15,16 +15,27 @@ const schema = z.strictObject({
   /** owner/name of the repository the runners serve. */
   repo: z.string().regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "owner/name"),
   /** GitHub's REST API (https://api.github.com, or GHES's /api/v3). */
-  apiUrl: z.string().regex(/^https?:\/\/[^\s]+$/, "an http(s) URL").default("https://api.github.com"),
+  apiUrl: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, "an http(s) URL")
+    .default("https://api.github.com"),
   /** Labels of every JIT runner (generate-jitconfig wants at least one). */
   labels: z.array(z.string().regex(LABEL, "a runner label")).min(1).max(100),
   /** Runner group: 1 is the Default group, the only one a repository has. */
   runnerGroupId: z.number().int().min(1).default(1),
   /** The clean snapshot every life starts from. */
-  snapshot: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "a Proxmox snapshot name").default("cco-clean"),
+  snapshot: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "a Proxmox snapshot name")
+    .default("cco-clean"),
   /** The containers this controller drives (all on this node), and the base of each life's runner name. */
   runners: z
-    .array(z.strictObject({ vmid: z.number().int().min(100).max(999_999_999), name: z.string().regex(NAME, "a runner name") }))
+    .array(
+      z.strictObject({
+        vmid: z.number().int().min(100).max(999_999_999),
+        name: z.string().regex(NAME, "a runner name"),
+      }),
+    )
     .min(1)
     .refine((rs) => new Set(rs.map((r) => r.vmid)).size === rs.length, "vmids must be unique")
     .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, "names must be unique"),
@@ -76,7 +87,10 @@ export interface Secrets {
  */
 export function secrets(env: NodeJS.ProcessEnv = process.env): Secrets {
   const dir = env.CREDENTIALS_DIRECTORY ?? env.CCO_CONTROLLER_SECRETS_DIR;
-  if (!dir) throw new Error("no credentials: run under systemd (LoadCredential=github-token) or set CCO_CONTROLLER_SECRETS_DIR");
+  if (!dir)
+    throw new Error(
+      "no credentials: run under systemd (LoadCredential=github-token) or set CCO_CONTROLLER_SECRETS_DIR",
+    );
   const read = (name: string, required: boolean) => {
     try {
       return readFileSync(join(dir, name), "utf8").trim();

@@ -63,19 +63,32 @@ export class GitHubRunners {
     return { status: res.status, json };
   }
 
-  async generateJitConfig(args: { name: string; labels: readonly string[]; runnerGroupId: number; workFolder?: string }): Promise<JitConfig> {
+  async generateJitConfig(args: {
+    name: string;
+    labels: readonly string[];
+    runnerGroupId: number;
+    workFolder?: string;
+  }): Promise<JitConfig> {
     const { status, json } = await this.call("POST", "/generate-jitconfig", {
       name: args.name,
       runner_group_id: args.runnerGroupId,
       labels: args.labels,
       work_folder: args.workFolder ?? "_work",
     });
-    const body = json as { runner?: { id?: unknown; name?: unknown }; encoded_jit_config?: unknown; message?: unknown } | undefined;
-    if (status !== 201) throw new GitHubError(status, `generate-jitconfig for ${args.name}: HTTP ${status} ${String(body?.message ?? "")}`.trim());
+    const body = json as
+      { runner?: { id?: unknown; name?: unknown }; encoded_jit_config?: unknown; message?: unknown } | undefined;
+    if (status !== 201)
+      throw new GitHubError(
+        status,
+        `generate-jitconfig for ${args.name}: HTTP ${status} ${String(body?.message ?? "")}`.trim(),
+      );
     const id = body?.runner?.id;
     const encoded = body?.encoded_jit_config;
     if (typeof id !== "number" || typeof encoded !== "string" || encoded === "") {
-      throw new GitHubError(status, `generate-jitconfig for ${args.name}: no runner.id or encoded_jit_config in the answer`);
+      throw new GitHubError(
+        status,
+        `generate-jitconfig for ${args.name}: no runner.id or encoded_jit_config in the answer`,
+      );
     }
     return { runnerId: id, runnerName: typeof body?.runner?.name === "string" ? body.runner.name : args.name, encoded };
   }
@@ -86,6 +99,9 @@ export class GitHubRunners {
     if (status === 204) return "removed";
     if (status === 404) return "gone";
     if (status === 422) return "busy";
-    throw new GitHubError(status, `remove runner ${id}: HTTP ${status} ${String((json as { message?: unknown } | undefined)?.message ?? "")}`.trim());
+    throw new GitHubError(
+      status,
+      `remove runner ${id}: HTTP ${status} ${String((json as { message?: unknown } | undefined)?.message ?? "")}`.trim(),
+    );
   }
 }

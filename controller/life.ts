@@ -93,7 +93,9 @@ export class RunnerLoop {
     const { log, figures } = this.deps;
     let since = Date.now();
     let backoff = 2000;
-    await this.retire("controller start", false).catch((err) => log.warn("could not remove the last runner", { runner: this.name, error: String(err) }));
+    await this.retire("controller start", false).catch((err) =>
+      log.warn("could not remove the last runner", { runner: this.name, error: String(err) }),
+    );
     while (!this.stopping) {
       try {
         since = await this.life(since);
@@ -102,7 +104,13 @@ export class RunnerLoop {
         const s = err instanceof Stage ? err.stage : "unknown";
         this.failures++;
         figures.failures.inc({ runner: this.name, stage: s });
-        log.error("life failed", { runner: this.name, vmid: this.vmid, stage: s, error: (err as Error).message, retryInMs: backoff });
+        log.error("life failed", {
+          runner: this.name,
+          vmid: this.vmid,
+          stage: s,
+          error: (err as Error).message,
+          retryInMs: backoff,
+        });
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, 60_000);
         since = Date.now();
@@ -130,8 +138,13 @@ export class RunnerLoop {
     figures.lives.inc({ runner: this.name });
     figures.reset.observe({ runner: this.name }, resetSeconds);
     log.info("runner ready", {
-      runner: this.name, vmid: this.vmid, life, lifeRunner: jit.runnerName, runnerId: jit.runnerId,
-      resetSeconds, rollbackSeconds: (rolledBack - since) / 1000,
+      runner: this.name,
+      vmid: this.vmid,
+      life,
+      lifeRunner: jit.runnerName,
+      runnerId: jit.runnerId,
+      resetSeconds,
+      rollbackSeconds: (rolledBack - since) / 1000,
     });
     this.deps.onReady?.({ runner: this.name, life, lifeRunner: jit.runnerName, resetSeconds, failures: this.failures });
 
@@ -142,9 +155,15 @@ export class RunnerLoop {
     if (removal !== "busy") state.clear(this.vmid);
     if (removal === "removed") figures.jobless.inc({ runner: this.name });
     log.info("life ended", {
-      runner: this.name, vmid: this.vmid, life, lifeRunner: jit.runnerName, runnerId: jit.runnerId,
+      runner: this.name,
+      vmid: this.vmid,
+      life,
+      lifeRunner: jit.runnerName,
+      runnerId: jit.runnerId,
       job: removal === "gone" ? "ran its one job (GitHub removed the runner)" : "none (the runner was removed)",
-      start: new Date(ready).toISOString(), end: new Date(stopped).toISOString(), resetSeconds,
+      start: new Date(ready).toISOString(),
+      end: new Date(stopped).toISOString(),
+      resetSeconds,
     });
     return stopped;
   }
@@ -155,13 +174,15 @@ export class RunnerLoop {
     for (;;) {
       const r = await this.deps.pct.exec(this.vmid, [this.settings.handoff], `${encoded}\n`);
       if (r.code === 0) return;
-      if (Date.now() > deadline || this.stopping) throw new Error(`hand-off exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+      if (Date.now() > deadline || this.stopping)
+        throw new Error(`hand-off exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
       await this.sleep(r.code === HANDOFF_NOT_READY ? 100 : 500);
     }
   }
 
   private async waitStopped(): Promise<void> {
-    while (!this.stopping && (await this.deps.pct.status(this.vmid)) !== "stopped") await this.sleep(this.settings.pollMs);
+    while (!this.stopping && (await this.deps.pct.status(this.vmid)) !== "stopped")
+      await this.sleep(this.settings.pollMs);
   }
 
   /**
@@ -175,7 +196,11 @@ export class RunnerLoop {
     if (current) {
       let removal = await github.removeRunner(current.runnerId);
       while (removal === "busy" && !stopContainer) {
-        log.info("waiting for the running job before the reset", { runner: this.name, lifeRunner: current.lifeRunner, why });
+        log.info("waiting for the running job before the reset", {
+          runner: this.name,
+          lifeRunner: current.lifeRunner,
+          why,
+        });
         await this.sleep(Math.max(this.settings.pollMs, 2000));
         removal = (await pct.status(this.vmid)) === "stopped" ? await github.removeRunner(current.runnerId) : "busy";
       }
@@ -184,7 +209,13 @@ export class RunnerLoop {
         return;
       }
       if (removal === "removed") figures.jobless.inc({ runner: this.name });
-      log.info("removed the runner before its container goes", { runner: this.name, lifeRunner: current.lifeRunner, runnerId: current.runnerId, removal, why });
+      log.info("removed the runner before its container goes", {
+        runner: this.name,
+        lifeRunner: current.lifeRunner,
+        runnerId: current.runnerId,
+        removal,
+        why,
+      });
       state.clear(this.vmid);
     }
     if (stopContainer && (await pct.status(this.vmid)) === "running") await pct.stop(this.vmid);

@@ -34,13 +34,20 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  log.info("controller started", { repo: config.repo, runners: config.runners, snapshot: config.snapshot, metrics: server?.address() ?? null });
+  log.info("controller started", {
+    repo: config.repo,
+    runners: config.runners,
+    snapshot: config.snapshot,
+    metrics: server?.address() ?? null,
+  });
   await Promise.all(loops.map((l) => l.run()));
   server?.close();
   log.info("controller stopped");
 }
 
 main().catch((err) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "error", msg: "controller failed", error: String(err) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), level: "error", msg: "controller failed", error: String(err) })}\n`,
+  );
   process.exit(1);
 });

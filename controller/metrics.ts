@@ -12,7 +12,12 @@ import { Counter, Histogram, Registry } from "prom-client";
 
 export class Figures {
   readonly registry = new Registry();
-  readonly lives = new Counter({ name: "cco_controller_lives_total", help: "Runner lives started (one job each).", labelNames: ["runner"], registers: [this.registry] });
+  readonly lives = new Counter({
+    name: "cco_controller_lives_total",
+    help: "Runner lives started (one job each).",
+    labelNames: ["runner"],
+    registers: [this.registry],
+  });
   readonly failures = new Counter({
     name: "cco_controller_failures_total",
     help: "Lives that failed, by the step that failed.",
@@ -62,8 +67,17 @@ export interface ReadyFigures {
 /** Posts the heartbeat of a ready runner to the stats service (POST /api/events); never throws. */
 export async function postHeartbeat(statsUrl: string, token: string, f: ReadyFigures): Promise<boolean> {
   if (!statsUrl || !token) return false;
-  const event = { v: 1, type: "heartbeat", ts: new Date().toISOString(), runner: f.runner, source: "cco-controller",
-    life: f.life, lifeRunner: f.lifeRunner, resetSeconds: f.resetSeconds, failures: f.failures };
+  const event = {
+    v: 1,
+    type: "heartbeat",
+    ts: new Date().toISOString(),
+    runner: f.runner,
+    source: "cco-controller",
+    life: f.life,
+    lifeRunner: f.lifeRunner,
+    resetSeconds: f.resetSeconds,
+    failures: f.failures,
+  };
   try {
     const res = await fetch(`${statsUrl.replace(/\/$/, "")}/api/events`, {
       method: "POST",

@@ -67,7 +67,8 @@ export class Pct {
 
   private async must(args: string[], input = ""): Promise<Result> {
     const r = await this.run(this.bin, args, input);
-    if (r.code !== 0) throw new PctError(`pct ${args.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+    if (r.code !== 0)
+      throw new PctError(`pct ${args.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
     return r;
   }
 

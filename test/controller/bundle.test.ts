@@ -23,8 +23,15 @@ describe("controller: the bundle the node runs", function () {
     expect(b.bytes).to.be.greaterThan(10_000);
     expect(readFileSync(b.path, "utf8")).to.not.include("@pulumi/");
     const config = join(tmp.path, "controller.json");
-    writeFileSync(config, JSON.stringify({ repo: "brentley/cco", labels: ["self-hosted"], runners: [{ vmid: 12, name: "runner-01" }] }));
-    const r = spawnSync(process.execPath, [b.path], { env: { ...process.env, CCO_CONTROLLER_CONFIG: config }, encoding: "utf8", timeout: 20_000 });
+    writeFileSync(
+      config,
+      JSON.stringify({ repo: "brentley/cco", labels: ["self-hosted"], runners: [{ vmid: 12, name: "runner-01" }] }),
+    );
+    const r = spawnSync(process.execPath, [b.path], {
+      env: { ...process.env, CCO_CONTROLLER_CONFIG: config },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(r.status).to.equal(1);
     expect(r.stderr).to.include("Invalid controller config runners.0.vmid = 12");
   });

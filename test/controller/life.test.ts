@@ -53,7 +53,14 @@ class MemoryContainer {
   }
 }
 
-const settings = { snapshot: "cco-clean", labels: ["self-hosted"], runnerGroupId: 1, handoff: "/opt/cco/jit-handoff.sh", pollMs: 20, handoffTimeoutMs: 5000 };
+const settings = {
+  snapshot: "cco-clean",
+  labels: ["self-hosted"],
+  runnerGroupId: 1,
+  handoff: "/opt/cco/jit-handoff.sh",
+  pollMs: 20,
+  handoffTimeoutMs: 5000,
+};
 
 describe("controller: a runner's lives", function () {
   const tmp = useTempDir("cco-ctl-life-");
@@ -68,7 +75,11 @@ describe("controller: a runner's lives", function () {
 
   function loop(ct: MemoryContainer, state = new RunnerState(join(tmp.path, "state")), figures = new Figures()) {
     const github = new GitHubRunners(gh.url, gh.repo, gh.token);
-    return { l: new RunnerLoop(301, "runner-01", settings, { pct: ct, github, state, figures, log: silentLogger }), state, figures };
+    return {
+      l: new RunnerLoop(301, "runner-01", settings, { pct: ct, github, state, figures, log: silentLogger }),
+      state,
+      figures,
+    };
   }
 
   it("rolls back, starts, hands in a fresh JIT config on stdin, and starts over when the container stops", async () => {
@@ -92,7 +103,9 @@ describe("controller: a runner's lives", function () {
     expect(ct.calls.filter((c) => c.startsWith("rollback")).length).to.equal(2);
     l.stop();
     await done;
-    expect((await figures.registry.getSingleMetricAsString("cco_controller_lives_total"))).to.include('cco_controller_lives_total{runner="runner-01"} 2');
+    expect(await figures.registry.getSingleMetricAsString("cco_controller_lives_total")).to.include(
+      'cco_controller_lives_total{runner="runner-01"} 2',
+    );
     expect(second.removedBy, "the idle runner is removed on stop").to.equal("delete");
     expect(ct.calls.at(-1)).to.equal("stop 301");
   });
@@ -109,12 +122,18 @@ describe("controller: a runner's lives", function () {
     expect(idle.removedBy).to.equal("delete");
     l.stop();
     await done;
-    expect(await figures.registry.getSingleMetricAsString("cco_controller_jobless_removed_total")).to.match(/runner="runner-01"\} 2/);
+    expect(await figures.registry.getSingleMetricAsString("cco_controller_jobless_removed_total")).to.match(
+      /runner="runner-01"\} 2/,
+    );
   });
 
   it("after a controller restart, removes the last runner it had before the reset; waits while it runs a job", async () => {
     const github = new GitHubRunners(gh.url, gh.repo, gh.token);
-    const left = await github.generateJitConfig({ name: lifeRunnerName("runner-01", 1), labels: ["self-hosted"], runnerGroupId: 1 });
+    const left = await github.generateJitConfig({
+      name: lifeRunnerName("runner-01", 1),
+      labels: ["self-hosted"],
+      runnerGroupId: 1,
+    });
     gh.runners.get(left.runnerId)!.jobId = 7; // busy
     const state = new RunnerState(join(tmp.path, "state"));
     state.set(301, { runnerId: left.runnerId, lifeRunner: left.runnerName });
@@ -150,6 +169,8 @@ describe("controller: a runner's lives", function () {
     await until(() => ct.handedIn.length === 1);
     l.stop();
     await done;
-    expect(await figures.registry.getSingleMetricAsString("cco_controller_failures_total")).to.include('stage="start"} 1');
+    expect(await figures.registry.getSingleMetricAsString("cco_controller_failures_total")).to.include(
+      'stage="start"} 1',
+    );
   });
 });

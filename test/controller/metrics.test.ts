@@ -31,14 +31,36 @@ describe("controller: figures", () => {
   it("the stats service as it is today accepts the ready heartbeat, and keeps its figures", async () => {
     const service = await startTestService(tmp.path);
     try {
-      const ok = await postHeartbeat(service.url, TEST_TOKEN, { runner: "runner-01", life: 3, lifeRunner: "runner-01-abc", resetSeconds: 1.9, failures: 0 });
+      const ok = await postHeartbeat(service.url, TEST_TOKEN, {
+        runner: "runner-01",
+        life: 3,
+        lifeRunner: "runner-01-abc",
+        resetSeconds: 1.9,
+        failures: 0,
+      });
       expect(ok).to.equal(true);
       const stored = await waitFor("the event on disk", () => {
-        const lines = readdirSync(tmp.path).filter((f) => f.endsWith(".jsonl")).flatMap((f) => readFileSync(join(tmp.path, f), "utf8").split("\n").filter(Boolean));
+        const lines = readdirSync(tmp.path)
+          .filter((f) => f.endsWith(".jsonl"))
+          .flatMap((f) => readFileSync(join(tmp.path, f), "utf8").split("\n").filter(Boolean));
         return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === "heartbeat");
       });
-      expect(stored).to.include({ runner: "runner-01", source: "cco-controller", life: 3, lifeRunner: "runner-01-abc", resetSeconds: 1.9 });
-      expect(await postHeartbeat(service.url, "wrong-token", { runner: "r", life: 1, lifeRunner: "r-1", resetSeconds: 1, failures: 0 })).to.equal(false);
+      expect(stored).to.include({
+        runner: "runner-01",
+        source: "cco-controller",
+        life: 3,
+        lifeRunner: "runner-01-abc",
+        resetSeconds: 1.9,
+      });
+      expect(
+        await postHeartbeat(service.url, "wrong-token", {
+          runner: "r",
+          life: 1,
+          lifeRunner: "r-1",
+          resetSeconds: 1,
+          failures: 0,
+        }),
+      ).to.equal(false);
     } finally {
       await service.stop();
     }

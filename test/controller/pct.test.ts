@@ -16,7 +16,10 @@ describe("controller: pct", () => {
   /** A pct that records its argv and stdin, and answers status with $STATUS. */
   function recorder(): string {
     const bin = join(tmp.path, "pct");
-    writeFileSync(bin, `#!/bin/sh\nprintf '%s\\n' "$*" >> "${tmp.path}/argv"\ncat >> "${tmp.path}/stdin"\n[ "$1" = status ] && echo "status: stopped"\n[ "$1" = start ] && exit 255\nexit 0\n`);
+    writeFileSync(
+      bin,
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> "${tmp.path}/argv"\ncat >> "${tmp.path}/stdin"\n[ "$1" = status ] && echo "status: stopped"\n[ "$1" = start ] && exit 255\nexit 0\n`,
+    );
     chmodSync(bin, 0o755);
     return bin;
   }
@@ -30,7 +33,9 @@ describe("controller: pct", () => {
     const r = await pct.exec(201, ["/opt/cco/jit-handoff.sh"], "SECRETCONFIG\n");
     expect(r.code).to.equal(0);
     const argv = readFileSync(join(tmp.path, "argv"), "utf8");
-    expect(argv).to.equal("status 201\nrollback 201 cco-clean\nstop 201\nsnapshot 201 cco-clean\nexec 201 --keep-env 0 -- /opt/cco/jit-handoff.sh\n");
+    expect(argv).to.equal(
+      "status 201\nrollback 201 cco-clean\nstop 201\nsnapshot 201 cco-clean\nexec 201 --keep-env 0 -- /opt/cco/jit-handoff.sh\n",
+    );
     expect(argv).to.not.include("SECRETCONFIG");
     expect(readFileSync(join(tmp.path, "stdin"), "utf8")).to.equal("SECRETCONFIG\n");
   });

@@ -142,29 +142,70 @@ export class FakeJitGitHub {
         return send(400, { message: "Problems parsing JSON" });
       }
       const labels = body.labels;
-      if (typeof body.name !== "string" || typeof body.runner_group_id !== "number" || !Array.isArray(labels) || labels.length < 1) {
+      if (
+        typeof body.name !== "string" ||
+        typeof body.runner_group_id !== "number" ||
+        !Array.isArray(labels) ||
+        labels.length < 1
+      ) {
         return send(422, { message: "Invalid request: name, runner_group_id and labels are required" });
       }
-      if (this.listed().some((r) => r.name === body.name)) return send(409, { message: "Already exists - A runner with the same name already exists." });
+      if (this.listed().some((r) => r.name === body.name))
+        return send(409, { message: "Already exists - A runner with the same name already exists." });
       const runner: JitRunner = {
-        id: ++this.nextRunnerId, name: body.name, labels: labels.map(String),
-        clientId: randomBytes(8).toString("hex"), secret: randomBytes(16).toString("hex"), createdAt: Date.now(),
+        id: ++this.nextRunnerId,
+        name: body.name,
+        labels: labels.map(String),
+        clientId: randomBytes(8).toString("hex"),
+        secret: randomBytes(16).toString("hex"),
+        createdAt: Date.now(),
       };
       this.runners.set(runner.id, runner);
       const files = {
-        ".runner": b64(JSON.stringify({ agentId: runner.id, agentName: runner.name, poolId: 1, poolName: "Default", serverUrl: "https://pipelines.actions.githubusercontent.invalid/",
-          gitHubUrl: `https://github.com/${this.repo}`, workFolder: typeof body.work_folder === "string" ? body.work_folder : "_work", ephemeral: true, stubSocket: this.socketInContainer })),
-        ".credentials": b64(JSON.stringify({ scheme: "OAuth", data: { clientId: runner.clientId, authorizationUrl: "https://vstoken.actions.githubusercontent.invalid/" } })),
+        ".runner": b64(
+          JSON.stringify({
+            agentId: runner.id,
+            agentName: runner.name,
+            poolId: 1,
+            poolName: "Default",
+            serverUrl: "https://pipelines.actions.githubusercontent.invalid/",
+            gitHubUrl: `https://github.com/${this.repo}`,
+            workFolder: typeof body.work_folder === "string" ? body.work_folder : "_work",
+            ephemeral: true,
+            stubSocket: this.socketInContainer,
+          }),
+        ),
+        ".credentials": b64(
+          JSON.stringify({
+            scheme: "OAuth",
+            data: { clientId: runner.clientId, authorizationUrl: "https://vstoken.actions.githubusercontent.invalid/" },
+          }),
+        ),
         ".credentials_rsaparams": b64(JSON.stringify({ d: runner.secret })),
       };
       return send(201, {
-        runner: { id: runner.id, name: runner.name, os: "unknown", status: "offline", busy: false, labels: runner.labels.map((name) => ({ name, type: "custom" })) },
+        runner: {
+          id: runner.id,
+          name: runner.name,
+          os: "unknown",
+          status: "offline",
+          busy: false,
+          labels: runner.labels.map((name) => ({ name, type: "custom" })),
+        },
         encoded_jit_config: b64(JSON.stringify(files)),
       });
     }
     if (path.startsWith(base) && req.method === "GET" && !path.slice(base.length).replace(/^\?.*/, "")) {
       const list = this.listed();
-      return send(200, { total_count: list.length, runners: list.map((r) => ({ id: r.id, name: r.name, status: r.sessionAt ? "online" : "offline", busy: this.busy(r) })) });
+      return send(200, {
+        total_count: list.length,
+        runners: list.map((r) => ({
+          id: r.id,
+          name: r.name,
+          status: r.sessionAt ? "online" : "offline",
+          busy: this.busy(r),
+        })),
+      });
     }
     const m = new RegExp(`^${base}/(\\d+)$`).exec(path);
     if (m && req.method === "DELETE") {
@@ -198,7 +239,8 @@ export class FakeJitGitHub {
     };
     if (path === "/sessions" && req.method === "POST") {
       if (!runner || runner.removedAt !== undefined) return send("session", 401, { message: "runner not found" });
-      if (runner.sessionAt !== undefined) return send("session", 409, { message: "A session for this runner already exists." });
+      if (runner.sessionAt !== undefined)
+        return send("session", 409, { message: "A session for this runner already exists." });
       runner.sessionAt = Date.now();
       const sessionId = randomBytes(8).toString("hex");
       this.sessions.set(sessionId, runner.id);
@@ -206,7 +248,8 @@ export class FakeJitGitHub {
     }
     const poll = /^\/sessions\/([0-9a-f]+)\/job$/.exec(path);
     if (poll && req.method === "GET") {
-      if (!runner || this.sessions.get(poll[1]!) !== runner.id || runner.removedAt !== undefined) return send("job", 404, { message: "session not found" });
+      if (!runner || this.sessions.get(poll[1]!) !== runner.id || runner.removedAt !== undefined)
+        return send("job", 404, { message: "session not found" });
       // Long poll, bounded: up to a second for a job to come.
       for (let i = 0; i < 10; i++) {
         if (runner.jobId !== undefined || runner.removedAt !== undefined) break;
@@ -224,7 +267,8 @@ export class FakeJitGitHub {
     const done = /^\/jobs\/(\d+)\/complete$/.exec(path);
     if (done && req.method === "POST") {
       const job = this.jobs.find((j) => j.id === Number(done[1]));
-      if (!runner || !job || job.runnerId !== runner.id || job.completedAt !== undefined) return send("complete", 404, { message: "job not found" });
+      if (!runner || !job || job.runnerId !== runner.id || job.completedAt !== undefined)
+        return send("complete", 404, { message: "job not found" });
       const body = JSON.parse(text || "{}") as { result?: string; output?: string };
       job.completedAt = Date.now();
       job.result = body.result;

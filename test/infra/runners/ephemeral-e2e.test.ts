@@ -136,10 +136,10 @@ const ROOT_PLANTS = [
  * grep -v, and [s]leep for the greps'.
  */
 const ROOT_LOOK = [
-  "echo \"runner-crontab=$(crontab -l -u runner 2>&1)\"",
-  "echo \"root-crontab=$(crontab -l 2>&1)\"",
-  "echo \"at=$(atq | wc -l)\"",
-  "echo \"spools=$(find /var/spool/cron -type f ! -name .SEQ | wc -l)\"",
+  'echo "runner-crontab=$(crontab -l -u runner 2>&1)"',
+  'echo "root-crontab=$(crontab -l 2>&1)"',
+  'echo "at=$(atq | wc -l)"',
+  'echo "spools=$(find /var/spool/cron -type f ! -name .SEQ | wc -l)"',
   "echo \"system-unit=$(ls /etc/systemd/system/cco-hostile-root.service /etc/systemd/system/multi-user.target.wants/cco-hostile-root.service 2>&1 | tr '\\n' ' ')\"",
   "echo \"processes=$(ps -e -o args= | grep -v runner-crontab= | grep -e '[s]leep 4242' -e '[s]leep 4343' -e '[c]co-hostile' -e '[w]hile :; do curl' -e '[/]bin/sleep infinity' | tr '\\n' ' ')\"",
 ].join("\n");
@@ -186,15 +186,33 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
   async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
     const deadline = Date.now() + ms;
     while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; controller log:\n${readFileSync(controllerLog, "utf8").slice(-3000)}`);
-      if (controller && controller.exitCode !== null) throw new Error(`the controller exited ${controller.exitCode} while waiting for ${what}:\n${readFileSync(controllerLog, "utf8").slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}; controller log:\n${readFileSync(controllerLog, "utf8").slice(-3000)}`,
+        );
+      if (controller && controller.exitCode !== null)
+        throw new Error(
+          `the controller exited ${controller.exitCode} while waiting for ${what}:\n${readFileSync(controllerLog, "utf8").slice(-3000)}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
 
   before(async function () {
-    const tools = ["lxc-create", "lxc-start", "lxc-attach", "lxc-usernsexec", "newuidmap", "debootstrap", "rsync", "wget", "debian-distro-info", "tar"];
-    const overlay = readFileSync("/proc/filesystems", "utf8").includes("overlay") || run("modprobe", ["overlay"]).status === 0;
+    const tools = [
+      "lxc-create",
+      "lxc-start",
+      "lxc-attach",
+      "lxc-usernsexec",
+      "newuidmap",
+      "debootstrap",
+      "rsync",
+      "wget",
+      "debian-distro-info",
+      "tar",
+    ];
+    const overlay =
+      readFileSync("/proc/filesystems", "utf8").includes("overlay") || run("modprobe", ["overlay"]).status === 0;
     requireLxc(this, "ephemeral LXC test", tools, overlay ? "" : "needs the overlay filesystem");
     teardown();
     setUp = true;
@@ -241,8 +259,13 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     must("tar", ["-czf", tarball, "-C", join(LXC_DIR, "runner-stub"), "."]);
     const files = join(tmp, "files.tar.gz");
     must("tar", ["-czf", files, "-C", RUNNER_FILES, "lib.sh", "ephemeral", "units/actions-runner.service"]);
-    ct.must("mkdir -p /root/stage && base64 -d | tar -xz -C /root/stage", { input: readFileSync(files).toString("base64") });
-    ct.must("base64 -d > /root/stage/actions-runner.tar.gz && chmod 755 /root/stage && chmod 644 /root/stage/actions-runner.tar.gz && chmod 711 /root", { input: readFileSync(tarball).toString("base64") });
+    ct.must("mkdir -p /root/stage && base64 -d | tar -xz -C /root/stage", {
+      input: readFileSync(files).toString("base64"),
+    });
+    ct.must(
+      "base64 -d > /root/stage/actions-runner.tar.gz && chmod 755 /root/stage && chmod 644 /root/stage/actions-runner.tar.gz && chmod 711 /root",
+      { input: readFileSync(tarball).toString("base64") },
+    );
     ct.must(
       [
         "set -e",
@@ -261,7 +284,12 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
       ].join("\n"),
       { timeoutMs: 120_000 },
     );
-    for (const [k, path] of [["env", `${RD}/.env`], ["listener", `${RD}/bin/Runner.Listener`], ["profile", "/home/runner/.profile"], ["bashrc", "/home/runner/.bashrc"]]) {
+    for (const [k, path] of [
+      ["env", `${RD}/.env`],
+      ["listener", `${RD}/bin/Runner.Listener`],
+      ["profile", "/home/runner/.profile"],
+      ["bashrc", "/home/runner/.bashrc"],
+    ]) {
       clean.set(k!, ct.must(`sha256sum < ${path} | cut -c1-16`).trim());
     }
     const r = ct.exec("systemctl is-enabled actions-runner.service cco-jit.path; ls -A " + RD);
@@ -269,7 +297,8 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     // A clean snapshot of a stopped container: nothing running, nothing in /run.
     ct.must("systemctl poweroff", { timeoutMs: 30_000 });
     const deadline = Date.now() + 60_000;
-    while (pct("status", String(VMID)).stdout.trim() !== "status: stopped" && Date.now() < deadline) run("sleep", ["0.2"]);
+    while (pct("status", String(VMID)).stdout.trim() !== "status: stopped" && Date.now() < deadline)
+      run("sleep", ["0.2"]);
     const snap = pct("snapshot", String(VMID), SNAPSHOT);
     if (snap.status !== 0) throw new Error(`pct snapshot: ${snap.stderr}`);
 
@@ -278,7 +307,8 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     await github.start();
     github.enqueue({ repo: "brentley/cco", job: "hostile", script: HOSTILE, labels: ["self-hosted", "cco"] });
     github.enqueue({ repo: "brentley/cco", job: "inspector", script: INSPECTOR, labels: ["self-hosted"] });
-    for (let i = 1; i <= TIMED_JOBS; i++) github.enqueue({ repo: "brentley/cco", job: `timed-${i}`, script: "echo ok", labels: ["self-hosted"] });
+    for (let i = 1; i <= TIMED_JOBS; i++)
+      github.enqueue({ repo: "brentley/cco", job: `timed-${i}`, script: "echo ok", labels: ["self-hosted"] });
 
     // The controller, bundled as it is deployed, with its secret in a credentials directory.
     const bundle = bundleController(join(tmp, "controller.js"));
@@ -286,10 +316,19 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     mkdirSync(secrets, { mode: 0o700 });
     writeFileSync(join(secrets, "github-token"), github.token, { mode: 0o600 });
     const config = join(tmp, "controller.json");
-    writeFileSync(config, JSON.stringify({
-      repo: github.repo, apiUrl: github.url, labels: ["self-hosted", "cco"], snapshot: SNAPSHOT,
-      runners: [{ vmid: VMID, name: "runner-eph" }], pct: PCT, stateDir: join(tmp, "state"), metricsPort: 0,
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        repo: github.repo,
+        apiUrl: github.url,
+        labels: ["self-hosted", "cco"],
+        snapshot: SNAPSHOT,
+        runners: [{ vmid: VMID, name: "runner-eph" }],
+        pct: PCT,
+        stateDir: join(tmp, "state"),
+        metricsPort: 0,
+      }),
+    );
     controllerLog = join(tmp, "controller.log");
     pctLog = join(tmp, "pct.log");
     writeFileSync(pctLog, "");
@@ -319,13 +358,29 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
   it("the clean snapshot holds no registration, and the runner starts only from a handed-in config", function () {
     const g = "clean snapshot";
     const state = readFileSync(join(tmp, "clean-state.txt"), "utf8").split("\n");
-    probes.add(g, "actions-runner.service not started at boot; cco-jit.path is", "disabled, enabled", state.slice(0, 2).join(", "),
-      state[0] === "disabled" && state[1] === "enabled");
+    probes.add(
+      g,
+      "actions-runner.service not started at boot; cco-jit.path is",
+      "disabled, enabled",
+      state.slice(0, 2).join(", "),
+      state[0] === "disabled" && state[1] === "enabled",
+    );
     const listing = state.slice(2).join(" ");
-    probes.add(g, "no .runner or credentials in the runner's directory", "none", listing, !/\.runner|\.credentials/.test(listing));
+    probes.add(
+      g,
+      "no .runner or credentials in the runner's directory",
+      "none",
+      listing,
+      !/\.runner|\.credentials/.test(listing),
+    );
     const lowers = readFileSync(join(LXCPATH, String(VMID), "lowers"), "utf8").trim();
-    probes.add(g, "pct snapshot took the stopped container's changes as a layer", `${SNAPSHOT}/layer on the image`, lowers,
-      lowers.startsWith(join(LXCPATH, String(VMID), "snaps", SNAPSHOT, "layer") + ":"));
+    probes.add(
+      g,
+      "pct snapshot took the stopped container's changes as a layer",
+      `${SNAPSHOT}/layer on the image`,
+      lowers,
+      lowers.startsWith(join(LXCPATH, String(VMID), "snaps", SNAPSHOT, "layer") + ":"),
+    );
     expectGroup(g);
   });
 
@@ -333,9 +388,15 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     const gh = github!;
     // While the hostile job waits, root in the container plants what a job cannot (crontab and at
     // are setgid, refused under the runner unit's NoNewPrivileges): the reset must take those too.
-    await until("the hostile job to wait for root's plants", 3 * 60_000, () => ct.exec("test -e /tmp/cco-hostile-ready").status === 0);
+    await until(
+      "the hostile job to wait for root's plants",
+      3 * 60_000,
+      () => ct.exec("test -e /tmp/cco-hostile-ready").status === 0,
+    );
     ct.must(ROOT_PLANTS);
-    await until("the hostile job and its inspector", 5 * 60_000, () => gh.jobs.slice(0, 2).every((j) => j.completedAt !== undefined));
+    await until("the hostile job and its inspector", 5 * 60_000, () =>
+      gh.jobs.slice(0, 2).every((j) => j.completedAt !== undefined),
+    );
     const hostile = gh.jobs[0]!;
     const inspector = gh.jobs[1]!;
     const h = parseReport(hostile.output);
@@ -344,90 +405,244 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
 
     let g = "the hostile job (life 1) really planted it";
     for (const k of ["cron", "at"]) {
-      probes.add(g, `${k} (tried)`, "planted, or refused (setgid under NoNewPrivileges)", h.get(k) ?? "(not reported)", /^(planted|refused: .+)$/.test(h.get(k) ?? ""));
+      probes.add(
+        g,
+        `${k} (tried)`,
+        "planted, or refused (setgid under NoNewPrivileges)",
+        h.get(k) ?? "(not reported)",
+        /^(planted|refused: .+)$/.test(h.get(k) ?? ""),
+      );
     }
-    for (const [k, expected] of [["bg-tracked", "running"], ["bg-untracked", "running"], ["systemd-user", "planted"],
-      ["env", "planted"], ["listener", "replaced"], ["cargo", "planted"], ["gitconfig", "planted"], ["credentials", "copied"]] as const) {
+    for (const [k, expected] of [
+      ["bg-tracked", "running"],
+      ["bg-untracked", "running"],
+      ["systemd-user", "planted"],
+      ["env", "planted"],
+      ["listener", "replaced"],
+      ["cargo", "planted"],
+      ["gitconfig", "planted"],
+      ["credentials", "copied"],
+    ] as const) {
       probes.add(g, k, expected, h.get(k) ?? "(not reported)", h.get(k) === expected);
     }
     const planted = [...h.entries()].filter(([k]) => k.startsWith("file:"));
-    probes.add(g, "files in home, work dir, /tmp, /var/tmp, /dev/shm", "5 planted", planted.map(([k, v]) => `${k.slice(5)} ${v}`).join(", "),
-      planted.length === 5 && planted.every(([, v]) => v === "planted"));
+    probes.add(
+      g,
+      "files in home, work dir, /tmp, /var/tmp, /dev/shm",
+      "5 planted",
+      planted.map(([k, v]) => `${k.slice(5)} ${v}`).join(", "),
+      planted.length === 5 && planted.every(([, v]) => v === "planted"),
+    );
     expectGroup(g);
 
     g = "what the hostile job could not do";
-    probes.add(g, "a second listener session with the copied credential, during the job", "409 (a session exists)", h.get("second-session") ?? "", h.get("second-session") === "409");
-    probes.add(g, "read the host's hand-off file /run/cco/jit/config", "denied or gone", h.get("handoff-file") ?? "", /Permission denied|No such file/.test(h.get("handoff-file") ?? ""));
-    probes.add(g, "read the runner's copy in /run/cco-jit", "empty (removed before the runner started)", h.get("runner-copy") || "(empty)", (h.get("runner-copy") ?? "") === "");
+    probes.add(
+      g,
+      "a second listener session with the copied credential, during the job",
+      "409 (a session exists)",
+      h.get("second-session") ?? "",
+      h.get("second-session") === "409",
+    );
+    probes.add(
+      g,
+      "read the host's hand-off file /run/cco/jit/config",
+      "denied or gone",
+      h.get("handoff-file") ?? "",
+      /Permission denied|No such file/.test(h.get("handoff-file") ?? ""),
+    );
+    probes.add(
+      g,
+      "read the runner's copy in /run/cco-jit",
+      "empty (removed before the runner started)",
+      h.get("runner-copy") || "(empty)",
+      (h.get("runner-copy") ?? "") === "",
+    );
     const inEnv = h.get("jitconfig-in-environ");
-    probes.add(g, "the JIT config in the listener's /proc/<pid>/environ (same uid as the job)", "found: a limit, as with the real runner", inEnv ?? "", inEnv === "found");
-    probes.add(g, "that JIT config, replayed by a second listener", "refused: session 409, exit 1", `exit ${h.get("replay-exit")}; ${h.get("replay-log")}`,
-      h.get("replay-exit") === "1" && (h.get("replay-log") ?? "").includes("409"));
-    probes.add(g, "plant a config for the next life in /run/cco/jit", "refused", h.get("plant-handoff") ?? "", h.get("plant-handoff") === "refused");
-    probes.add(g, "(root in the container planted cron, at and a system unit while it waited)", "yes", h.get("root-planted") ?? "", h.get("root-planted") === "yes");
+    probes.add(
+      g,
+      "the JIT config in the listener's /proc/<pid>/environ (same uid as the job)",
+      "found: a limit, as with the real runner",
+      inEnv ?? "",
+      inEnv === "found",
+    );
+    probes.add(
+      g,
+      "that JIT config, replayed by a second listener",
+      "refused: session 409, exit 1",
+      `exit ${h.get("replay-exit")}; ${h.get("replay-log")}`,
+      h.get("replay-exit") === "1" && (h.get("replay-log") ?? "").includes("409"),
+    );
+    probes.add(
+      g,
+      "plant a config for the next life in /run/cco/jit",
+      "refused",
+      h.get("plant-handoff") ?? "",
+      h.get("plant-handoff") === "refused",
+    );
+    probes.add(
+      g,
+      "(root in the container planted cron, at and a system unit while it waited)",
+      "yes",
+      h.get("root-planted") ?? "",
+      h.get("root-planted") === "yes",
+    );
     expectGroup(g);
 
     g = "the next job on the same container (life 2) finds none of it";
-    const absent = (k: string, name: string) => probes.add(g, name, "absent", i.get(k) ?? "(not reported)", i.get(k) === "absent");
-    probes.add(g, "background process (RUNNER_TRACKING_ID set)", "none", i.get("bg-tracked") ?? "", i.get("bg-tracked") === "none");
-    probes.add(g, "background process (RUNNER_TRACKING_ID unset, own session)", "none", i.get("bg-untracked") ?? "", i.get("bg-untracked") === "none");
-    probes.add(g, "the loop retrying the copied credential", "none", i.get("bg-credential-loop") ?? "", i.get("bg-credential-loop") === "none");
+    const absent = (k: string, name: string) =>
+      probes.add(g, name, "absent", i.get(k) ?? "(not reported)", i.get(k) === "absent");
+    probes.add(
+      g,
+      "background process (RUNNER_TRACKING_ID set)",
+      "none",
+      i.get("bg-tracked") ?? "",
+      i.get("bg-tracked") === "none",
+    );
+    probes.add(
+      g,
+      "background process (RUNNER_TRACKING_ID unset, own session)",
+      "none",
+      i.get("bg-untracked") ?? "",
+      i.get("bg-untracked") === "none",
+    );
+    probes.add(
+      g,
+      "the loop retrying the copied credential",
+      "none",
+      i.get("bg-credential-loop") ?? "",
+      i.get("bg-credential-loop") === "none",
+    );
     for (const k of [...i.keys()].filter((k) => k.startsWith("file:"))) absent(k, `file ${k.slice(5)}`);
-    probes.add(g, "files checked: home, work dir, /tmp, /var/tmp, /dev/shm", "5", String([...i.keys()].filter((k) => k.startsWith("file:")).length),
-      [...i.keys()].filter((k) => k.startsWith("file:")).length === 5);
-    probes.add(g, "systemd --user unit", "no ~/.config/systemd/user", i.get("systemd-user") ?? "", (i.get("systemd-user") ?? "").includes("No such file"));
+    probes.add(
+      g,
+      "files checked: home, work dir, /tmp, /var/tmp, /dev/shm",
+      "5",
+      String([...i.keys()].filter((k) => k.startsWith("file:")).length),
+      [...i.keys()].filter((k) => k.startsWith("file:")).length === 5,
+    );
+    probes.add(
+      g,
+      "systemd --user unit",
+      "no ~/.config/systemd/user",
+      i.get("systemd-user") ?? "",
+      (i.get("systemd-user") ?? "").includes("No such file"),
+    );
     for (const k of ["env", "listener", "profile", "bashrc"]) {
-      const name = { env: "the runner's .env", listener: "the runner binary bin/Runner.Listener", profile: "~/.profile", bashrc: "~/.bashrc" }[k]!;
+      const name = {
+        env: "the runner's .env",
+        listener: "the runner binary bin/Runner.Listener",
+        profile: "~/.profile",
+        bashrc: "~/.bashrc",
+      }[k]!;
       probes.add(g, `${name} as in the snapshot (sha256)`, clean.get(k)!, i.get(k) ?? "", i.get(k) === clean.get(k));
     }
-    probes.add(g, "~/.cargo/bin/cargo on a login shell's PATH", "none, no ~/.cargo", i.get("cargo") ?? "",
-      (i.get("cargo") ?? "").startsWith("none") && (i.get("cargo") ?? "").includes("No such file"));
+    probes.add(
+      g,
+      "~/.cargo/bin/cargo on a login shell's PATH",
+      "none, no ~/.cargo",
+      i.get("cargo") ?? "",
+      (i.get("cargo") ?? "").startsWith("none") && (i.get("cargo") ?? "").includes("No such file"),
+    );
     absent("gitconfig", "~/.gitconfig");
     probes.add(g, "copies of the credential (/var/tmp, home)", "0", i.get("stolen") ?? "", i.get("stolen") === "0");
     absent("replay", "the replay listener's directory in /tmp");
-    probes.add(g, "nothing planted ran later (cron, at, the replaced listener)", "0 marks", i.get("ran-later") ?? "", i.get("ran-later") === "0");
+    probes.add(
+      g,
+      "nothing planted ran later (cron, at, the replaced listener)",
+      "0 marks",
+      i.get("ran-later") ?? "",
+      i.get("ran-later") === "0",
+    );
     expectGroup(g);
 
     g = "the copied credential gets no other job";
     const r1 = gh.runners.get(hostile.runnerId!)!;
     const r2 = gh.runners.get(inspector.runnerId!)!;
-    probes.add(g, "the two jobs ran on two different JIT runners", "different ids and names", `${r1.id} ${r1.name} / ${r2.id} ${r2.name}`,
-      r1.id !== r2.id && r1.name !== r2.name);
+    probes.add(
+      g,
+      "the two jobs ran on two different JIT runners",
+      "different ids and names",
+      `${r1.id} ${r1.name} / ${r2.id} ${r2.name}`,
+      r1.id !== r2.id && r1.name !== r2.name,
+    );
     const mine = gh.brokerCalls.filter((c) => c.runnerId === r1.id);
     const granted = mine.filter((c) => c.what === "session" && c.status === 201).length;
     const refused = mine.filter((c) => c.what === "session" && c.status !== 201);
     probes.add(g, "sessions granted to the hostile life's credential", "exactly 1", String(granted), granted === 1);
-    probes.add(g, "its other session attempts (copy, replay, escaped loop)", ">= 2, all refused (409, then 401)",
-      `${refused.length}: ${[...new Set(refused.map((c) => c.status))].join(",")}`, refused.length >= 2 && refused.every((c) => c.status === 409 || c.status === 401));
+    probes.add(
+      g,
+      "its other session attempts (copy, replay, escaped loop)",
+      ">= 2, all refused (409, then 401)",
+      `${refused.length}: ${[...new Set(refused.map((c) => c.status))].join(",")}`,
+      refused.length >= 2 && refused.every((c) => c.status === 409 || c.status === 401),
+    );
     const taken = gh.jobs.filter((j) => j.runnerId === r1.id).map((j) => j.job);
     probes.add(g, "jobs its credential took", "only the hostile one", taken.join(","), taken.join(",") === "hostile");
     // As an attacker who took the credential outside would: after the job, it is worthless.
     // (Asynchronously: the fake GitHub answers from this process.)
     const replay = await new Promise<string>((resolve) => {
-      const req = request({ socketPath: gh.socketPath, method: "POST", path: "/_broker/sessions", headers: { Authorization: `Bearer ${r1.clientId}:${r1.secret}` } },
-        (res) => resolve(String(res.statusCode)));
+      const req = request(
+        {
+          socketPath: gh.socketPath,
+          method: "POST",
+          path: "/_broker/sessions",
+          headers: { Authorization: `Bearer ${r1.clientId}:${r1.secret}` },
+        },
+        (res) => resolve(String(res.statusCode)),
+      );
       req.on("error", (err) => resolve(err.message));
       req.end();
     });
-    probes.add(g, "the credential used from outside after its job", "401 (GitHub removed the runner)", replay, replay === "401");
+    probes.add(
+      g,
+      "the credential used from outside after its job",
+      "401 (GitHub removed the runner)",
+      replay,
+      replay === "401",
+    );
     expectGroup(g);
   });
 
   it(`every life gets a runner ready again within ${TARGET_S} s (median, at least 10 lives)`, async function () {
     const gh = github!;
     await until("every job", 8 * 60_000, () => gh.jobs.every((j) => j.completedAt !== undefined));
-    await until("the next ready runner (idle)", 60_000, () => gh.listed().some((r) => r.sessionAt !== undefined && r.jobId === undefined));
+    await until("the next ready runner (idle)", 60_000, () =>
+      gh.listed().some((r) => r.sessionAt !== undefined && r.jobId === undefined),
+    );
     const g = "lives and time to ready";
     const byAge = [...gh.runners.values()].sort((a, b) => a.createdAt - b.createdAt);
     const results = gh.jobs.map((j) => `${j.job}:${j.result}`);
-    probes.add(g, `${gh.jobs.length} jobs, each completed`, "all succeeded", results.join(" "), gh.jobs.every((j) => j.result === "succeeded"));
+    probes.add(
+      g,
+      `${gh.jobs.length} jobs, each completed`,
+      "all succeeded",
+      results.join(" "),
+      gh.jobs.every((j) => j.result === "succeeded"),
+    );
     const runnersOfJobs = new Set(gh.jobs.map((j) => j.runnerId));
-    probes.add(g, "one JIT runner per job (none took two)", `${gh.jobs.length} runners`, String(runnersOfJobs.size), runnersOfJobs.size === gh.jobs.length);
+    probes.add(
+      g,
+      "one JIT runner per job (none took two)",
+      `${gh.jobs.length} runners`,
+      String(runnersOfJobs.size),
+      runnersOfJobs.size === gh.jobs.length,
+    );
     const names = new Set(byAge.map((r) => r.name));
-    probes.add(g, "every life's runner name is new", `${byAge.length} names`, String(names.size), names.size === byAge.length);
+    probes.add(
+      g,
+      "every life's runner name is new",
+      `${byAge.length} names`,
+      String(names.size),
+      names.size === byAge.length,
+    );
     const done = byAge.filter((r) => r.jobId !== undefined);
-    probes.add(g, "each runner that ran its job is gone from GitHub", "removed at completion", done.map((r) => r.removedBy).join(","),
-      done.every((r) => r.removedBy === "completion"));
+    probes.add(
+      g,
+      "each runner that ran its job is gone from GitHub",
+      "removed at completion",
+      done.map((r) => r.removedBy).join(","),
+      done.every((r) => r.removedBy === "completion"),
+    );
     const intervals: number[] = [];
     for (let k = 0; k + 1 < byAge.length; k++) {
       const end = byAge[k]!.completedAt;
@@ -436,59 +651,145 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     }
     const med = median(intervals);
     const worst = Math.max(...intervals);
-    console.log(`      time from a job's end to the next ready runner: median ${med.toFixed(2)} s, worst ${worst.toFixed(2)} s, best ${Math.min(...intervals).toFixed(2)} s, n=${intervals.length}` +
-      ` (${intervals.map((x) => x.toFixed(1)).join(" ")})`);
+    console.log(
+      `      time from a job's end to the next ready runner: median ${med.toFixed(2)} s, worst ${worst.toFixed(2)} s, best ${Math.min(...intervals).toFixed(2)} s, n=${intervals.length}` +
+        ` (${intervals.map((x) => x.toFixed(1)).join(" ")})`,
+    );
     probes.add(g, "lives measured", ">= 10", String(intervals.length), intervals.length >= 10);
-    probes.add(g, "time from a job's end to the next ready runner, median", `< ${TARGET_S} s`, `${med.toFixed(2)} s (worst ${worst.toFixed(2)} s)`, med < TARGET_S);
-    const lines = readFileSync(controllerLog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    probes.add(
+      g,
+      "time from a job's end to the next ready runner, median",
+      `< ${TARGET_S} s`,
+      `${med.toFixed(2)} s (worst ${worst.toFixed(2)} s)`,
+      med < TARGET_S,
+    );
+    const lines = readFileSync(controllerLog, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const ended = lines.filter((l) => l.msg === "life ended");
-    probes.add(g, "the controller logged every life (runner, job, start, end, reset time)", `${gh.jobs.length} lives ended`,
+    probes.add(
+      g,
+      "the controller logged every life (runner, job, start, end, reset time)",
+      `${gh.jobs.length} lives ended`,
       `${ended.length}; e.g. ${JSON.stringify(ended[0] ?? {}).slice(0, 120)}`,
-      ended.length === gh.jobs.length && ended.every((l) => l.lifeRunner && l.job && l.start && l.end && typeof l.resetSeconds === "number"));
+      ended.length === gh.jobs.length &&
+        ended.every((l) => l.lifeRunner && l.job && l.start && l.end && typeof l.resetSeconds === "number"),
+    );
     const failed = lines.filter((l) => l.level === "error");
-    probes.add(g, "no life failed", "0 errors", failed.map((l) => `${l.stage}: ${l.error}`).join(" | ") || "0", failed.length === 0);
+    probes.add(
+      g,
+      "no life failed",
+      "0 errors",
+      failed.map((l) => `${l.stage}: ${l.error}`).join(" | ") || "0",
+      failed.length === 0,
+    );
     const pctCalls = readFileSync(pctLog, "utf8");
     const encoded = [...gh.runners.values()].map((r) => r.secret);
-    probes.add(g, "no JIT config or credential on any pct command line", "none in the pct log", encoded.some((s) => pctCalls.includes(s)) ? "FOUND" : "none",
-      !encoded.some((s) => pctCalls.includes(s)) && !/jitconfig|[A-Za-z0-9+/]{200}/.test(pctCalls));
+    probes.add(
+      g,
+      "no JIT config or credential on any pct command line",
+      "none in the pct log",
+      encoded.some((s) => pctCalls.includes(s)) ? "FOUND" : "none",
+      !encoded.some((s) => pctCalls.includes(s)) && !/jitconfig|[A-Za-z0-9+/]{200}/.test(pctCalls),
+    );
     expectGroup(g);
   });
 
   it("root's view of a later life: no cron entry, at job, system unit or process of the hostile life", function () {
     const g = "a later life, as root sees it";
     const look = parseReport(ct.must(ROOT_LOOK));
-    probes.add(g, "runner's crontab (crontab -l -u runner)", "no crontab for runner", look.get("runner-crontab") ?? "", look.get("runner-crontab") === "no crontab for runner");
-    probes.add(g, "root's crontab", "no crontab for root", look.get("root-crontab") ?? "", look.get("root-crontab") === "no crontab for root");
+    probes.add(
+      g,
+      "runner's crontab (crontab -l -u runner)",
+      "no crontab for runner",
+      look.get("runner-crontab") ?? "",
+      look.get("runner-crontab") === "no crontab for runner",
+    );
+    probes.add(
+      g,
+      "root's crontab",
+      "no crontab for root",
+      look.get("root-crontab") ?? "",
+      look.get("root-crontab") === "no crontab for root",
+    );
     probes.add(g, "at jobs (atq)", "0", look.get("at") ?? "", look.get("at") === "0");
-    probes.add(g, "files in /var/spool/cron (crontabs, atjobs; not at's .SEQ)", "0", look.get("spools") ?? "", look.get("spools") === "0");
-    probes.add(g, "the system unit root enabled", "no such file (both)", look.get("system-unit") ?? "", (look.get("system-unit")?.match(/No such file/g) ?? []).length === 2);
-    probes.add(g, "processes of the hostile life (sleeps, the credential loop, the unit's)", "none", look.get("processes") || "none", (look.get("processes") ?? "").trim() === "");
+    probes.add(
+      g,
+      "files in /var/spool/cron (crontabs, atjobs; not at's .SEQ)",
+      "0",
+      look.get("spools") ?? "",
+      look.get("spools") === "0",
+    );
+    probes.add(
+      g,
+      "the system unit root enabled",
+      "no such file (both)",
+      look.get("system-unit") ?? "",
+      (look.get("system-unit")?.match(/No such file/g) ?? []).length === 2,
+    );
+    probes.add(
+      g,
+      "processes of the hostile life (sleeps, the credential loop, the unit's)",
+      "none",
+      look.get("processes") || "none",
+      (look.get("processes") ?? "").trim() === "",
+    );
     expectGroup(g);
   });
 
   it("the hand-off takes one config per life, and keeps none once the runner started", function () {
     const g = "hand-off";
-    const second = run(PCT, ["exec", String(VMID), "--keep-env", "0", "--", "/opt/cco/jit-handoff.sh"], { env: pctEnv(), input: "QUJD\n" });
-    probes.add(g, "a second config in the same life", "refused, exit 1", `exit ${second.status}: ${second.stderr.trim()}`,
-      second.status === 1 && second.stderr.includes("already got"));
+    const second = run(PCT, ["exec", String(VMID), "--keep-env", "0", "--", "/opt/cco/jit-handoff.sh"], {
+      env: pctEnv(),
+      input: "QUJD\n",
+    });
+    probes.add(
+      g,
+      "a second config in the same life",
+      "refused, exit 1",
+      `exit ${second.status}: ${second.stderr.trim()}`,
+      second.status === 1 && second.stderr.includes("already got"),
+    );
     const r = ct.exec("find /run/cco/jit /run/cco-jit -mindepth 1 | wc -l; stat -c '%U %a' /run/cco/jit /run/cco-jit");
-    probes.add(g, "no config left in /run/cco/jit or /run/cco-jit while the runner waits", "0 files; root 700, runner 700", r.stdout.replace(/\n/g, " ").trim(),
-      r.stdout === "0\nroot 700\nrunner 700\n");
+    probes.add(
+      g,
+      "no config left in /run/cco/jit or /run/cco-jit while the runner waits",
+      "0 files; root 700, runner 700",
+      r.stdout.replace(/\n/g, " ").trim(),
+      r.stdout === "0\nroot 700\nrunner 700\n",
+    );
     expectGroup(g);
   });
 
   it("systemd-analyze verify: the runner unit with its ephemeral drop-in, cco-jit.path, and the controller's unit", function () {
     const g = "units";
     // The controller's unit is the node's; verified in this systemd with a stand-in for its node binary.
-    ct.must("cat > /etc/systemd/system/cco-controller.service && install -d /opt/node/bin && ln -sf /bin/true /opt/node/bin/node",
-      { input: readFileSync(join(PROJECT_ROOT, "infra", "controller", "files", "cco-controller.service"), "utf8") });
+    ct.must(
+      "cat > /etc/systemd/system/cco-controller.service && install -d /opt/node/bin && ln -sf /bin/true /opt/node/bin/node",
+      { input: readFileSync(join(PROJECT_ROOT, "infra", "controller", "files", "cco-controller.service"), "utf8") },
+    );
     for (const unit of ["actions-runner.service", "cco-jit.path", "cco-controller.service"]) {
       const r = ct.exec(`systemd-analyze verify /etc/systemd/system/${unit}`);
-      const own = (r.stdout + r.stderr).split("\n").filter((l) => l.includes(unit.replace(/\.[a-z]+$/, "")) || l.includes("cco-ephemeral"));
-      probes.add(g, `systemd-analyze verify ${unit}`, "exit 0, no warnings about it", `exit ${r.status} ${own.join(" ")}`, r.status === 0 && own.length === 0);
+      const own = (r.stdout + r.stderr)
+        .split("\n")
+        .filter((l) => l.includes(unit.replace(/\.[a-z]+$/, "")) || l.includes("cco-ephemeral"));
+      probes.add(
+        g,
+        `systemd-analyze verify ${unit}`,
+        "exit 0, no warnings about it",
+        `exit ${r.status} ${own.join(" ")}`,
+        r.status === 0 && own.length === 0,
+      );
     }
     const dropins = ct.must("systemctl show -P DropInPaths actions-runner.service").trim();
-    probes.add(g, "the drop-in is loaded", "cco-ephemeral.conf", dropins, dropins.endsWith("actions-runner.service.d/cco-ephemeral.conf"));
+    probes.add(
+      g,
+      "the drop-in is loaded",
+      "cco-ephemeral.conf",
+      dropins,
+      dropins.endsWith("actions-runner.service.d/cco-ephemeral.conf"),
+    );
     expectGroup(g);
   });
 
@@ -497,15 +798,38 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     const idle = gh.listed().find((r) => r.sessionAt !== undefined && r.jobId === undefined)!;
     const g = "controller stop";
     controller!.kill("SIGTERM");
-    await new Promise<void>((resolve) => (controller!.exitCode !== null ? resolve() : controller!.once("exit", () => resolve())));
+    await new Promise<void>((resolve) =>
+      controller!.exitCode !== null ? resolve() : controller!.once("exit", () => resolve()),
+    );
     probes.add(g, "the controller exits 0", "0", String(controller!.exitCode), controller!.exitCode === 0);
-    probes.add(g, "the idle runner was removed by DELETE", "removed by delete", `${idle.name}: ${idle.removedBy}`, idle.removedBy === "delete");
-    const stops = readFileSync(pctLog, "utf8").split("\n").filter((l) => / stop /.test(l)).map((l) => Number(l.split(" ")[0]) * 1000);
+    probes.add(
+      g,
+      "the idle runner was removed by DELETE",
+      "removed by delete",
+      `${idle.name}: ${idle.removedBy}`,
+      idle.removedBy === "delete",
+    );
+    const stops = readFileSync(pctLog, "utf8")
+      .split("\n")
+      .filter((l) => / stop /.test(l))
+      .map((l) => Number(l.split(" ")[0]) * 1000);
     const lastStop = stops.at(-1) ?? 0;
-    probes.add(g, "removed before pct stop", "DELETE time < stop time", `${idle.removedAt} < ${lastStop}`, idle.removedAt !== undefined && idle.removedAt <= lastStop);
+    probes.add(
+      g,
+      "removed before pct stop",
+      "DELETE time < stop time",
+      `${idle.removedAt} < ${lastStop}`,
+      idle.removedAt !== undefined && idle.removedAt <= lastStop,
+    );
     const status = pct("status", String(VMID)).stdout.trim();
     probes.add(g, "the container is stopped", "status: stopped", status, status === "status: stopped");
-    probes.add(g, "GitHub lists no runner of ours (no offline ghost)", "0", String(gh.listed().length), gh.listed().length === 0);
+    probes.add(
+      g,
+      "GitHub lists no runner of ours (no offline ghost)",
+      "0",
+      String(gh.listed().length),
+      gh.listed().length === 0,
+    );
     expectGroup(g);
   });
 });
