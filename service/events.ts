@@ -13,7 +13,11 @@ import { z } from "zod";
 
 export const EVENT_VERSION = 1;
 export const EVENT_TYPES = ["job_started", "job_completed", "heartbeat"] as const;
-export const JOB_RESULTS = ["succeeded", "failed", "cancelled"] as const;
+/**
+ * `unknown`: the job hook found no final job state in the runner's Worker log
+ * (infra/runners/files/job-hook.sh); counted as completed, under no result.
+ */
+export const JOB_RESULTS = ["succeeded", "failed", "cancelled", "unknown"] as const;
 /** What a heartbeat may say of the runner's listener (the Actions runner service). */
 export const LISTENER_STATES = ["running", "stopped", "failed", "refused"] as const;
 /** Longest runner, repository, workflow or job name accepted (UTF-16 units). */
@@ -177,7 +181,7 @@ export function validEventTime(o: unknown): number {
     if (type !== "job_started" && type !== "job_completed") return NaN;
     if (!isName(e.repo) || !REPO_NAME.test(e.repo) || !isName(e.workflow) || !isName(e.job)) return NaN;
     if (!isPositiveInt(e.runId) || !isPositiveInt(e.runAttempt)) return NaN;
-    if (type === "job_completed" && e.result !== "succeeded" && e.result !== "failed" && e.result !== "cancelled") {
+    if (type === "job_completed" && e.result !== "succeeded" && e.result !== "failed" && e.result !== "cancelled" && e.result !== "unknown") {
       return NaN;
     }
   }

@@ -190,6 +190,8 @@ export interface Snapshot {
   /** Null unless the service polls GitHub (STATS_GITHUB_TOKEN). */
   github: GitHubStats | null;
   jobs: JobCounts & {
+    /** Completed, but the hook could not tell with what result (`result: "unknown"`). */
+    unknown: number;
     /** Started more than 5 days ago and never completed. */
     abandoned: number;
   };
@@ -307,6 +309,8 @@ export class Aggregator {
   private running = 0;
   private abandoned = 0;
   private readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
+  /** Completions whose hook could not tell the result (see JOB_RESULTS). */
+  private unknownResults = 0;
   private readonly durations = new DurationStats();
   private readonly runners = new Map<string, RunnerState>();
   private readonly repos = new Map<string, RepoStats>();
@@ -497,11 +501,15 @@ export class Aggregator {
     this.timeline.completion(ms, result);
     if (ms >= this.lastCompletion.ms) this.lastCompletion = { ms, e, job: null };
     this.completed++;
-    this.results[result]++;
     runner.completed++;
-    runner[result]++;
     repo.completed++;
-    repo[result]++;
+    if (result === "unknown") {
+      this.unknownResults++;
+    } else {
+      this.results[result]++;
+      runner[result]++;
+      repo[result]++;
+    }
     this.noteLastJob(runner, e, ms);
   }
 
@@ -872,6 +880,7 @@ export class Aggregator {
         completed: this.completed,
         running: this.running,
         ...this.results,
+        unknown: this.unknownResults,
         abandoned: this.abandoned,
       },
       durationSeconds: this.durations.summary(),

@@ -121,11 +121,11 @@ export class Timeline {
     if (s >= 0) this.started[s]!++;
   }
 
-  completion(ms: number, result: ResultKey): void {
+  completion(ms: number, result: ResultKey | "unknown"): void {
     const s = this.slot(ms);
     if (s < 0) return;
     this.completed[s]!++;
-    this[result][s]!++;
+    if (result !== "unknown") this[result][s]!++;
   }
 
   /** A job whose start and end are both known (in either order of arrival). */

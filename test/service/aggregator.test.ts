@@ -17,13 +17,22 @@ describe("aggregator: statistics from events", () => {
       completed({ runId: 2, runner: "runner-02" }, 70, "failed"),
       started({ runId: 3, repo: "brentley/other" }, 100),
     ]);
-    expect(s.jobs).to.deep.equal({ started: 3, completed: 2, running: 1, succeeded: 1, failed: 1, cancelled: 0, abandoned: 0 });
+    expect(s.jobs).to.deep.equal({ started: 3, completed: 2, running: 1, succeeded: 1, failed: 1, cancelled: 0, unknown: 0, abandoned: 0 });
     expect(s.durationSeconds).to.include({ count: 2, p50: 60, p95: 250.5, max: 250.5 });
     expect(s.runners["runner-01"]).to.include({ started: 2, completed: 1, running: 1, busySeconds: 250.5 });
     expect(s.runners["runner-02"]).to.include({ started: 1, completed: 1, running: 0, failed: 1, busySeconds: 60 });
     expect(s.repos["brentley/cco"]).to.include({ completed: 2, failed: 1 });
     expect(s.repos["brentley/other"]).to.include({ started: 1, completed: 0 });
     expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0, dropped: { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 } });
+  });
+
+  it("counts a completion whose result the hook could not tell as completed, under no result", () => {
+    // job-hook.sh reports "unknown" when the Worker log holds no final job state (issue 13).
+    const s = snap([started({ runId: 1 }, 0), completed({ runId: 1 }, 30, "unknown")]);
+    expect(s.jobs).to.deep.include({ started: 1, completed: 1, running: 0, succeeded: 0, failed: 0, cancelled: 0, unknown: 1 });
+    expect(s.durationSeconds).to.include({ count: 1, max: 30 });
+    expect(s.runners["runner-01"]).to.include({ completed: 1, succeeded: 0, failed: 0, cancelled: 0 });
+    expect(s.events.rejected).to.equal(0);
   });
 
   it("tells jobs apart by repo, run, attempt, job and runner", () => {
