@@ -258,7 +258,7 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     const tarball = join(tmp, "actions-runner.tar.gz");
     must("tar", ["-czf", tarball, "-C", join(LXC_DIR, "runner-stub"), "."]);
     const files = join(tmp, "files.tar.gz");
-    must("tar", ["-czf", files, "-C", RUNNER_FILES, "lib.sh", "ephemeral", "units/actions-runner.service"]);
+    must("tar", ["-czf", files, "-C", RUNNER_FILES, "lib.sh", "runner-env.sh", "ephemeral", "units/actions-runner.service"]);
     ct.must("mkdir -p /root/stage && base64 -d | tar -xz -C /root/stage", {
       input: readFileSync(files).toString("base64"),
     });
@@ -275,6 +275,8 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
         // What config.sh leaves beside the runner: .env (env.sh), read by run.sh's runner.
         `printf 'LANG=C.UTF-8\\n' | runuser -u runner -- tee ${RD}/.env > /dev/null`,
         "install -D -m 644 /root/stage/lib.sh /opt/cco/lib.sh",
+        // actions-runner.service writes .env from it before every start (provision.sh installs it so).
+        "install -D -m 755 /root/stage/runner-env.sh /opt/cco/runner-env.sh",
         "install -D -m 644 /root/stage/units/actions-runner.service /etc/systemd/system/actions-runner.service",
         // The egress rules are the other LXC test's: a no-op unit of the same name (actions-runner.service requires it).
         "printf '[Unit]\\nDescription=stand-in\\n[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/true\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cco-egress.service",
