@@ -272,11 +272,14 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
         "useradd --create-home --home-dir /home/runner --shell /bin/bash runner",
         `install -d -m 750 -o runner -g runner ${RD}`,
         `runuser -u runner -- tar -xzf /root/stage/actions-runner.tar.gz -C ${RD}`,
-        // What config.sh leaves beside the runner: .env (env.sh), read by run.sh's runner.
-        `printf 'LANG=C.UTF-8\\n' | runuser -u runner -- tee ${RD}/.env > /dev/null`,
         "install -D -m 644 /root/stage/lib.sh /opt/cco/lib.sh",
-        // actions-runner.service writes .env from it before every start (provision.sh installs it so).
+        // actions-runner.service writes .env from it before every start (provision.sh installs it so);
+        // the snapshot's .env is what it writes
         "install -D -m 755 /root/stage/runner-env.sh /opt/cco/runner-env.sh",
+        // (as the unit runs it: the unit's environment, LANG from the system locale as systemd sets it).
+        "runuser -u runner -- env -i \"$(grep -m1 '^LANG=' /etc/default/locale 2>/dev/null || echo LANG=C.UTF-8)\"" +
+          " ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/cco/job-started.sh ACTIONS_RUNNER_HOOK_JOB_COMPLETED=/opt/cco/job-completed.sh" +
+          ` ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1 RUNNER_DIR=${RD} /opt/cco/runner-env.sh`,
         "install -D -m 644 /root/stage/units/actions-runner.service /etc/systemd/system/actions-runner.service",
         // The egress rules are the other LXC test's: a no-op unit of the same name (actions-runner.service requires it).
         "printf '[Unit]\\nDescription=stand-in\\n[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/true\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/cco-egress.service",
