@@ -306,15 +306,18 @@ export function planConfig(stackName: string, set: Record<string, string> = {}):
   const stack = readStackFile(stackName);
   const values = { ...stack.values };
   for (const [k, v] of Object.entries(set)) values[k.includes(":") ? k : `${project}:${k}`] = v;
-  // Secrets: whatever the environment provides is not used; placeholders stand in.
+  // Secrets: whatever the environment provides is not used; placeholders stand in,
+  // for the required ones and for every value the stack file holds encrypted
+  // (e.g. proxmoxve:password of a Docker-in-jobs stack), which the plan cannot read.
+  const secretKeys = [...new Set([...Object.keys(REQUIRED_SECRETS), ...stack.encrypted])];
   const placeholders: string[] = [];
-  for (const key of Object.keys(REQUIRED_SECRETS)) {
+  for (const key of secretKeys) {
     if (values[key] === undefined) {
       values[key] = `PLACEHOLDER-${key.replace(":", "-").toUpperCase()}`;
       placeholders.push(key);
     }
   }
-  return { project, values, secretKeys: [...Object.keys(REQUIRED_SECRETS), ...stack.encrypted], placeholders };
+  return { project, values, secretKeys, placeholders };
 }
 
 async function main(argv: string[]): Promise<number> {
