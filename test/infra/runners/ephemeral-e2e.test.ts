@@ -160,6 +160,9 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
   this.timeout(20 * 60_000);
 
   const probes = new Probes("Ephemeral LXC end-to-end probes");
+  /** A probe on what a job or root reported under `key`: it holds when the report is exactly `want`. */
+  const reported = (g: string, from: Map<string, string>, name: string, key: string, want: string) =>
+    probes.add(g, name, want, from.get(key) ?? "", from.get(key) === want);
   const ct = new Container(LXCPATH, String(VMID));
   const addedIdLines: string[] = [];
   let tmp = "";
@@ -477,54 +480,19 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
       `exit ${h.get("replay-exit")}; ${h.get("replay-log")}`,
       h.get("replay-exit") === "1" && (h.get("replay-log") ?? "").includes("409"),
     );
-    probes.add(
-      g,
-      "plant a config for the next life in /run/cco/jit",
-      "refused",
-      h.get("plant-handoff") ?? "",
-      h.get("plant-handoff") === "refused",
-    );
-    probes.add(
-      g,
-      "(root in the container planted cron, at and a system unit while it waited)",
-      "yes",
-      h.get("root-planted") ?? "",
-      h.get("root-planted") === "yes",
-    );
+    reported(g, h, "plant a config for the next life in /run/cco/jit", "plant-handoff", "refused");
+    reported(g, h, "(root in the container planted cron, at and a system unit while it waited)", "root-planted", "yes");
     expectGroup(g);
 
     g = "the next job on the same container (life 2) finds none of it";
     const absent = (k: string, name: string) =>
       probes.add(g, name, "absent", i.get(k) ?? "(not reported)", i.get(k) === "absent");
-    probes.add(
-      g,
-      "background process (RUNNER_TRACKING_ID set)",
-      "none",
-      i.get("bg-tracked") ?? "",
-      i.get("bg-tracked") === "none",
-    );
-    probes.add(
-      g,
-      "background process (RUNNER_TRACKING_ID unset, own session)",
-      "none",
-      i.get("bg-untracked") ?? "",
-      i.get("bg-untracked") === "none",
-    );
-    probes.add(
-      g,
-      "the loop retrying the copied credential",
-      "none",
-      i.get("bg-credential-loop") ?? "",
-      i.get("bg-credential-loop") === "none",
-    );
-    for (const k of [...i.keys()].filter((k) => k.startsWith("file:"))) absent(k, `file ${k.slice(5)}`);
-    probes.add(
-      g,
-      "files checked: home, work dir, /tmp, /var/tmp, /dev/shm",
-      "5",
-      String([...i.keys()].filter((k) => k.startsWith("file:")).length),
-      [...i.keys()].filter((k) => k.startsWith("file:")).length === 5,
-    );
+    reported(g, i, "background process (RUNNER_TRACKING_ID set)", "bg-tracked", "none");
+    reported(g, i, "background process (RUNNER_TRACKING_ID unset, own session)", "bg-untracked", "none");
+    reported(g, i, "the loop retrying the copied credential", "bg-credential-loop", "none");
+    const files = [...i.keys()].filter((k) => k.startsWith("file:"));
+    for (const k of files) absent(k, `file ${k.slice(5)}`);
+    probes.add(g, "files checked: home, work dir, /tmp, /var/tmp, /dev/shm", "5", String(files.length), files.length === 5);
     probes.add(
       g,
       "systemd --user unit",
@@ -704,28 +672,10 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
   it("root's view of a later life: no cron entry, at job, system unit or process of the hostile life", function () {
     const g = "a later life, as root sees it";
     const look = parseReport(ct.must(ROOT_LOOK));
-    probes.add(
-      g,
-      "runner's crontab (crontab -l -u runner)",
-      "no crontab for runner",
-      look.get("runner-crontab") ?? "",
-      look.get("runner-crontab") === "no crontab for runner",
-    );
-    probes.add(
-      g,
-      "root's crontab",
-      "no crontab for root",
-      look.get("root-crontab") ?? "",
-      look.get("root-crontab") === "no crontab for root",
-    );
+    reported(g, look, "runner's crontab (crontab -l -u runner)", "runner-crontab", "no crontab for runner");
+    reported(g, look, "root's crontab", "root-crontab", "no crontab for root");
     probes.add(g, "at jobs (atq)", "0", look.get("at") ?? "", look.get("at") === "0");
-    probes.add(
-      g,
-      "files in /var/spool/cron (crontabs, atjobs; not at's .SEQ)",
-      "0",
-      look.get("spools") ?? "",
-      look.get("spools") === "0",
-    );
+    reported(g, look, "files in /var/spool/cron (crontabs, atjobs; not at's .SEQ)", "spools", "0");
     probes.add(
       g,
       "the system unit root enabled",
