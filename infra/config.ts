@@ -97,8 +97,13 @@ export const REQUIRED_SECRETS = {
 
 /** Secret keys: only ever read as secrets (pulumi config set --secret), never validated as text. */
 export const SECRET_KEYS = {
-  sshPrivateKey: "Private half of the provisioning SSH key (OpenSSH format); set with --secret",
+  sshPrivateKey: "Private half of the provisioning SSH key (OpenSSH or PEM format; the public half is derived from it); set with --secret",
 } as const;
+
+/** Keys that are gone, and what to do instead (a stack that still sets one is refused with this). */
+const REMOVED_KEYS: Record<string, string> = {
+  sshPublicKey: "the public key is derived from the secret sshPrivateKey now, so the two cannot disagree; remove it: pulumi config rm cco-infra:sshPublicKey",
+};
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -207,9 +212,6 @@ export const CONFIG_KEYS = {
   // SSH
   sshUser: key("string", "User Pulumi provisions the containers as over SSH (root: Proxmox installs the key for root only)", "root", "root",
     z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/)),
-  sshPublicKey: key<string>("string", "Public half of the provisioning key (the private half is the secret sshPrivateKey)", undefined,
-    "an OpenSSH public key (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa)",
-    z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/)),
   // The stats service
   statsVmId: integer("vmId of the stats service's container", 210, 100, 999_999_999, "", "outside the runners' ten"),
   statsNode: key("string", "Proxmox node of the stats service (empty: the first of proxmoxNodes)", "", "empty or a name from proxmoxNodes", z.string()),
@@ -296,7 +298,6 @@ export interface EgressConfig {
 
 export interface SshConfig {
   user: string;
-  publicKey: string;
 }
 
 export interface StatsConfig {
@@ -376,6 +377,9 @@ function decode(k: ConfigKey, raw: string): unknown {
 }
 
 function readValues(raw: Record<string, string | undefined>): Values {
+  for (const [k, instead] of Object.entries(REMOVED_KEYS)) {
+    if (raw[k] !== undefined) throw new ConfigError(k, raw[k], "nothing: the key was removed", instead);
+  }
   const unknown = Object.keys(raw).filter((k) => !(k in CONFIG_KEYS) && !(k in SECRET_KEYS) && raw[k] !== undefined);
   if (unknown.length > 0) {
     const k = unknown[0]!;
@@ -527,7 +531,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
     },
     egress: { domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs,
       extraCidrPorts: v.egressExtraCidrPorts.map(Number), logCollector: v.logCollector },
-    ssh: { user: v.sshUser, publicKey: v.sshPublicKey },
+    ssh: { user: v.sshUser },
     stats: {
       vmId: v.statsVmId,
       node: statsNode,

@@ -9,6 +9,7 @@ import { firewallNetwork } from "./firewall";
 import { CcoRepository } from "./github/repository";
 import { LxcTemplates } from "./proxmox/templates";
 import { RunnerFleet } from "./runners/fleet";
+import { SSH_PRIVATE_KEY, sshPublicKeyOf } from "./ssh";
 import { projectKeys } from "./stackfile";
 import { StatsService } from "./stats/service";
 
@@ -24,11 +25,14 @@ export function program(): StackOutputs {
   const all = pulumi.runtime.allConfig();
   const config = parseConfig(projectKeys(all, NAMESPACE));
   checkDockerLogin(config.runners.dockerInJobs, proxmoxLogin(all));
-  return declare(config);
+  // Read in clear only to derive the public half (which is no secret); the
+  // private key itself reaches the resources as a secret Output.
+  const sshPublicKey = sshPublicKeyOf(all[`${NAMESPACE}:${SSH_PRIVATE_KEY}`]);
+  return declare(config, sshPublicKey);
 }
 
-export function declare(config: InfraConfig): StackOutputs {
-  const sshPrivateKey = new pulumi.Config(NAMESPACE).requireSecret("sshPrivateKey");
+function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
+  const sshPrivateKey = new pulumi.Config(NAMESPACE).requireSecret(SSH_PRIVATE_KEY);
   const githubToken = new pulumi.Config("github").requireSecret("token");
 
   const repository = new CcoRepository("cco", {
@@ -46,7 +50,7 @@ export function declare(config: InfraConfig): StackOutputs {
     shared: config.proxmox.templateShared,
   });
   const proxmox = { datastore: config.proxmox.datastore, bridge: config.proxmox.bridge };
-  const ssh = { user: config.ssh.user, publicKey: config.ssh.publicKey, privateKey: sshPrivateKey };
+  const ssh = { user: config.ssh.user, publicKey: sshPublicKey, privateKey: sshPrivateKey };
   const firewall = firewallNetwork(config);
   const stats = new StatsService("cco-stats", {
     stats: config.stats,

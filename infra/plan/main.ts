@@ -11,9 +11,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { basename, dirname, join, normalize } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, REQUIRED_SECRETS } from "../config";
+import { ConfigError, NAMESPACE, REQUIRED_SECRETS } from "../config";
 import { renderPveFirewall, type FirewallRule } from "../firewall";
 import { BUNDLE_ROOT } from "../provisioning";
+import { placeholderPrivateKey, SSH_PRIVATE_KEY } from "../ssh";
 import { PROJECT_ROOT, readStackFile } from "../stackfile";
 import { parseCommandLine, runCli, UsageError, type CliSpec } from "../tools/cli";
 import { ArchiveValue, AssetValue, SecretValue, settle, startRecording, type PlannedResource } from "./recorder";
@@ -309,11 +310,12 @@ export function planConfig(stackName: string, set: Record<string, string> = {}):
   // Secrets: whatever the environment provides is not used; placeholders stand in,
   // for the required ones and for every value the stack file holds encrypted
   // (e.g. proxmoxve:password of a Docker-in-jobs stack), which the plan cannot read.
+  // The SSH key's stands in as a real key, as the program derives its public half.
   const secretKeys = [...new Set([...Object.keys(REQUIRED_SECRETS), ...stack.encrypted])];
   const placeholders: string[] = [];
   for (const key of secretKeys) {
     if (values[key] === undefined) {
-      values[key] = `PLACEHOLDER-${key.replace(":", "-").toUpperCase()}`;
+      values[key] = key === `${NAMESPACE}:${SSH_PRIVATE_KEY}` ? placeholderPrivateKey("cco-infra offline plan") : `PLACEHOLDER-${key.replace(":", "-").toUpperCase()}`;
       placeholders.push(key);
     }
   }

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { settle, startRecording, type PlanRecorder } from "../../infra/plan/recorder";
 import { program } from "../../infra/program";
 import { readStackFile } from "../../infra/stackfile";
-import { TEST_SECRETS, TEST_SSH_KEY } from "./program";
+import { TEST_SECRETS } from "./program";
 
 export interface Declared {
   resource: pulumi.Resource;
@@ -43,9 +43,9 @@ export function stackConfig(stack: string, set: Record<string, string | undefine
   return { ...readStackFile(stack).values, ...TEST_SECRETS, ...set };
 }
 
-/** The smallest config the program runs with: test secrets, test key, defaults otherwise. */
+/** The smallest config the program runs with: test secrets, defaults otherwise. */
 export function testConfig(set: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return { "github:owner": "brentley", ...TEST_SECRETS, "cco-infra:sshPublicKey": TEST_SSH_KEY, ...set };
+  return { "github:owner": "brentley", ...TEST_SECRETS, ...set };
 }
 
 export function find(declared: Declared[], type: string, name: string): Declared {

@@ -23,10 +23,10 @@ import {
 import type * as grpcTypes from "@grpc/grpc-js";
 import * as analyzerPb from "@pulumi/pulumi/proto/analyzer_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
-import { REQUIRED_SECRETS } from "../../infra/config";
+import { planConfig } from "../../infra/plan/main";
 import { ArchiveValue, AssetValue, reveal, SecretValue, settle, startRecording, type PlannedResource } from "../../infra/plan/recorder";
 import { program } from "../../infra/program";
-import { PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
+import { PROJECT_ROOT } from "../../infra/stackfile";
 
 /** A resource as a policy pack is handed it. `props` may hold SecretValue/AssetValue/ArchiveValue. */
 export interface PackResource {
@@ -153,12 +153,8 @@ const PROJECT = "cco-infra";
 
 /** The program for a committed stack, as `npm run plan` runs it, turned into what a policy pack sees. */
 export async function planFor(stack: string, set: Record<string, string> = {}): Promise<PackResource[]> {
-  const file = readStackFile(stack);
-  const values: Record<string, string> = { ...file.values };
   // A key with a namespace ("proxmoxve:username") is set as it is; others are the project's.
-  for (const [k, v] of Object.entries(set)) values[k.includes(":") ? k : `${PROJECT}:${k}`] = v;
-  for (const key of Object.keys(REQUIRED_SECRETS)) values[key] ??= `PLACEHOLDER-${key}`;
-  const secretKeys = [...Object.keys(REQUIRED_SECRETS), ...file.encrypted];
+  const { values, secretKeys } = planConfig(stack, set);
   const recorder = await startRecording(PROJECT, stack, values, secretKeys);
   program();
   await settle();

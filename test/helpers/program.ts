@@ -2,14 +2,18 @@
 import { parseConfig, type InfraConfig } from "../../infra/config";
 import { settle, startRecording, type PlanRecorder } from "../../infra/plan/recorder";
 import { program, type StackOutputs } from "../../infra/program";
+import { testKeyPair } from "./ssh";
 
-export const TEST_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB57RW9d/UH86wa7SOv4EQ9hjvlT9Pb9ClYl62A1YGgJ test";
+const TEST_KEY_PAIR = testKeyPair();
+/** The public half the program must derive from TEST_SECRETS' private key (without its comment). */
+export const TEST_SSH_KEY = TEST_KEY_PAIR.publicKey;
 
 /** The secrets a deploy sets, as the CLI would pass them. */
 export const TEST_SECRETS: Record<string, string> = {
   "github:token": "ghp_test-token",
   "proxmoxve:apiToken": "root@pam!cco=00000000-0000-0000-0000-000000000000",
-  "cco-infra:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----",
+  // Without the PEM's last newline, as `pulumi config get` gives a value back.
+  "cco-infra:sshPrivateKey": TEST_KEY_PAIR.privateKey.trimEnd(),
 };
 
 export interface ProgramRun {
@@ -27,20 +31,19 @@ export const ROOT_LOGIN: Record<string, string | undefined> = {
 
 /**
  * `raw` is the project's config (keys without namespace), as strings; the
- * SSH public key is filled in unless given. `other` sets other namespaces'
- * keys ("ns:key"; undefined leaves one out).
+ * test secrets are filled in. `other` sets other namespaces' keys, and the
+ * secrets ("ns:key"; undefined leaves one out).
  */
 export async function runProgram(raw: Record<string, string> = {}, stack = "test", other: Record<string, string | undefined> = {}): Promise<ProgramRun> {
-  const project = { sshPublicKey: TEST_SSH_KEY, ...raw };
   const values: Record<string, string> = { "github:owner": "brentley", ...TEST_SECRETS };
   for (const [k, v] of Object.entries(other)) {
     if (v === undefined) delete values[k];
     else values[k] = v;
   }
-  for (const [k, v] of Object.entries(project)) values[`cco-infra:${k}`] = v;
+  for (const [k, v] of Object.entries(raw)) values[`cco-infra:${k}`] = v;
   const secrets = [...Object.keys(TEST_SECRETS), "proxmoxve:password"].filter((k) => k in values);
   const recorder = await startRecording("cco-infra", stack, values, secrets);
   const outputs = program();
   await settle();
-  return { recorder, outputs, config: parseConfig(project) };
+  return { recorder, outputs, config: parseConfig(raw) };
 }

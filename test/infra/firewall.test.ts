@@ -2,9 +2,8 @@ import { expect } from "chai";
 import { BlockList, isIPv6 } from "node:net";
 import { parseConfig, type InfraConfig } from "../../infra/config";
 import { firewallNetwork, firewallOptions, firewallRules, renderPveFirewall, type FirewallRule } from "../../infra/firewall";
-import { TEST_SSH_KEY } from "../helpers/program";
 
-const config = (extra: Record<string, string> = {}): InfraConfig => parseConfig({ sshPublicKey: TEST_SSH_KEY, ...extra });
+const config = (extra: Record<string, string> = {}): InfraConfig => parseConfig(extra);
 
 interface Packet {
   type: "in" | "out";
@@ -95,7 +94,7 @@ describe("infra: the Proxmox firewall of each container", () => {
   });
 
   it("renders the settings as Proxmox's <vmid>.fw file", () => {
-    const text = renderPveFirewall(firewallOptions() as Record<string, unknown>, runner);
+    const text = renderPveFirewall(firewallOptions(), runner);
     expect(text).to.match(/^\[OPTIONS\]\nenable: 1\npolicy_in: DROP\npolicy_out: DROP\n/);
     expect(text).to.include("IN ACCEPT -source 192.168.1.0/24 -p tcp -dport 22 # SSH from the admin block only");
     expect(text).to.include("OUT ACCEPT -p tcp -dport 80,443 #");

@@ -8,7 +8,7 @@ import { jsonResource, PLAN_MARKER, planConfig } from "../../infra/plan/main";
 import { settle, startRecording, type PlannedOptions } from "../../infra/plan/recorder";
 import { PROJECT_ROOT } from "../../infra/stackfile";
 import { program } from "../../infra/program";
-import { TEST_SECRETS, TEST_SSH_KEY } from "../helpers/program";
+import { TEST_SECRETS } from "../helpers/program";
 import { useTempDir } from "../helpers/tmp";
 import { runTool, type ToolRun } from "../helpers/tool";
 
@@ -207,7 +207,7 @@ describe("plan: evaluating the program writes nothing into the source tree", fun
 
 describe("program: nothing is registered when config is bad", () => {
   it("throws the ConfigError before declaring any resource", async () => {
-    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:sshPublicKey": TEST_SSH_KEY, "cco-infra:runnerCount": "11" });
+    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:runnerCount": "11" });
     expect(() => program()).to.throw(ConfigError, /cco-infra:runnerCount = 11/);
     await settle();
     expect(recorder.resources).to.deep.equal([]);
@@ -216,5 +216,11 @@ describe("program: nothing is registered when config is bad", () => {
     program();
     await settle();
     expect(recorder.resources.length).to.be.greaterThan(5);
+  });
+  it("refuses a private SSH key it cannot derive the public half from, before declaring anything", async () => {
+    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:sshPrivateKey": "not a key" });
+    expect(() => program()).to.throw(ConfigError, /^Invalid config cco-infra:sshPrivateKey = "\[secret\]" \(not a private key/);
+    await settle();
+    expect(recorder.resources).to.deep.equal([]);
   });
 });

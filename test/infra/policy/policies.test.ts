@@ -15,7 +15,6 @@ import {
 } from "../../../infra/policy/policies";
 import { DOCKER_TAG as PROGRAM_DOCKER_TAG } from "../../../infra/runners/fleet";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
-import { TEST_SSH_KEY } from "../../helpers/program";
 import { evaluate, planFor, type PackResource, type Violation } from "../../helpers/policy";
 
 const STACK = "prod";
@@ -350,11 +349,11 @@ describe("policy pack: the committed config", () => {
 
   it("has every secret the program needs named as a credential, so it could never pass in clear", () => {
     for (const key of Object.keys(REQUIRED_SECRETS)) expect(plainSecretKeys(`config:\n  ${key}: x\n`), key).to.deep.equal([key]);
-    expect(plainSecretKeys("config:\n  cco-infra:sshPublicKey: ssh-ed25519 AAAA x\n  proxmoxve:insecure: 'true'\n")).to.deep.equal([]);
+    expect(plainSecretKeys("config:\n  cco-infra:sshUser: root\n  proxmoxve:insecure: 'true'\n")).to.deep.equal([]);
   });
 
   it("uses the program's limits: runner count, size floors and the Docker tag", () => {
-    const ok = (raw: Record<string, string>) => () => parseConfig({ sshPublicKey: TEST_SSH_KEY, ...raw });
+    const ok = (raw: Record<string, string>) => () => parseConfig(raw);
     expect(ok({ runnerCount: String(RUNNER_COUNT.min) })).to.not.throw();
     expect(ok({ runnerCount: String(RUNNER_COUNT.max) })).to.not.throw();
     expect(ok({ runnerCount: String(RUNNER_COUNT.min - 1) })).to.throw(/runnerCount/);

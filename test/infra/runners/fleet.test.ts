@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { AssetValue, ArchiveValue, reveal, SecretValue, type PlannedResource } from "../../../infra/plan/recorder";
-import { ROOT_LOGIN, runProgram } from "../../helpers/program";
+import { ROOT_LOGIN, runProgram, TEST_SSH_KEY } from "../../helpers/program";
 
 const T = {
   container: "proxmoxve:index/containerLegacy:ContainerLegacy",
@@ -38,7 +38,8 @@ describe("runners: the fleet under mocks", function () {
         expect(inputs.tags.every((t: string) => t === t.toLowerCase())).to.equal(true);
         expect(inputs.description).to.include(c.name);
         expect(inputs.initialization.ipConfigs[0]!.ipv4).to.deep.equal({ address: `192.168.1.${200 + i}/24`, gateway: "192.168.1.1" });
-        expect(inputs.initialization.userAccount.keys[0]).to.match(/^ssh-ed25519 /);
+        // The public half of the configured private key, derived by the program.
+        expect(inputs.initialization.userAccount.keys).to.deep.equal([`${TEST_SSH_KEY} cco-provisioning`]);
         expect(inputs.networkInterfaces[0]).to.include({ firewall: true, bridge: "vmbr0" });
         expect(inputs.operatingSystem.templateFileId).to.equal("lxc-template-pve-id");
         expect(c.parentType).to.equal("cco:proxmox:ProvisionedContainer");
@@ -227,7 +228,7 @@ describe("runners: the fleet under mocks", function () {
           } else walk(`${where}.${k}`, x);
         }
       } else if (typeof v === "string") {
-        expect(v, where).to.not.match(/ghp_test-token|BEGIN OPENSSH PRIVATE KEY/);
+        expect(v, where).to.not.match(/ghp_test-token|PRIVATE KEY-----/);
       }
     };
     for (const r of recorder.resources) walk(`${r.type} ${r.name}`, r.inputs);
