@@ -85,6 +85,9 @@ export function isRunnerContainer(type: string, urn: string): boolean {
 type Props = Record<string, unknown>;
 const obj = (v: unknown): Props => (v !== null && typeof v === "object" ? (v as Props) : {});
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** A property value as a message shows it: a number or text as it is, anything else as JSON, nothing as `none`. */
+const shown = (v: unknown, none = "no"): string =>
+  v === undefined || v === null || v === UNKNOWN ? none : typeof v === "number" || typeof v === "string" ? String(v) : JSON.stringify(v);
 
 /** @pulumi/policy hands resources of one type to a resource policy through this guard. */
 function onlyType(type: string, check: (props: Props, args: ResourceValidationArgs, report: ReportViolation) => void) {
@@ -113,13 +116,13 @@ export function validateRunnerSize(props: Props, args: ResourceValidationArgs, r
   const disk = obj(props.disk).size;
   const below = (value: unknown, floor: number) => typeof value !== "number" || value < floor;
   if (below(cores, RUNNER_FLOORS.cores)) {
-    report(`Runner ${args.name} has ${String(cores ?? "no")} CPU cores (cpu.cores); runners need at least ${RUNNER_FLOORS.cores}.`);
+    report(`Runner ${args.name} has ${shown(cores)} CPU cores (cpu.cores); runners need at least ${RUNNER_FLOORS.cores}.`);
   }
   if (below(memory, RUNNER_FLOORS.memoryMb)) {
-    report(`Runner ${args.name} has ${String(memory ?? "no")} MB of memory (memory.dedicated); runners need at least ${RUNNER_FLOORS.memoryMb} MB.`);
+    report(`Runner ${args.name} has ${shown(memory)} MB of memory (memory.dedicated); runners need at least ${RUNNER_FLOORS.memoryMb} MB.`);
   }
   if (below(disk, RUNNER_FLOORS.diskGb)) {
-    report(`Runner ${args.name} has a ${String(disk ?? "no")} GB disk (disk.size); runners need at least ${RUNNER_FLOORS.diskGb} GB.`);
+    report(`Runner ${args.name} has a ${shown(disk)} GB disk (disk.size); runners need at least ${RUNNER_FLOORS.diskGb} GB.`);
   }
 }
 
@@ -171,35 +174,35 @@ export function validateRunnerIsolation(args: StackValidationArgs, report: Repor
   const options = args.resources.filter((r) => r.type === TYPES.firewallOptions);
   for (const c of runnerContainers(args.resources)) {
     const name = c.name;
-    const vmId = known(() => c.props.vmId);
-    const node = known(() => c.props.nodeName);
+    const vmId = known((): unknown => c.props.vmId);
+    const node = known((): unknown => c.props.nodeName);
 
-    const nics = list(known(() => c.props.networkInterfaces));
+    const nics = list(known((): unknown => c.props.networkInterfaces));
     if (nics.length === 0 || nics.some((n) => obj(n).firewall !== true)) {
       report(`Runner ${name}: every network interface needs firewall: true, or the Proxmox firewall does not filter its traffic.`, c.urn);
     }
 
     const mine = options.filter((o) => {
-      const id = known(() => o.props.containerId);
-      const on = known(() => o.props.nodeName);
+      const id = known((): unknown => o.props.containerId);
+      const on = known((): unknown => o.props.nodeName);
       // Not known in a first preview (the id may come from the container): matched by parent then.
       if (id === UNKNOWN || vmId === UNKNOWN) return o.parent !== undefined && o.parent.urn === c.parent?.urn;
       return id === vmId && (on === UNKNOWN || node === UNKNOWN || on === node);
     });
     if (mine.length === 0) {
-      report(`Runner ${name} (vmId ${String(vmId === UNKNOWN ? "?" : vmId)}) has no Proxmox firewall options (${TYPES.firewallOptions}) with containerId ${String(vmId === UNKNOWN ? "?" : vmId)}.`, c.urn);
+      report(`Runner ${name} (vmId ${shown(vmId, "?")}) has no Proxmox firewall options (${TYPES.firewallOptions}) with containerId ${shown(vmId, "?")}.`, c.urn);
     }
     for (const o of mine) {
-      const enabled = known(() => o.props.enabled);
+      const enabled = known((): unknown => o.props.enabled);
       if (enabled !== UNKNOWN && enabled !== true) {
         report(`Runner ${name}: its Proxmox firewall (${o.name}) must be enabled (enabled: true).`, o.urn);
       }
       for (const [key, fallback] of [["inputPolicy", "DROP"], ["outputPolicy", "ACCEPT"]] as const) {
         // Proxmox's own defaults apply when unset: DROP in, ACCEPT out.
-        const value = known(() => o.props[key]);
+        const value = known((): unknown => o.props[key]);
         const effective = value === undefined || value === null ? fallback : value;
         if (effective !== UNKNOWN && effective !== "DROP" && effective !== "REJECT") {
-          report(`Runner ${name}: its Proxmox firewall (${o.name}) must drop what its rules do not allow: ${key} is ${String(effective)}, expected DROP.`, o.urn);
+          report(`Runner ${name}: its Proxmox firewall (${o.name}) must drop what its rules do not allow: ${key} is ${shown(effective)}, expected DROP.`, o.urn);
         }
       }
     }
@@ -211,7 +214,7 @@ export function validateRunnerIsolation(args: StackValidationArgs, report: Repor
       report(`Runner ${name} has no provisioning step (${TYPES.remoteCommand} "${name}-provision" beside the container): its egress allowlist would never be installed.`, c.urn);
       continue;
     }
-    const create = known(() => provision.props.create);
+    const create = known((): unknown => provision.props.create);
     if (create !== UNKNOWN && !(typeof create === "string" && /(^|[\s/])provision\.sh(\s|$|&|;)/.test(create))) {
       report(`Runner ${name}: ${provision.name} must run provision.sh (which installs cco-egress.service); it runs ${JSON.stringify(create)}.`, provision.urn);
     }
@@ -225,19 +228,19 @@ export function validateRepositoryPrivate(props: Props, args: ResourceValidation
   // `private` is the provider's deprecated spelling; visibility wins when both are set.
   const visibility = props.visibility ?? (props.private === true ? "private" : undefined);
   if (visibility !== "private") {
-    report(`Repository ${String(props.name ?? args.name)} must be private (visibility: "private"); it is ${JSON.stringify(visibility ?? "public (unset)")}.`);
+    report(`Repository ${shown(props.name ?? args.name)} must be private (visibility: "private"); it is ${JSON.stringify(visibility ?? "public (unset)")}.`);
   }
 }
 
 function protectsMainWithReview(r: PolicyResource): boolean | typeof UNKNOWN {
   if (r.type === TYPES.branchProtection) {
-    const pattern = known(() => r.props.pattern);
+    const pattern = known((): unknown => r.props.pattern);
     const reviews = known(() => list(r.props.requiredPullRequestReviews));
     if (pattern === UNKNOWN || reviews === UNKNOWN) return UNKNOWN;
     return pattern === PROTECTED_BRANCH && reviews.some((x) => Number(obj(x).requiredApprovingReviewCount ?? 0) >= 1);
   }
-  const enforcement = known(() => r.props.enforcement);
-  const target = known(() => r.props.target);
+  const enforcement = known((): unknown => r.props.enforcement);
+  const target = known((): unknown => r.props.target);
   const includes = known(() => list(obj(obj(r.props.conditions).refName).includes));
   const excludes = known(() => list(obj(obj(r.props.conditions).refName).excludes));
   const count = known(() => obj(obj(r.props.rules).pullRequest).requiredApprovingReviewCount);
@@ -258,9 +261,9 @@ export function validateMainProtected(args: StackValidationArgs, report: ReportV
     const beside = guards.filter((g) => g.parent?.urn === repo.parent?.urn);
     const verdicts = beside.map(protectsMainWithReview);
     if (verdicts.includes(true) || verdicts.includes(UNKNOWN)) continue;
-    const name = known(() => repo.props.name);
+    const name = known((): unknown => repo.props.name);
     report(
-      `Repository ${String(name === UNKNOWN ? repo.name : name)}: ${PROTECTED_BRANCH} must be protected with at least one approving review ` +
+      `Repository ${shown(name === UNKNOWN ? repo.name : name)}: ${PROTECTED_BRANCH} must be protected with at least one approving review ` +
         `(a ${TYPES.branchProtection} with pattern ${PROTECTED_BRANCH}, or an active ${TYPES.ruleset} on the default branch, with requiredApprovingReviewCount >= 1); ` +
         (beside.length === 0 ? "none is declared." : `${beside.map((g) => g.name).join(", ")} do not require a review of ${PROTECTED_BRANCH}.`),
       repo.urn,
@@ -290,7 +293,7 @@ export function plainSecretKeys(stackFileText: string): string[] {
       return;
     }
     const name = [key.split(":").pop() ?? key, ...path].join(".");
-    if (SECRET_NAME.test(name) && String(value) !== "") plain.push([key, ...path].join("."));
+    if (SECRET_NAME.test(name) && value !== "") plain.push([key, ...path].join("."));
   };
   for (const [key, value] of Object.entries(doc.config ?? {})) walk(key, value, []);
   return plain;

@@ -78,7 +78,8 @@ async function call(gh: GitHubEnv, method: string, path: string, json?: unknown)
 }
 
 function describe(body: unknown): string {
-  return typeof body === "object" && body && "message" in body ? String((body as { message: unknown }).message) : String(body ?? "");
+  const text = (v: unknown) => (v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v));
+  return typeof body === "object" && body && "message" in body ? text(body.message) : text(body);
 }
 
 /** A registration token (valid one hour), for config.sh. */
