@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { WINDOW_KEYS, type WindowKey } from "./aggregate/aggregator";
+import { WINDOW_KEYS, type SeriesPoint, type WindowKey } from "./aggregate/aggregator";
 import type { Published } from "./aggregate/engine";
 import { CredentialStore, type Principal } from "./credentials";
 import { ASSETS, PAGE_HEADERS, renderPage } from "./dashboard/page";
@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps): Hono {
     let page = pages.get(window);
     if (page?.published !== store.current) {
       const published = store.current;
-      page = { published, html: renderPage(published.snapshot, JSON.parse(store.series(window)), store.intervalMs, window) };
+      page = { published, html: renderPage(published.snapshot, JSON.parse(store.series(window)) as SeriesPoint[], store.intervalMs, window) };
       pages.set(window, page);
     }
     return new Response(page.html, { status: 200, headers: PAGE_HEADERS });

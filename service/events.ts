@@ -220,7 +220,8 @@ export interface Problem {
 /** A value as a short piece of JSON, for messages. */
 export function shown(x: unknown): string {
   if (x === undefined) return "nothing";
-  const text = JSON.stringify(x) ?? String(x);
+  // JSON.stringify gives undefined for what JSON cannot hold (a function, a symbol).
+  const text = JSON.stringify(x) ?? `a ${typeof x}`;
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

@@ -167,7 +167,7 @@ export class GitHubPoller {
       return cached;
     }
     if (!res.ok) throw new Error(`GET ${path} answered ${res.status}`);
-    const body = (await res.json()) as unknown;
+    const body: unknown = await res.json();
     const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1] ?? null;
     // The next page's URL is absolute: keep its path, so a test's base URL works too.
     const nextPath = next === null ? null : next.startsWith(this.config.apiUrl) ? next.slice(this.config.apiUrl.length) : new URL(next).pathname + new URL(next).search;

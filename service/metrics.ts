@@ -139,7 +139,7 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
   );
   registry.registerMetric(durationHistogram(store) as unknown as Metric);
 
-  const refused: Record<string, number> = Object.create(null);
+  const refused = Object.create(null) as Record<string, number>;
   const rejectedRequests = new Counter({
     name: "cco_ingest_requests_rejected_total",
     help: "POST /api/events requests refused, by reason (unauthorized, forged_runner, invalid, too_large, ...).",

@@ -43,7 +43,8 @@ export const FUTURE_TOLERANCE_MS = 15 * 60_000;
 export const OTHER = "(other)";
 
 /** What was let go, by reason. */
-export interface Dropped {
+/** A type, not an interface: Object.values and Object.entries of it are numbers. */
+export type Dropped = {
   /** Events stamped more than FUTURE_TOLERANCE_MS ahead of the service's clock. */
   future: number;
   /** Open jobs let go because their runner started more than LIMITS.openJobsPerRunner. */
@@ -54,7 +55,7 @@ export interface Dropped {
   repos: number;
   /** Job events whose job name is past LIMITS.jobNames, counted under OTHER. */
   jobNames: number;
-}
+};
 
 import { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
 export { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey };
@@ -843,7 +844,7 @@ export class Aggregator {
   snapshot(generatedAt: Date, status: SnapshotStatus, aggregation: AggregationInfo): Snapshot {
     this.expireAbandoned();
     const endMs = generatedAt.getTime();
-    const runners: Record<string, RunnerStats> = Object.create(null);
+    const runners = Object.create(null) as Record<string, RunnerStats>;
     for (const [name, r] of [...this.runners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       runners[name] = {
         started: r.started,
@@ -861,7 +862,7 @@ export class Aggregator {
         declared: this.declared === null || r.declared,
       };
     }
-    const repos: Record<string, RepoStats> = Object.create(null);
+    const repos = Object.create(null) as Record<string, RepoStats>;
     for (const [name, r] of [...this.repos].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       repos[name] = { ...r };
     }
