@@ -66,7 +66,7 @@ export function parseConfig(value: unknown): ControllerConfig {
   const issue = r.error.issues[0]!;
   const path = issue.path.join(".") || "(top level)";
   let got: unknown = value;
-  for (const k of issue.path) got = (got as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey];
+  for (const k of issue.path) got = (got as Record<PropertyKey, unknown> | undefined)?.[k];
   throw new Error(`Invalid controller config ${path} = ${JSON.stringify(got)}: ${issue.message}`);
 }
 

@@ -80,7 +80,7 @@ export class GitHubRunners {
     if (status !== 201)
       throw new GitHubError(
         status,
-        `generate-jitconfig for ${args.name}: HTTP ${status} ${String(body?.message ?? "")}`.trim(),
+        `generate-jitconfig for ${args.name}: HTTP ${status} ${messageOf(body)}`.trim(),
       );
     const id = body?.runner?.id;
     const encoded = body?.encoded_jit_config;
@@ -101,7 +101,13 @@ export class GitHubRunners {
     if (status === 422) return "busy";
     throw new GitHubError(
       status,
-      `remove runner ${id}: HTTP ${status} ${String((json as { message?: unknown } | undefined)?.message ?? "")}`.trim(),
+      `remove runner ${id}: HTTP ${status} ${messageOf(json)}`.trim(),
     );
   }
+}
+
+/** The `message` of a GitHub error answer, as text ("" when there is none). */
+function messageOf(json: unknown): string {
+  const message = (json as { message?: unknown } | undefined)?.message;
+  return message === undefined || message === null ? "" : typeof message === "string" ? message : JSON.stringify(message);
 }
