@@ -286,29 +286,15 @@ export function charts(series: readonly SeriesPoint[], window: WindowKey): Recor
   const clock = axisClock(window);
   const count = { format: formatDecimal, ceil: niceCeil };
   const time = { format: (v: number) => (v === 0 ? "0" : formatDuration(v)), ceil: niceSeconds };
+  const quantiles = (what: string, p50: (p: SeriesPoint) => number | null, p95: (p: SeriesPoint) => number | null) => [
+    { key: "p50", label: `p50 ${what}`, values: series.map(p50) },
+    { key: "p95", label: `p95 ${what}`, values: series.map(p95) },
+  ];
   return {
     "chart-running": timeChart("chart-running", times, [{ key: "running", label: "running jobs", values: series.map((p) => p.running) }], count, clock),
     "chart-rate": timeChart("chart-rate", times, [{ key: "rate", label: "jobs completed per minute", values: series.map((p) => p.completed / step) }], count, clock),
-    "chart-duration": timeChart(
-      "chart-duration",
-      times,
-      [
-        { key: "p50", label: "p50 duration", values: series.map((p) => p.p50) },
-        { key: "p95", label: "p95 duration", values: series.map((p) => p.p95) },
-      ],
-      time,
-      clock,
-    ),
-    "chart-queue": timeChart(
-      "chart-queue",
-      times,
-      [
-        { key: "p50", label: "p50 queue time", values: series.map((p) => p.queueP50) },
-        { key: "p95", label: "p95 queue time", values: series.map((p) => p.queueP95) },
-      ],
-      time,
-      clock,
-    ),
+    "chart-duration": timeChart("chart-duration", times, quantiles("duration", (p) => p.p50, (p) => p.p95), time, clock),
+    "chart-queue": timeChart("chart-queue", times, quantiles("queue time", (p) => p.queueP50, (p) => p.queueP95), time, clock),
   };
 }
 
