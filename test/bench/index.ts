@@ -174,7 +174,7 @@ async function benchCold(dir: string, lines: number, work: string): Promise<void
   const service: number[] = [];
   const startup: number[] = [];
   for (let r = 0; r < 3; r++) {
-    let t = performance.now();
+    const t = performance.now();
     await bareParse(dir);
     bare.push(performance.now() - t);
     const up = await timeToCount(empty, 0);

@@ -35,7 +35,7 @@ export function load(url: string, opts: LoadOptions): Promise<LoadResult> {
       { url, connections: opts.connections ?? 50, duration: opts.seconds },
       (err) => {
         clearInterval(poll);
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const sorted = Float64Array.from(latencies).sort();
         resolve({

@@ -70,14 +70,14 @@ export class FakeGitHubActions {
       }
       m = /^\/repos\/([^/]+\/[^/]+)\/actions\/runs\/(\d+)\/jobs$/.exec(url.pathname);
       if (m) {
-        const run = (this.runs.get(m[1]!) ?? []).find((r) => r.id === Number(m![2]));
+        const run = (this.runs.get(m[1]!) ?? []).find((r) => r.id === Number(m[2]));
         if (!run) return send(404, { message: "Not Found" });
         return answer({ total_count: run.jobs.length, jobs: paged(run.jobs) }, run.jobs.length);
       }
       return send(404, { message: "Not Found" });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {

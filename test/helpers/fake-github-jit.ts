@@ -103,7 +103,7 @@ export class FakeJitGitHub {
     this.rest = createServer((req, res) => void this.handleRest(req, res));
     this.broker = createServer((req, res) => void this.handleBroker(req, res));
     await new Promise<void>((resolve) => this.rest!.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.rest!.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${(this.rest.address() as AddressInfo).port}`;
     rmSync(this.socketPath, { force: true });
     await new Promise<void>((resolve) => this.broker!.listen(this.socketPath, resolve));
     // Container root is an unmapped host id there: the socket must be open to it.

@@ -212,10 +212,10 @@ export async function startPack(env: Record<string, string> = {}): Promise<Runni
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /^(\d+)\s*$/m.exec(out);
       if (m) resolve(Number(m[1]));
@@ -224,7 +224,7 @@ export async function startPack(env: Record<string, string> = {}): Promise<Runni
   });
   const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const call = <Req, Res>(fn: (req: Req, cb: (err: grpcTypes.ServiceError | null, res: Res) => void) => unknown, req: Req) =>
-    new Promise<Res>((resolve, reject) => fn.call(client, req, (err, res) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(res))));
+    new Promise<Res>((resolve, reject) => fn(req, (err, res) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(res))));
 
   const options = (r: PackResource) => {
     const o = new analyzerPb.AnalyzerResourceOptions();
@@ -251,14 +251,14 @@ export async function startPack(env: Record<string, string> = {}): Promise<Runni
   return {
     process: child,
     async info() {
-      const res = await call<InstanceType<typeof Empty>, analyzerPb.AnalyzerInfo>(client.getAnalyzerInfo, new Empty());
+      const res = await call<InstanceType<typeof Empty>, analyzerPb.AnalyzerInfo>(client.getAnalyzerInfo.bind(client), new Empty());
       return {
         name: res.getName(),
         policies: res.getPoliciesList().map((p) => ({ name: p.getName(), enforcementLevel: ENFORCEMENT[p.getEnforcementlevel()] ?? "?" })),
       };
     },
     async analyze(r) {
-      return diagnostics(await call(client.analyze, describe(new analyzerPb.AnalyzeRequest(), r)));
+      return diagnostics(await call(client.analyze.bind(client), describe(new analyzerPb.AnalyzeRequest(), r)));
     },
     async analyzeStack(resources) {
       const req = new analyzerPb.AnalyzeStackRequest();
@@ -269,7 +269,7 @@ export async function startPack(env: Record<string, string> = {}): Promise<Runni
           return a;
         }),
       );
-      return diagnostics(await call(client.analyzeStack, req));
+      return diagnostics(await call(client.analyzeStack.bind(client), req));
     },
     stop() {
       client.close();

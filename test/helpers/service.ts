@@ -51,7 +51,7 @@ export async function spawnService(
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );

@@ -211,7 +211,7 @@ describe("config: stack configuration", () => {
       expect(project.runtime.name).to.equal("nodejs");
       const declared = Object.keys(project.config);
       expect(declared).to.have.members([...Object.keys(CONFIG_KEYS), ...Object.keys(SECRET_KEYS)]);
-      for (const [k, spec] of Object.entries(project.config) as [string, Record<string, unknown>][]) {
+      for (const [k, spec] of Object.entries<Record<string, unknown>>(project.config)) {
         // Pulumi's project schema: these properties only, type from this set, items for arrays.
         expect(Object.keys(spec).every((p) => ["type", "description", "default", "items", "secret"].includes(p)), k).to.equal(true);
         expect(["string", "integer", "boolean", "array"]).to.include(spec.type);

@@ -116,8 +116,8 @@ describe("dashboard in chromium", function () {
       // Drawn from the events' own times: a service seconds old already shows the last hour's jobs.
       for (const [, d] of paths) expect(d, chart).to.match(/^M[\d.]+ [\d.]+L[\d.]+ [\d.]+/);
       const box = await boxOf(page, `#${chart} svg.plot`);
-      expect(box!.width, chart).to.be.greaterThan(200);
-      expect(box!.height, chart).to.be.greaterThan(100);
+      expect(box.width, chart).to.be.greaterThan(200);
+      expect(box.height, chart).to.be.greaterThan(100);
     }
 
     // The numbers are the API's (counts stay put once all events are read).
@@ -150,7 +150,7 @@ describe("dashboard in chromium", function () {
     expect(repos).to.have.deep.members(Object.entries(s.repos).map(([name, r]) => [name, formatCount(r.failed), formatCount(r.completed)]));
     // The last aggregation is shown in UTC (as the server rendered it) and its age.
     const [generated, shown] = await page.locator("#generated-at").evaluate((el) => [el.getAttribute("datetime")!, el.textContent!]);
-    expect(shown).to.equal(utcClock(generated!));
+    expect(shown).to.equal(utcClock(generated));
     expect(await page.locator("#age").textContent()).to.match(/^ \((just now|[\d.]+s ago)\)$/);
     expect(await page.locator("#offline").isHidden()).to.equal(true);
     expect(problems).to.deep.equal([]);
@@ -199,7 +199,7 @@ describe("dashboard in chromium", function () {
     expect((widths as number[])[0]).to.be.at.most((widths as number[])[1]!);
     // The stale runner's heartbeat is on screen, not in a column scrolled away.
     const hb = await boxOf(page, "#runner-rows tr.stale .heartbeat");
-    expect(hb!.x + hb!.width).to.be.at.most(390);
+    expect(hb.x + hb.width).to.be.at.most(390);
     expect(problems).to.deep.equal([]);
   });
 

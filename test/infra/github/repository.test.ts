@@ -50,7 +50,7 @@ describe("github: the repository component", function () {
     for (const f of recorder.ofType(T.file).filter((x) => String(x.inputs.file).endsWith(".yml") && String(x.inputs.file).includes("workflows"))) {
       const wf = parse(String(f.inputs.content)) as { jobs: Record<string, { "runs-on": string[] }> };
       for (const [id, job] of Object.entries(wf.jobs)) {
-        expect(job["runs-on"].slice(0, 3), `${f.inputs.file} ${id}`).to.deep.equal(["self-hosted", "linux", "cco"]);
+        expect(job["runs-on"].slice(0, 3), `${String(f.inputs.file)} ${id}`).to.deep.equal(["self-hosted", "linux", "cco"]);
       }
     }
   });

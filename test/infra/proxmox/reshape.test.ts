@@ -42,7 +42,7 @@ function addresses(stack: string, all: Declared[]): { urn: string; aliases: stri
     aliases: (d.opts.aliases ?? []).map((a) => {
       if (typeof a === "string" || !("parent" in a)) throw new Error(`${d.name}: only { parent } aliases are expected`);
       if (a.parent !== undefined && !pulumi.Resource.isInstance(a.parent)) throw new Error(`${d.name}: alias parent is not a resource`);
-      return urn(a.parent as pulumi.Resource | undefined, d.type, d.name);
+      return urn(a.parent, d.type, d.name);
     }),
   }));
 }

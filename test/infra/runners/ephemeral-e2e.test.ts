@@ -654,7 +654,7 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
       g,
       "no life failed",
       "0 errors",
-      failed.map((l) => `${l.stage}: ${l.error}`).join(" | ") || "0",
+      failed.map((l) => `${String(l.stage)}: ${String(l.error)}`).join(" | ") || "0",
       failed.length === 0,
     );
     const pctCalls = readFileSync(pctLog, "utf8");

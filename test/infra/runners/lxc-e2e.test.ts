@@ -641,7 +641,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       "-H @file, no token", curlArgv.split("\n").filter((a) => a.startsWith("@") || a.startsWith("http")).join(" "),
       curlArgv.includes("\n-H\n@/") && curlArgv.includes("/api/events") && !curlArgv.includes(INGEST_TOKEN) && !curlArgv.includes("Bearer"));
     const stored = storedEvents();
-    const got = stored.filter((e) => e.runId === 987654).map((e) => `${e.type}${e.result ? `(${e.result})` : ""}`);
+    const got = stored.filter((e) => e.runId === 987654).map((e) => `${String(e.type)}${typeof e.result === "string" ? `(${e.result})` : ""}`);
     probes.add(g, "the stats service stored both events with the audit fields", "job_started, job_completed(failed)", got.join(", "),
       got.join(",") === "job_started,job_completed(failed)" && stored.filter((e) => e.runId === 987654).every(matches));
     probes.add(g, "and a heartbeat of runner-01", "heartbeat", stored.filter((e) => e.type === "heartbeat").map((e) => e.runner).join(","),
@@ -997,7 +997,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       GITHUB_REPOSITORY: "brentley/cco", GITHUB_WORKFLOW: "build", GITHUB_JOB: "path", GITHUB_RUN_ID: "5101", GITHUB_RUN_ATTEMPT: "1", RUNNER_NAME: "runner-01" });
     const done = waitIn("the job ran", `until grep -q '^path-1 ' ${RD}/_diag/stub-jobs.log; do sleep 0.3; done`, 30);
     const events = ct.exec("grep '\"runId\":5101' /var/spool/cco/events.jsonl").stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const got = events.map((e) => `${String(e.type)}${e.result ? `(${String(e.result)})` : ""} ${String(e.job)}`);
+    const got = events.map((e) => `${String(e.type)}${typeof e.result === "string" ? `(${e.result})` : ""} ${String(e.job)}`);
     probes.add(g, "the job's hooks, run by the stub Worker as the runner runs them, recorded it with its result", "job_started, job_completed(failed), display name",
       `${done.ok ? "" : "job did not finish; "}${got.join(", ")}`, got.join(",") === "job_started path (probe),job_completed(failed) path (probe)");
     r = ct.exec("ls /home/runner/planted-ran 2>&1");
