@@ -13,19 +13,7 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrorsIgnorePattern: "^_" }],
       "@typescript-eslint/no-empty-function": "off",
-      // Findings left in files other branches own (policy pack, controller,
-      // LXC test...): warnings until they are fixed there, then errors like
-      // the rest (no-floating-promises, no-misused-promises, await-thenable...).
-      "@typescript-eslint/no-unsafe-assignment": "warn",
-      "@typescript-eslint/no-unsafe-return": "warn",
-      "@typescript-eslint/no-unsafe-argument": "warn",
-      "@typescript-eslint/no-base-to-string": "warn",
-      "@typescript-eslint/no-unnecessary-type-assertion": "warn",
-      "@typescript-eslint/require-await": "warn",
-      "@typescript-eslint/unbound-method": "warn",
-      "@typescript-eslint/restrict-template-expressions": "warn",
-      "@typescript-eslint/prefer-promise-reject-errors": "warn",
-      "prefer-const": "warn",
+      "prefer-const": "error",
     },
   },
   {
