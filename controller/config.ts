@@ -50,6 +50,12 @@ const schema = z.strictObject({
   metricsPort: z.number().int().min(0).max(65535).default(9469),
   /** The stats service: a heartbeat per ready runner carries the controller's figures. Empty: none sent. */
   statsUrl: z.string().default(""),
+  /**
+   * The runner name the controller's own stats credential speaks for (the
+   * service refuses any other): its heartbeats carry it, the slot in \`slot\`.
+   * Empty: the slot's name (a shared token).
+   */
+  statsRunner: z.string().regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a runner name or empty").default(""),
   /** How often a running container's state is polled. */
   pollMs: z.number().int().min(50).max(60_000).default(500),
   /** How long a freshly started container may take to accept the hand-off. */
@@ -77,7 +83,7 @@ export function loadConfig(file: string): ControllerConfig {
 export interface Secrets {
   /** Fine-grained token, this repository's Administration (read/write): makes JIT configs, removes runners. */
   githubToken: string;
-  /** The stats service's bearer token, when figures are sent there. */
+  /** The controller's own stats credential (its heartbeats only), when figures are sent there. */
   ingestToken: string;
 }
 

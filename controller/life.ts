@@ -59,6 +59,14 @@ export function lifeRunnerName(base: string, now = Date.now()): string {
   return `${base}-${now.toString(36)}`;
 }
 
+/**
+ * The labels of a life's runner: the configured ones and the slot's name, as a
+ * persistent runner has (the health workflow targets each runner by it).
+ */
+export function lifeLabels(labels: readonly string[], slot: string): string[] {
+  return labels.includes(slot) ? [...labels] : [...labels, slot];
+}
+
 export class RunnerLoop {
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -128,7 +136,7 @@ export class RunnerLoop {
     const rolledBack = Date.now();
     await stage("start", () => pct.start(this.vmid));
     const jit = await stage("jitconfig", () =>
-      github.generateJitConfig({ name: lifeRunnerName(this.name), labels: s.labels, runnerGroupId: s.runnerGroupId }),
+      github.generateJitConfig({ name: lifeRunnerName(this.name), labels: lifeLabels(s.labels, this.name), runnerGroupId: s.runnerGroupId }),
     );
     state.set(this.vmid, { runnerId: jit.runnerId, lifeRunner: jit.runnerName });
     await stage("handoff", () => this.handOff(jit.encoded));

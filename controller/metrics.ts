@@ -64,14 +64,20 @@ export interface ReadyFigures {
   failures: number;
 }
 
-/** Posts the heartbeat of a ready runner to the stats service (POST /api/events); never throws. */
-export async function postHeartbeat(statsUrl: string, token: string, f: ReadyFigures): Promise<boolean> {
+/**
+ * Posts the heartbeat of a ready runner to the stats service (POST /api/events);
+ * never throws. `as` is the runner name the token speaks for (the controller's
+ * own credential: the service refuses an event naming another); the slot goes
+ * in `slot`. Empty `as`: the slot's name.
+ */
+export async function postHeartbeat(statsUrl: string, token: string, f: ReadyFigures, as = ""): Promise<boolean> {
   if (!statsUrl || !token) return false;
   const event = {
     v: 1,
     type: "heartbeat",
     ts: new Date().toISOString(),
-    runner: f.runner,
+    runner: as || f.runner,
+    slot: f.runner,
     source: "cco-controller",
     life: f.life,
     lifeRunner: f.lifeRunner,

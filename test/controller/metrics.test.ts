@@ -1,7 +1,8 @@
 import { expect } from "chai";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Figures, postHeartbeat, serveMetrics } from "../../controller/metrics";
+import { credentialLine } from "../../service/credentials";
 import { startTestService, TEST_TOKEN, waitFor } from "../helpers/service";
 import { useTempDir } from "../helpers/tmp";
 
@@ -61,6 +62,31 @@ describe("controller: figures", () => {
           failures: 0,
         }),
       ).to.equal(false);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("with its own credential (as the deployment registers it): accepted under its own name, the slot in `slot`; refused for a runner's name", async () => {
+    const dir = join(tmp.path, "credentials.d");
+    mkdirSync(dir);
+    const own = "controller-token-0123456789abcdef0123456789";
+    // What cco-stats-credential writes for the controller's RunnerCredential (infra/controller/controller.ts).
+    writeFileSync(join(dir, "cco-controller-pve"), `${credentialLine("cco-controller-pve", own)}\n`);
+    const data = join(tmp.path, "data");
+    const service = await startTestService(data, { credentialsFile: dir });
+    try {
+      const f = { runner: "runner-01", life: 2, lifeRunner: "runner-01-xyz", resetSeconds: 1.5, failures: 0 };
+      expect(await postHeartbeat(service.url, own, f, "cco-controller-pve"), "its own name").to.equal(true);
+      expect(await postHeartbeat(service.url, own, f), "the runner's name: forged for that credential").to.equal(false);
+      const stored = await waitFor("the event on disk", () =>
+        readdirSync(data)
+          .filter((n) => n.endsWith(".jsonl"))
+          .flatMap((n) => readFileSync(join(data, n), "utf8").split("\n").filter(Boolean))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((e) => e.type === "heartbeat"),
+      );
+      expect(stored).to.include({ runner: "cco-controller-pve", slot: "runner-01", lifeRunner: "runner-01-xyz" });
     } finally {
       await service.stop();
     }
