@@ -70,10 +70,22 @@ if [ "$kind" = completed ]; then
   esac
 fi
 
+# Ephemeral runners: GitHub knows the life's runner (<container>-<suffix>, named
+# by the controller), the stats service the container (its slot), whose own
+# credential the forwarder holds: the event is the slot's, the life's name kept.
+runner=${RUNNER_NAME:-$(/usr/bin/hostname)}
+life_runner=""
+host=$(/usr/bin/hostname 2> /dev/null) || host=""
+if [ -n "$host" ] && [[ $runner == "$host"-* ]] && [[ ${runner#"$host"-} =~ ^[0-9a-z]+$ ]]; then
+  life_runner=$runner
+  runner=$host
+fi
+
 line=$(/usr/bin/jq -cn \
   --arg type "job_$kind" \
   --arg ts "$(/usr/bin/date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" \
-  --arg runner "${RUNNER_NAME:-$(/usr/bin/hostname)}" \
+  --arg runner "$runner" \
+  --arg lifeRunner "$life_runner" \
   --arg repo "${GITHUB_REPOSITORY:-}" \
   --arg workflow "${GITHUB_WORKFLOW:-}" \
   --arg job "${display:-${GITHUB_JOB:-}}" \
@@ -87,7 +99,8 @@ line=$(/usr/bin/jq -cn \
   '{v: 1, type: $type, ts: $ts, runner: $runner, repo: $repo, workflow: $workflow, job: $job,
     runId: ($runId | tonumber), runAttempt: ($runAttempt | tonumber)}
    + (if $result == "" then {} else {result: $result} end)
-   + {actor: $actor, sha: $sha, ref: $ref, event: $event}' 2> /dev/null) || line=""
+   + {actor: $actor, sha: $sha, ref: $ref, event: $event}
+   + (if $lifeRunner == "" then {} else {lifeRunner: $lifeRunner} end)' 2> /dev/null) || line=""
 # One write of one line: appends from concurrent hooks never interleave.
 [ -n "$line" ] && printf '%s\n' "$line" >> "$spool" 2> /dev/null
 exit 0

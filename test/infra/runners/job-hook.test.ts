@@ -59,6 +59,18 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     return (await lines())[0];
   };
 
+  it("ephemeral: a life's runner (<container>-<suffix>) records the event as its container's, the life's name beside", async () => {
+    const host = spawnSync("hostname", { encoding: "utf8" }).stdout.trim();
+    expect((await hook("started", { RUNNER_NAME: `${host}-mfx3k2a` })).code).to.equal(0);
+    expect((await hook("started", { RUNNER_NAME: `${host}-not/a-life` })).code).to.equal(0);
+    const [life, other] = await lines();
+    // The forwarder holds the container's own stats credential, which speaks for the container's name only.
+    expect(life).to.include({ runner: host, lifeRunner: `${host}-mfx3k2a` });
+    expect(EventSchema.safeParse(life).success).to.equal(true);
+    expect(other).to.include({ runner: `${host}-not/a-life` });
+    expect(other).to.not.have.property("lifeRunner");
+  });
+
   it("appends a started and a completed event that the stats service accepts, with the audit fields", async () => {
     const log = thisJob("test (ubuntu, 1.80)");
     expect((await hook("started")).code).to.equal(0);
