@@ -120,6 +120,25 @@ fetch_verified() {
   mv "$tmp" "$dest"
 }
 
+# install_node VERSION SHA256 URL — Node.js unpacked into /opt/node-vVERSION,
+# verified first, and /opt/node pointed at it (the stats service's container
+# and the controller on a Proxmox node run their bundle with /opt/node/bin/node).
+install_node() {
+  local version=$1 sha256=$2 url=$3 tarball
+  ensure_dir /var/cache/cco 755 root:root
+  tarball=/var/cache/cco/node-v$version-linux-x64.tar.xz
+  fetch_verified "$url" "$sha256" "$tarball"
+  if [ ! -x "/opt/node-v$version/bin/node" ]; then
+    install -d -m 755 "/opt/node-v$version"
+    tar -xJf "$tarball" -C "/opt/node-v$version" --strip-components=1 --no-same-owner
+    log "unpacked node $version"
+  fi
+  if [ "$(readlink /opt/node 2> /dev/null)" != "/opt/node-v$version" ]; then
+    ln -sfn "/opt/node-v$version" /opt/node
+    log "node -> $version"
+  fi
+}
+
 # The runner's job runs in Runner.Worker (the listener starts one per job), as
 # runner: its exact process name, whatever path or version it runs from.
 runner_busy() { pgrep -u runner -x Runner.Worker > /dev/null; }

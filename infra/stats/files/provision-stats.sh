@@ -16,18 +16,7 @@ require INGEST_TOKEN
 ensure_packages ca-certificates curl xz-utils openssh-server
 
 # Node.js LTS, pinned and checked: Debian 12's own nodejs (18) is past its end of life.
-ensure_dir /var/cache/cco 755 root:root
-tarball=/var/cache/cco/node-v$NODE_VERSION-linux-x64.tar.xz
-fetch_verified "$NODE_URL" "$NODE_SHA256" "$tarball"
-if [ ! -x "/opt/node-v$NODE_VERSION/bin/node" ]; then
-  install -d -m 755 "/opt/node-v$NODE_VERSION"
-  tar -xJf "$tarball" -C "/opt/node-v$NODE_VERSION" --strip-components=1 --no-same-owner
-  log "unpacked node $NODE_VERSION"
-fi
-if [ "$(readlink /opt/node 2> /dev/null)" != "/opt/node-v$NODE_VERSION" ]; then
-  ln -sfn "/opt/node-v$NODE_VERSION" /opt/node
-  log "node -> $NODE_VERSION"
-fi
+install_node "$NODE_VERSION" "$NODE_SHA256" "$NODE_URL"
 
 id cco-stats > /dev/null 2>&1 || { useradd --system --home-dir /var/lib/cco-stats --shell /usr/sbin/nologin cco-stats; log "created user cco-stats"; }
 ensure_dir /var/lib/cco-stats 750 cco-stats:cco-stats
