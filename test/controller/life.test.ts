@@ -95,6 +95,8 @@ describe("controller: a runner's lives", function () {
     // The config handed in is the one GitHub made for this life's runner.
     const files = JSON.parse(Buffer.from(ct.handedIn[0]!.trim(), "base64").toString("utf8")) as Record<string, string>;
     expect(JSON.parse(Buffer.from(files[".runner"]!, "base64").toString("utf8")).agentName).to.equal(first.name);
+    // The configured labels and the slot's own name (as a persistent runner has it).
+    expect(first.labels).to.deep.equal(["self-hosted", "runner-01"]);
     // The runner ran its job and GitHub removed it; the container powered off.
     first.jobId = 1;
     first.completedAt = first.removedAt = Date.now();
