@@ -93,11 +93,13 @@ export const REQUIRED_SECRETS = {
   "github:token": "GitHub token of the repository owner (repo administration, actions and contents)",
   "proxmoxve:apiToken": "Proxmox API token, user@realm!tokenid=uuid",
   "cco-infra:sshPrivateKey": "private half of the provisioning SSH key",
+  "cco-infra:controllerGithubToken": "fine-grained GitHub token of this repository only, Administration: read and write (ephemeral mode: the controller's, kept on the Proxmox nodes)",
 } as const;
 
 /** Secret keys: only ever read as secrets (pulumi config set --secret), never validated as text. */
 export const SECRET_KEYS = {
   sshPrivateKey: "Private half of the provisioning SSH key (OpenSSH or PEM format; the public half is derived from it); set with --secret",
+  controllerGithubToken: "Ephemeral mode: fine-grained GitHub token for this repository only with Administration read and write (makes just-in-time runner configs, removes runners); it lives only on the Proxmox nodes, never in a runner container; set with --secret",
 } as const;
 
 /** Keys that are gone, and what to do instead (a stack that still sets one is refused with this). */
@@ -147,6 +149,8 @@ export const CONFIG_KEYS = {
   requiredApprovals: integer("Approving reviews a pull request needs before it merges into main", 1, 1, 6),
   // Runners
   runnerCount: integer("Number of self-hosted runners (runner-01 ... runner-NN)", 4, 4, 10),
+  runnerMode: key("string", "ephemeral: one job per container life, a just-in-time runner per job, the container rolled back to a clean snapshot by a controller on the Proxmox node between jobs (needs proxmoxNodeHosts, the secret controllerGithubToken and snapshot-capable storage; docs/ephemeral.md). persistent: each runner registered once, job after job in the same container (warm caches, no isolation between jobs)",
+    "ephemeral", "ephemeral or persistent", z.enum(["ephemeral", "persistent"])),
   runnerLabels: key("array", "Labels of every runner besides self-hosted (always first) and its own name", [] as string[],
     "a list of distinct labels of letters, digits, . _ - (up to 64 characters), without self-hosted",
     uniqueStrings(z.string().regex(LABEL).refine((s) => s.toLowerCase() !== "self-hosted"))),
@@ -172,7 +176,9 @@ export const CONFIG_KEYS = {
     uniqueStrings(z.string().regex(NODE_NAME)).refine((l) => l.length > 0, "is empty")),
   runnerPlacement: key("array", "Node of each runner by index (runner-01 first); runners past the list go round-robin over proxmoxNodes", [] as string[],
     "a list of up to 10 names from proxmoxNodes", z.array(z.string()).max(10)),
-  proxmoxDatastore: key("string", "Datastore of the containers' root disks", "local-lvm", "a datastore id", z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  proxmoxDatastore: key("string", "Datastore of the containers' root disks (ephemeral runners: a snapshot-capable one, LVM-thin, ZFS, Ceph RBD or btrfs)", "local-lvm", "a datastore id", z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  proxmoxNodeHosts: key("array", "SSH address of each of proxmoxNodes (same order), where Pulumi installs the ephemeral runners' controller as root with the provisioning key (ephemeral mode only)", [] as string[],
+    "a list of distinct IPv4 addresses or DNS names, one per entry of proxmoxNodes", uniqueStrings(z.string().refine((s) => parseIpv4(s) !== undefined || DNS_NAME.test(s)))),
   proxmoxTemplateDatastore: key("string", "Datastore that holds the LXC template (content type vztmpl)", "local", "a datastore id",
     z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
   proxmoxTemplateShared: key("boolean", "The template datastore is shared by every node (NFS, CephFS...): the template is downloaded once, not once per node", false,
@@ -243,8 +249,12 @@ export interface RepositoryConfig {
 }
 
 /** What every runner of the fleet shares, and the instances. */
+export type RunnerMode = "ephemeral" | "persistent";
+
 export interface RunnersConfig {
   count: number;
+  /** ephemeral: a JIT runner per job, the container reset between jobs by the node's controller; persistent: registered once. */
+  mode: RunnerMode;
   /** runner-01 ... runner-NN, each with its vmId, node and address. */
   instances: RunnerInstance[];
   /** self-hosted first, then the configured ones. */
@@ -274,6 +284,8 @@ export interface ProxmoxConfig {
   bridge: string;
   templateUrl: string;
   templateChecksum: string;
+  /** SSH address of each node (ephemeral mode; empty in persistent mode). */
+  nodeHosts: Record<string, string>;
 }
 
 /** The containers' LAN. */
@@ -448,6 +460,12 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
     fail("sshUser", v.sshUser, "Proxmox installs the SSH key for root only, and provisioning writes under /root");
   }
 
+  // Ephemeral runners: the controller goes onto every node over SSH.
+  if (v.runnerMode === "ephemeral" && v.proxmoxNodeHosts.length !== v.proxmoxNodes.length) {
+    fail("proxmoxNodeHosts", v.proxmoxNodeHosts,
+      `runnerMode ephemeral installs a controller on each Proxmox node over SSH: give one address per node of proxmoxNodes ${JSON.stringify(v.proxmoxNodes)}, in the same order`);
+  }
+
   // Placement: every named node exists.
   v.runnerPlacement.forEach((node, i) => {
     if (!v.proxmoxNodes.includes(node)) {
@@ -498,6 +516,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
     },
     runners: {
       count: v.runnerCount,
+      mode: v.runnerMode,
       instances,
       labels: ["self-hosted", ...v.runnerLabels],
       cores: v.runnerCores,
@@ -520,6 +539,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       bridge: v.proxmoxBridge,
       templateUrl: v.lxcTemplateUrl,
       templateChecksum: v.lxcTemplateChecksum,
+      nodeHosts: v.runnerMode === "ephemeral" ? Object.fromEntries(v.proxmoxNodes.map((n, i) => [n, v.proxmoxNodeHosts[i]!])) : {},
     },
     network: {
       mode: "static",

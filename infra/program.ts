@@ -34,6 +34,7 @@ export function program(): StackOutputs {
 function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
   const sshPrivateKey = new pulumi.Config(NAMESPACE).requireSecret(SSH_PRIVATE_KEY);
   const githubToken = new pulumi.Config("github").requireSecret("token");
+  const ephemeral = config.runners.mode === "ephemeral";
 
   const repository = new CcoRepository("cco", {
     name: config.repository.name,
@@ -73,6 +74,16 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     repository: repository.repository.fullName,
     githubToken,
     stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, credentialTarget: stats.credentialTarget },
+    nodeHosts: config.proxmox.nodeHosts,
+    ...(ephemeral
+      ? {
+          controller: {
+            // Administration of this repository only: it stays on the Proxmox nodes.
+            githubToken: new pulumi.Config(NAMESPACE).requireSecret("controllerGithubToken"),
+            nodejs: { version: config.stats.nodeVersion, sha256: config.stats.nodeSha256, tarballUrl: config.stats.nodeTarballUrl },
+          },
+        }
+      : {}),
   });
   return {
     repositoryUrl: repository.htmlUrl,

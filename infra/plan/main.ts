@@ -72,6 +72,11 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const COMMAND_DESCRIPTIONS: Record<string, string> = {
   "github-runner.ts mint": "mints a GitHub registration token (only when the container is new)",
   "github-runner.ts deregister": "removes the runner from GitHub",
+  "github-runner.ts retire": "removes every runner of its lives from GitHub (waits while one runs its job)",
+  "cco-node.sh reset": "on the node: stops the controller, waits for a running job, rolls the container back to its clean snapshot",
+  "cco-node.sh take": "on the node: checks the storage, stops the controller, replaces the clean snapshot",
+  "provision-controller.sh": "installs and starts the controller from bundle",
+  "provision-controller.sh uninstall": "stops the controller (idle runners removed) and removes it",
   "provision.sh": "provisions the runner from bundle",
   "provision-stats.sh": "provisions the stats service from bundle",
   "drain.sh": "waits for the running job, then stops the runner",

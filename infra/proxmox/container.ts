@@ -97,6 +97,12 @@ export interface ProvisionedContainerArgs {
    */
   replaceInsteadOfReboot: boolean;
   /**
+   * A step the container (and so its provisioning) waits for, given the hash
+   * of the files copied in: an ephemeral runner's reset to its clean snapshot
+   * before it is changed (infra/controller/controller.ts).
+   */
+  before?: (filesHash: pulumi.Output<string>) => pulumi.Resource;
+  /**
    * An existing volume mounted at `path`, owned by another vmId: Proxmox
    * frees only the volumes a container owns when it deletes it (pve-container
    * src/PVE/LXC.pm delete_mountpoint_volume: "CT <vmid> isn't the owner"),
@@ -135,6 +141,11 @@ export class ProvisionedContainer extends pulumi.ComponentResource {
     // replacing them (same name and type, old parent).
     const moved = { parent: this, aliases: opts?.parent ? [{ parent: opts.parent }] : [] };
     const { network: net } = args;
+    const bundle = pulumi
+      .output(args.env.values)
+      .apply((values) => provisionBundle({ ...args.files, [args.env.file]: { text: envFile(values) } }));
+    this.filesHash = bundle.apply((b) => b.hash);
+    const before = args.before?.(this.filesHash);
 
     this.container = new proxmoxve.ContainerLegacy(
       name,
@@ -162,7 +173,12 @@ export class ProvisionedContainer extends pulumi.ComponentResource {
         timeoutDelete: CONTAINER_DELETE_TIMEOUT_S,
       },
       // Its vmId (and address) are fixed: a replacement must free them first.
-      { ...moved, deleteBeforeReplace: true, ...(args.replaceInsteadOfReboot ? { replaceOnChanges: REBOOT_REQUIRED_INPUTS } : {}) },
+      {
+        ...moved,
+        deleteBeforeReplace: true,
+        ...(args.replaceInsteadOfReboot ? { replaceOnChanges: REBOOT_REQUIRED_INPUTS } : {}),
+        ...(before ? { dependsOn: [before] } : {}),
+      },
     );
 
     // Proxmox drops a container's firewall with the container: set it again on
@@ -182,10 +198,6 @@ export class ProvisionedContainer extends pulumi.ComponentResource {
     this.connection = connection(net.ipv4.ip, args.ssh.user, args.ssh.privateKey);
     const stdin = args.stdin?.(this.container);
 
-    const bundle = pulumi
-      .output(args.env.values)
-      .apply((values) => provisionBundle({ ...args.files, [args.env.file]: { text: envFile(values) } }));
-    this.filesHash = bundle.apply((b) => b.hash);
     const copy = new command.remote.CopyToRemote(
       `${name}-files`,
       { connection: this.connection, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteParent) },

@@ -32,6 +32,7 @@ import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewal
 import { ProvisionedContainer } from "../proxmox/container";
 import type { LxcTemplates } from "../proxmox/templates";
 import { RUNNER_FILES, SHARED_FILES, type ProvisionFile } from "../provisioning";
+import { NodeController, nodeConnection, nodeStep, type NodeConnection, type NodeControllerArgs } from "../controller/controller";
 import { RunnerCredential, type CredentialTarget } from "../stats/service";
 
 /** github.com: its API is github-runner.ts's default. */
@@ -63,6 +64,11 @@ export const RUNNER_FILE_NAMES = [
   "units/cco-forwarder.service",
   "units/cco-forwarder.timer",
   "config/journald-cco.conf",
+  "ephemeral/install.sh",
+  "ephemeral/jit-handoff.sh",
+  "ephemeral/jit-runner.sh",
+  "ephemeral/cco-jit.path",
+  "ephemeral/actions-runner-ephemeral.conf",
 ] as const;
 
 /** Everything copied into a runner but its runner.env. */
@@ -94,6 +100,8 @@ export interface RunnerSpec {
   githubToken: pulumi.Output<string>;
   /** The stats service: its URL, address and port, and where each runner registers its own ingest credential. */
   stats: { url: string; ip: string; port: number; credentialTarget: CredentialTarget };
+  /** Ephemeral mode: each node's SSH address (the reset and snapshot run there). */
+  nodeHosts: Record<string, string>;
 }
 
 export interface RunnerFleetArgs extends RunnerSpec {
@@ -101,6 +109,8 @@ export interface RunnerFleetArgs extends RunnerSpec {
   instances: RunnerInstance[];
   /** The LXC template, on every node a runner is placed on. */
   templates: LxcTemplates;
+  /** Ephemeral mode: the controller's GitHub token (secret) and the Node.js release it runs on. */
+  controller?: Pick<NodeControllerArgs, "githubToken" | "nodejs">;
 }
 
 export interface RunnerArgs extends RunnerSpec {
@@ -117,6 +127,7 @@ export function runnerParams(
   const { runners: r, instance } = args;
   return {
     RUNNER_NAME: instance.name,
+    RUNNER_MODE: r.mode,
     // self-hosted first, then the configured labels, then the runner's own name
     // (the health workflow targets each runner by it).
     RUNNER_LABELS: [...r.labels, instance.name].join(","),
@@ -144,12 +155,22 @@ export function runnerParams(
 export class Runner extends pulumi.ComponentResource {
   readonly container: proxmoxve.ContainerLegacy;
   readonly name: string;
+  readonly instance: RunnerInstance;
+  /** Ephemeral mode: the step that takes its clean snapshot. */
+  snapshot: command.remote.Command | undefined;
 
   constructor(name: string, args: RunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:runners:Runner", name, {}, opts);
     const { runners: r, network: net, instance } = args;
     this.name = instance.name;
+    this.instance = instance;
     const docker = r.dockerInJobs;
+    const ephemeral = r.mode === "ephemeral";
+    const host = args.nodeHosts[instance.node];
+    if (ephemeral && host === undefined) throw new Error(`${instance.name}: no SSH address for node ${instance.node}`);
+    const nodeAt: NodeConnection | undefined = ephemeral ? { node: instance.node, host: host!, ssh: args.ssh } : undefined;
+    // What a rollback would bring back of the container's config: a change retakes the snapshot.
+    const containerDigest = JSON.stringify({ cores: r.cores, memoryMb: r.memoryMb, swapMb: r.swapMb, diskGb: r.diskGb, docker });
 
     const github = {
       GITHUB_TOKEN: args.githubToken,
@@ -197,24 +218,66 @@ export class Runner extends pulumi.ComponentResource {
         files: runnerFiles(),
         env: { file: "runner.env", values: pulumi.output(args.repository).apply((repository) => runnerParams(args, repository)) },
         script: "provision.sh",
-        stdin: (container) => {
-          // A fresh registration token exactly when this container is new (see the top of this file).
-          const mint = new command.local.Command(
-            `${instance.name}-registration-token`,
-            {
-              create: `node --import tsx ${RUNNER_SCRIPT} mint`,
-              environment: github,
-              logging: "stderr",
-            },
-            { parent: this, replaceWith: [container], additionalSecretOutputs: ["stdout"] },
-          );
-          return pulumi.interpolate`REGISTRATION_TOKEN=${mint.stdout}\nINGEST_TOKEN=${credential.token}\n`;
-        },
+        stdin: (container) =>
+          ephemeral
+            ? // No registration token: the controller registers a JIT runner per life.
+              pulumi.interpolate`INGEST_TOKEN=${credential.token}\n`
+            : pulumi.interpolate`REGISTRATION_TOKEN=${this.mintRegistrationToken(container, github)}\nINGEST_TOKEN=${credential.token}\n`,
+        ...(ephemeral ? { before: (filesHash: pulumi.Output<string>) => this.nodeStep("reset", nodeAt!, [filesHash, containerDigest]) } : {}),
       },
       { parent: this },
     );
     this.container = box.container;
 
+    if (ephemeral) {
+      this.snapshot = this.nodeStep("take", nodeAt!, [box.filesHash, containerDigest, this.container.id], [box.provision]);
+      this.retire(github, [this.container, this.snapshot]);
+    } else {
+      this.persistentRemoval(box, github);
+    }
+    this.registerOutputs({ name: instance.name });
+  }
+
+  /** A fresh registration token exactly when this container is new (see the top of this file). */
+  private mintRegistrationToken(container: proxmoxve.ContainerLegacy, github: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+    const mint = new command.local.Command(
+      `${this.name}-registration-token`,
+      { create: `node --import tsx ${RUNNER_SCRIPT} mint`, environment: github, logging: "stderr" },
+      { parent: this, replaceWith: [container], additionalSecretOutputs: ["stdout"] },
+    );
+    return mint.stdout;
+  }
+
+  /** cco-node.sh on the runner's node: the reset before the container changes, the snapshot after. */
+  private nodeStep(action: "reset" | "take", at: NodeConnection, triggers: pulumi.Input<unknown>[], after: pulumi.Resource[] = []): command.remote.Command {
+    const step = nodeStep(action, this.instance.vmId, action === "reset" ? DEREGISTER_TIMEOUT_S : undefined);
+    return new command.remote.Command(
+      `${this.name}-${action === "reset" ? "reset" : "snapshot"}`,
+      { connection: nodeConnection(at), create: step.create, stdin: step.stdin, triggers },
+      { parent: this, dependsOn: after, customTimeouts: { create: `${DEREGISTER_TIMEOUT_S + 120}s` } },
+    );
+  }
+
+  /**
+   * Deleted before the container (it depends on it), after the controller let
+   * the slot go: removes every runner of this slot's lives that GitHub still
+   * has, waiting while one runs its job.
+   */
+  private retire(github: Record<string, pulumi.Input<string>>, after: pulumi.Resource[]): void {
+    new command.local.Command(
+      `${this.name}-retire`,
+      {
+        delete: `node --import tsx ${RUNNER_SCRIPT} retire-lives`,
+        triggers: [this.container.id],
+        environment: { ...github, DEREGISTER_TIMEOUT_S: String(DEREGISTER_TIMEOUT_S) },
+      },
+      { parent: this, dependsOn: after, replaceWith: [this.container], customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` } },
+    );
+  }
+
+  /** Persistent mode: drained, then deregistered, before the container goes. */
+  private persistentRemoval(box: ProvisionedContainer, github: Record<string, pulumi.Input<string>>): void {
+    const instance = this.instance;
     // Deleted before the container: the runner leaves GitHub first. In a
     // delete-first replacement of the container the engine deletes ahead the
     // dependents that an input from the container would replace (here the
@@ -263,19 +326,46 @@ export class Runner extends pulumi.ComponentResource {
         customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` },
       },
     );
-    this.registerOutputs({ name: instance.name });
   }
 }
 
 export class RunnerFleet extends pulumi.ComponentResource {
   readonly runners: Runner[];
+  /** Ephemeral mode: the controller of each node that has runners. */
+  readonly controllers: NodeController[];
 
   constructor(name: string, args: RunnerFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:runners:RunnerFleet", name, {}, opts);
-    const { instances, templates, ...spec } = args;
+    const { instances, templates, controller, ...spec } = args;
     this.runners = instances.map(
       (instance) => new Runner(instance.name, { ...spec, instance, templateFileId: templates.fileId(instance.node) }, { parent: this }),
     );
+    this.controllers = [];
+    if (spec.runners.mode === "ephemeral") {
+      if (!controller) throw new Error("ephemeral runners need the controller's token and Node.js release");
+      for (const node of [...new Set(instances.map((i) => i.node))]) {
+        const here = this.runners.filter((r) => r.instance.node === node);
+        this.controllers.push(
+          new NodeController(
+            `cco-controller-${node}`,
+            {
+              node,
+              host: spec.nodeHosts[node]!,
+              ssh: spec.ssh,
+              runners: here.map((r) => ({ name: r.name, vmId: r.instance.vmId })),
+              repository: spec.repository,
+              githubApiUrl: spec.runners.githubApiUrl,
+              labels: spec.runners.labels,
+              githubToken: controller.githubToken,
+              nodejs: controller.nodejs,
+              stats: { url: spec.stats.url, credentialTarget: spec.stats.credentialTarget },
+              snapshots: here.map((r) => r.snapshot!),
+            },
+            { parent: this },
+          ),
+        );
+      }
+    }
     this.registerOutputs({ runners: this.runners.map((r) => r.name) });
   }
 }

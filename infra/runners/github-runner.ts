@@ -4,6 +4,8 @@
  *
  *   mint         print a fresh registration token (create step of a runner)
  *   deregister   remove the runner from GitHub (delete step, before its container goes)
+ *   retire-lives ephemeral mode: remove every runner of RUNNER_NAME's lives
+ *                (RUNNER_NAME-<suffix>, the controller's names), before its container goes
  *
  * Environment: GITHUB_TOKEN, GITHUB_REPOSITORY (owner/name), RUNNER_NAME, and
  * for deregister RUNNER_ID (from the registration) when known.
@@ -18,6 +20,7 @@
  * container is then kept, so no runner is left "offline" in GitHub; `pulumi
  * up` again once the job is done.
  */
+import { isLifeOf } from "../controller/names";
 
 export interface GitHubEnv {
   token: string;
@@ -182,6 +185,19 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
   }
 }
 
+/**
+ * Ephemeral mode's removal of a slot: every runner of its lives GitHub still
+ * has (an idle one the controller did not remove, a busy one: waited for as
+ * deregister waits, until its job ends and GitHub removes it).
+ */
+export async function retireLives(gh: GitHubEnv, slot: string, o: Omit<DeregisterOptions, "name" | "id">): Promise<DeregisterOutcome[]> {
+  const lives = (await listRunners(gh)).filter((r) => isLifeOf(r.name, slot));
+  if (lives.length === 0) o.log(`${slot}: no runner of its lives in ${gh.repository}`);
+  const out: DeregisterOutcome[] = [];
+  for (const r of lives) out.push(await deregister(gh, { ...o, name: r.name, id: r.id }));
+  return out;
+}
+
 async function main(command: string | undefined): Promise<void> {
   const gh = githubEnv();
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -201,7 +217,15 @@ async function main(command: string | undefined): Promise<void> {
     });
     return;
   }
-  throw new Error("usage: github-runner.ts mint|deregister");
+  if (command === "retire-lives") {
+    await retireLives(gh, env("RUNNER_NAME"), {
+      timeoutMs: Number(process.env.DEREGISTER_TIMEOUT_S ?? 600) * 1000,
+      retryEveryMs: Number(process.env.DEREGISTER_RETRY_S ?? 15) * 1000,
+      log,
+    });
+    return;
+  }
+  throw new Error("usage: github-runner.ts mint|deregister|retire-lives");
 }
 
 if (require.main === module) {

@@ -16,12 +16,18 @@
  * refuses it (deleted, access denied, version outside GitHub's 30-day
  * window); GitHub says offline or does not know it; and, with
  * --stack, a runner in GitHub that the stack no longer declares (a ghost).
+ *
+ * Ephemeral runners: GitHub knows a runner per life (runner-01-<suffix>), the
+ * stats service the slot (runner-01): each life's runner counts as its slot's
+ * (the online one, busy first), and the controllers' own heartbeats
+ * (cco-controller-<node>) are not runners.
  */
 import { z } from "zod";
 import { formatAge, formatDuration, STALE_AFTER_SECONDS } from "../../service/dashboard/view";
 import { NAMESPACE, parseConfig } from "../config";
 import { projectKeys, readStackFile } from "../stackfile";
 import { parseCommandLine, runCli, UsageError, USAGE_EXIT, type CliSpec } from "../tools/cli";
+import { isControllerName, isLifeOf } from "../controller/names";
 import { githubApiUrl, listRunners, REPOSITORY_NAME, type GitHubRunner } from "./github-runner";
 
 /** What a heartbeat says of the runner's listener: refused = it stopped with a code meaning GitHub refuses it (1, 7). */
@@ -66,12 +72,27 @@ export interface AssessOptions {
   github?: GitHubRunner[];
 }
 
+/**
+ * GitHub's runners by the slot they stand for: a runner of a slot's lives
+ * (ephemeral) is that slot's; of several, the one that tells most (online and
+ * busy, then online, then the newest).
+ */
+export function bySlot(runners: GitHubRunner[], slots: string[]): Map<string, GitHubRunner> {
+  const rank = (r: GitHubRunner) => (r.status === "online" ? (r.busy ? 2 : 1) : 0);
+  const out = new Map<string, GitHubRunner>();
+  for (const r of runners) {
+    const slot = slots.find((s) => isLifeOf(r.name, s)) ?? r.name;
+    const had = out.get(slot);
+    if (!had || rank(r) > rank(had) || (rank(r) === rank(had) && r.id > had.id)) out.set(slot, r);
+  }
+  return out;
+}
+
 /** Judges every runner; plain data in, plain data out (tested without servers). */
 export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth[] {
-  const byGitHub = new Map((o.github ?? []).map((r) => [r.name, r]));
-  const names = o.expected
-    ? [...new Set([...o.expected, ...byGitHub.keys()])]
-    : [...new Set([...Object.keys(snapshot.runners), ...byGitHub.keys()])];
+  const inStats = Object.keys(snapshot.runners).filter((n) => !isControllerName(n));
+  const byGitHub = bySlot(o.github ?? [], [...(o.expected ?? []), ...inStats]);
+  const names = o.expected ? [...new Set([...o.expected, ...byGitHub.keys()])] : [...new Set([...inStats, ...byGitHub.keys()])];
   return names.sort().map((name) => {
     const stats = snapshot.runners[name];
     const gh = byGitHub.get(name);
@@ -111,6 +132,7 @@ export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth
         if (!ghost) problems.push("not registered in GitHub");
       } else {
         github = gh.status === "online" ? `github: online, ${gh.busy ? "busy" : "idle"}` : `github: ${gh.status}`;
+        if (gh.name !== name) github += ` as ${gh.name}`;
         if (gh.status !== "online") problems.push(`GitHub says ${gh.status}`);
       }
     }

@@ -45,7 +45,7 @@ export function stackConfig(stack: string, set: Record<string, string | undefine
 
 /** The smallest config the program runs with: test secrets, defaults otherwise. */
 export function testConfig(set: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return { "github:owner": "brentley", ...TEST_SECRETS, ...set };
+  return { "github:owner": "brentley", ...TEST_SECRETS, "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]', ...set };
 }
 
 export function find(declared: Declared[], type: string, name: string): Declared {

@@ -14,7 +14,18 @@ export const TEST_SECRETS: Record<string, string> = {
   "proxmoxve:apiToken": "root@pam!cco=00000000-0000-0000-0000-000000000000",
   // Without the PEM's last newline, as `pulumi config get` gives a value back.
   "cco-infra:sshPrivateKey": TEST_KEY_PAIR.privateKey.trimEnd(),
+  "cco-infra:controllerGithubToken": "github_pat_test-controller-token",
 };
+
+/**
+ * The nodes' SSH addresses ephemeral mode needs (TEST-NET, one per node of
+ * `raw`'s proxmoxNodes), unless `raw` gives them.
+ */
+export function withNodeHosts(raw: Record<string, string>): Record<string, string> {
+  if (raw.proxmoxNodeHosts !== undefined) return raw;
+  const nodes = raw.proxmoxNodes === undefined ? ["pve"] : (JSON.parse(raw.proxmoxNodes) as unknown[]);
+  return { ...raw, proxmoxNodeHosts: JSON.stringify(nodes.map((_, i) => `192.0.2.${10 + i}`)) };
+}
 
 export interface ProgramRun {
   recorder: PlanRecorder;
@@ -34,7 +45,8 @@ export const ROOT_LOGIN: Record<string, string | undefined> = {
  * test secrets are filled in. `other` sets other namespaces' keys, and the
  * secrets ("ns:key"; undefined leaves one out).
  */
-export async function runProgram(raw: Record<string, string> = {}, stack = "test", other: Record<string, string | undefined> = {}): Promise<ProgramRun> {
+export async function runProgram(given: Record<string, string> = {}, stack = "test", other: Record<string, string | undefined> = {}): Promise<ProgramRun> {
+  const raw = withNodeHosts(given);
   const values: Record<string, string> = { "github:owner": "brentley", ...TEST_SECRETS };
   for (const [k, v] of Object.entries(other)) {
     if (v === undefined) delete values[k];

@@ -5,9 +5,10 @@ import { parse } from "yaml";
 import { checkDockerLogin, CONFIG_KEYS, ConfigError, GITHUB_RUNNER_DOMAINS, githubApiUrlOf, NAMESPACE, parseConfig, proxmoxLogin, SECRET_KEYS } from "../../infra/config";
 import { projectFile } from "../../infra/project";
 import { projectKeys, PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
+import { withNodeHosts } from "../helpers/program";
 
-/** The smallest valid raw config: every key has a default (the SSH key is a secret, see ssh.test.ts). */
-const base = (extra: Record<string, string> = {}) => ({ ...extra });
+/** The smallest valid raw config: every key has a default (the SSH key is a secret, see ssh.test.ts) but the nodes' addresses ephemeral mode needs. */
+const base = (extra: Record<string, string> = {}) => withNodeHosts({ ...extra });
 
 function errorOf(raw: Record<string, string>): ConfigError {
   try {
@@ -81,6 +82,11 @@ describe("config: stack configuration", () => {
   describe("refuses bad values, naming the key, the value and what is allowed", () => {
     const cases: Array<[string, Record<string, string>, string, RegExp]> = [
       ["too few runners", { runnerCount: "3" }, "runnerCount", /^Invalid config cco-infra:runnerCount = 3\. Allowed: a whole number from 4 to 10\.$/],
+      ["a runner mode that does not exist", { runnerMode: "ephemereal" }, "runnerMode", /^Invalid config cco-infra:runnerMode = "ephemereal"\. Allowed: ephemeral or persistent\.$/],
+      ["ephemeral runners without the nodes' addresses", { proxmoxNodeHosts: "[]" }, "proxmoxNodeHosts",
+        /^Invalid config cco-infra:proxmoxNodeHosts = \[\] \(runnerMode ephemeral installs a controller on each Proxmox node over SSH: give one address per node of proxmoxNodes \["pve"\], in the same order\)\. Allowed: a list of distinct IPv4 addresses or DNS names, one per entry of proxmoxNodes\.$/],
+      ["fewer node addresses than nodes", { proxmoxNodes: '["pve1","pve2"]', proxmoxNodeHosts: '["192.0.2.10"]' }, "proxmoxNodeHosts", /one address per node of proxmoxNodes \["pve1","pve2"\]/],
+      ["a node address that is neither IPv4 nor a DNS name", { proxmoxNodeHosts: '["pve one"]' }, "proxmoxNodeHosts", /proxmoxNodeHosts = \["pve one"\] \(item 1 is invalid\)/],
       ["a GitHub URL with a path (issue 13: one setting for the runner URL and the API)", { githubServerUrl: "https://github.com/brentley" }, "githubServerUrl", /cco-infra:githubServerUrl = "https:\/\/github\.com\/brentley"\. Allowed: https:\/\/github\.com, https:\/\/HOST or https:\/\/NAME\.ghe\.com/],
       ["a plain-http GitHub", { githubServerUrl: "http://ghe.example.com" }, "githubServerUrl", /cco-infra:githubServerUrl = "http:\/\/ghe\.example\.com"\. Allowed/],
       ["too many runners", { runnerCount: "11" }, "runnerCount", /cco-infra:runnerCount = 11\. Allowed: a whole number from 4 to 10/],
@@ -192,9 +198,18 @@ describe("config: stack configuration", () => {
     });
 
 
+    it("runs ephemeral runners by default, each node's SSH address by its name; persistent needs no addresses", () => {
+      const c = parseConfig(base({ proxmoxNodes: '["pve1","pve2"]', proxmoxNodeHosts: '["192.0.2.10","pve2.example.org"]' }));
+      expect(c.runners.mode).to.equal("ephemeral");
+      expect(c.proxmox.nodeHosts).to.deep.equal({ pve1: "192.0.2.10", pve2: "pve2.example.org" });
+      const p = parseConfig({ runnerMode: "persistent" });
+      expect(p.runners.mode).to.equal("persistent");
+      expect(p.proxmox.nodeHosts).to.deep.equal({});
+    });
+
     it("has the design's defaults: 4 runners of 4 cores, 8192 MB, 50 GB, self-hosted", () => {
       const c = parseConfig(base());
-      expect(c.runners).to.include({ count: 4, cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: true, dockerInJobs: false });
+      expect(c.runners).to.include({ count: 4, mode: "ephemeral", cores: 4, memoryMb: 8192, diskGb: 50, autoUpdate: true, dockerInJobs: false });
       expect(c.runners.labels).to.deep.equal(["self-hosted"]);
       expect(c.egress.domains).to.deep.equal([...GITHUB_RUNNER_DOMAINS]);
     });

@@ -60,10 +60,11 @@ describe("plan: npm run plan, offline", function () {
     const byName = (type: string, name: string) => prod.find((x) => x.type === type && x.name === name)!;
     const container = byName(CONTAINER, "runner-01");
     expect(container.options.deleteBeforeReplace).to.equal(true);
-    const deregistration = byName("command:local:Command", "runner-01-deregistration");
-    expect(deregistration.options.replaceWith).to.deep.equal([container.urn]);
-    expect(deregistration.options.dependsOn).to.include(container.urn);
-    expect(deregistration.options.customTimeouts).to.have.property("delete");
+    // Ephemeral (prod's mode): the slot's lives leave GitHub before the container goes.
+    const retire = byName("command:local:Command", "runner-01-retire");
+    expect(retire.options.replaceWith).to.deep.equal([container.urn]);
+    expect(retire.options.dependsOn).to.include(container.urn);
+    expect(retire.options.customTimeouts).to.have.property("delete");
   });
 
   it("declares exactly what the program declares in-process, inputs and options included", async () => {
@@ -80,7 +81,9 @@ describe("plan: npm run plan, offline", function () {
       const r = await plan("--stack", stack);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.match(new RegExp(`^Offline plan of stack ${stack} \\(project cco-infra\\): \\d+ resources`));
-      expect(r.stdout).to.include("Placeholders stand in for secrets not set here: github:token, proxmoxve:apiToken, cco-infra:sshPrivateKey.");
+      expect(r.stdout).to.include(
+        "Placeholders stand in for secrets not set here: github:token, proxmoxve:apiToken, cco-infra:sshPrivateKey, cco-infra:controllerGithubToken.",
+      );
       expect(r.stdout).to.not.include("node --import tsx");
       const rows = r.stdout.split("\n\n")[1]!.split("\n");
       const json = JSON.parse((await plan("--stack", stack, "--json")).stdout) as JsonResource[];
@@ -114,10 +117,24 @@ describe("plan: npm run plan, offline", function () {
     );
     expect(row("fleet/runner-01/runner-01/runner-01-firewall")).to.include("containerId=200 enabled=true inputPolicy=DROP outputPolicy=DROP");
     expect(row("fleet/runner-01/runner-01/runner-01-firewall-rules")).to.match(/rules=\d+ in=\d+ out=\d+ {2}deleteBeforeReplace/);
-    expect(row("fleet/runner-01/runner-01-registration-token")).to.include("does=mints a GitHub registration token");
-    expect(row("fleet/runner-01/runner-01-deregistration")).to.include("does=on delete: removes the runner from GitHub  replaceWith=runner-01");
-    expect(row("fleet/runner-01/runner-01-drain")).to.include("does=starts the runner again; on delete: waits for the running job, then stops the runner");
     expect(row("fleet/runner-01/runner-01/runner-01-provision")).to.match(/does=provisions the runner from bundle [0-9a-f]{16}/);
+    // Ephemeral mode (prod's): the node's reset, snapshot and controller; no registration token, no drain.
+    expect(row("fleet/runner-01/runner-01-reset")).to.include("does=on the node: stops the controller, waits for a running job, rolls the container back to its clean snapshot");
+    expect(row("fleet/runner-01/runner-01-snapshot")).to.include("does=on the node: checks the storage, stops the controller, replaces the clean snapshot");
+    expect(row("fleet/runner-01/runner-01-retire")).to.include("does=on delete: removes every runner of its lives from GitHub (waits while one runs its job)  replaceWith=runner-01");
+    expect(row("fleet/cco-controller-pve/cco-controller-pve-install")).to.match(
+      /does=installs and starts the controller from bundle [0-9a-f]{16}; on update: installs and starts the controller from bundle [0-9a-f]{16}; on delete: stops the controller \(idle runners removed\) and removes it/,
+    );
+    expect(r.stdout).to.not.include("registration-token");
+    expect(r.stdout).to.not.include("-drain");
+    // Persistent mode: a registration token per container, drained and deregistered before it goes.
+    const p = await plan("--stack", "prod", "--set", "runnerMode=persistent");
+    const prow = (path: string) => p.stdout.split("\n").find((l) => l.trimStart().split("  ")[1] === path) ?? "";
+    expect(prow("fleet/runner-01/runner-01-registration-token")).to.include("does=mints a GitHub registration token");
+    expect(prow("fleet/runner-01/runner-01-deregistration")).to.include("does=on delete: removes the runner from GitHub  replaceWith=runner-01");
+    expect(prow("fleet/runner-01/runner-01-drain")).to.include("does=starts the runner again; on delete: waits for the running job, then stops the runner");
+    expect(p.stdout).to.not.include("cco-controller");
+    expect(p.stdout).to.not.include("runner-01-snapshot");
     expect(row("cco-stats/cco-stats-healthz")).to.include("does=waits for http://192.168.1.210:8080/healthz to answer");
   });
 
@@ -207,7 +224,7 @@ describe("plan: evaluating the program writes nothing into the source tree", fun
 
 describe("program: nothing is registered when config is bad", () => {
   it("throws the ConfigError before declaring any resource", async () => {
-    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:runnerCount": "11" });
+    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]', "cco-infra:runnerCount": "11" });
     expect(() => program()).to.throw(ConfigError, /cco-infra:runnerCount = 11/);
     await settle();
     expect(recorder.resources).to.deep.equal([]);

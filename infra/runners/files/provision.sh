@@ -4,8 +4,12 @@
 # /root/cco-provision-<hash> with its parameters in runner.env beside it.
 #
 # Secrets arrive on stdin as KEY=value lines, never as arguments:
-#   REGISTRATION_TOKEN  used only when the runner is not registered yet
-#   INGEST_TOKEN        the stats service's bearer token, for the forwarder
+#   REGISTRATION_TOKEN  persistent mode, used only when the runner is not registered yet
+#   INGEST_TOKEN        this runner's own stats credential, for the forwarder
+# RUNNER_MODE (runner.env): persistent registers the runner once and runs it
+# at boot; ephemeral (the default) registers nothing and installs the runner
+# side of a life (ephemeral/install.sh): the Proxmox node's controller hands
+# each life a just-in-time config.
 # Any failure stops it: a runner must never come up without its egress rules.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +23,8 @@ REGISTRATION_TOKEN=""
 INGEST_TOKEN=""
 read_secrets
 require INGEST_TOKEN
+RUNNER_MODE=${RUNNER_MODE:-ephemeral}
+case $RUNNER_MODE in ephemeral | persistent) ;; *) die "bad RUNNER_MODE: $RUNNER_MODE (ephemeral or persistent)" ;; esac
 
 HOME_DIR=/home/runner
 RUNNER_DIR=$HOME_DIR/actions-runner
@@ -191,7 +197,7 @@ record_runner_id() {
 # Registered means: this provisioning recorded a runner id. Never decided from
 # .runner, which jobs can change (a job deleting it must not make root stop the
 # runner and re-register with a token that may have expired).
-if [ ! -s "$runner_id_file" ]; then
+if [ "$RUNNER_MODE" = persistent ] && [ ! -s "$runner_id_file" ]; then
   require REGISTRATION_TOKEN
   # No job runs while config.sh holds the token (a job runs as the same user).
   drain_runner force
@@ -234,10 +240,23 @@ forwarder_changed=$CHANGED
 install_file "$HERE/units/cco-forwarder.timer" /etc/systemd/system/cco-forwarder.timer 644 root:root
 forwarder_changed=$((forwarder_changed | CHANGED))
 [ "$((runner_changed | forwarder_changed))" = 1 ] && systemctl daemon-reload
+ensure_unit cco-forwarder.timer "$forwarder_changed"
+if [ "$RUNNER_MODE" = ephemeral ]; then
+  # Started per life by cco-jit.path, one job each; never at boot.
+  LIB=/opt/cco/lib.sh bash "$HERE/ephemeral/install.sh"
+  exit 0
+fi
+# Persistent after ephemeral: the runner starts at boot again.
+ephemeral_dropin=/etc/systemd/system/actions-runner.service.d/cco-ephemeral.conf
+if [ -e "$ephemeral_dropin" ] || [ -e /etc/systemd/system/cco-jit.path ]; then
+  systemctl disable --now --quiet cco-jit.path 2> /dev/null || true
+  rm -f "$ephemeral_dropin" /etc/systemd/system/cco-jit.path
+  systemctl daemon-reload
+  log "removed the ephemeral runner side"
+fi
 # A restart ends a running job: wait for it first.
 if [ "$runner_changed" = 1 ] && systemctl is-active --quiet actions-runner.service; then drain_runner force; fi
 ensure_unit actions-runner.service
-ensure_unit cco-forwarder.timer "$forwarder_changed"
 
 # The id GitHub gave this runner: the Pulumi program keeps it for deregistration.
 printf 'runner-id=%s\n' "$(cat "$runner_id_file")"

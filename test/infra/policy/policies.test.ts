@@ -15,6 +15,7 @@ import {
 } from "../../../infra/policy/policies";
 import { DOCKER_TAG as PROGRAM_DOCKER_TAG } from "../../../infra/runners/fleet";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
+import { withNodeHosts } from "../../helpers/program";
 import { evaluate, planFor, type PackResource, type Violation } from "../../helpers/policy";
 
 const STACK = "prod";
@@ -353,7 +354,7 @@ describe("policy pack: the committed config", () => {
   });
 
   it("uses the program's limits: runner count, size floors and the Docker tag", () => {
-    const ok = (raw: Record<string, string>) => () => parseConfig(raw);
+    const ok = (raw: Record<string, string>) => () => parseConfig(withNodeHosts(raw));
     expect(ok({ runnerCount: String(RUNNER_COUNT.min) })).to.not.throw();
     expect(ok({ runnerCount: String(RUNNER_COUNT.max) })).to.not.throw();
     expect(ok({ runnerCount: String(RUNNER_COUNT.min - 1) })).to.throw(/runnerCount/);

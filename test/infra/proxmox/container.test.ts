@@ -44,8 +44,8 @@ describe("proxmox: ProvisionedContainer's replacement rules", function () {
     }
   });
 
-  it("orders a runner's delete: deregistration, provision, firewall options, rules, container", async () => {
-    const { recorder } = await declare(testConfig());
+  it("persistent: orders a runner's delete: deregistration, provision, firewall options, rules, container", async () => {
+    const { recorder } = await declare(testConfig({ "cco-infra:runnerMode": "persistent" }));
     const urn = (type: string, name: string) => recorder.byName(type, name).urn;
     const dereg = recorder.byName(T.local, "runner-02-deregistration");
     const provision = recorder.byName(T.remote, "runner-02-provision");

@@ -25,7 +25,8 @@ import { declare, stackConfig, type Declared } from "../../helpers/declared";
 const BEFORE = JSON.parse(readFileSync(join(__dirname, "urns-before-reshape.json"), "utf8")) as Record<string, string[]>;
 
 async function declared(stack: string): Promise<Declared[]> {
-  return (await declare(stackConfig(stack), stack)).declared;
+  // A stack deployed in the old shape ran persistent runners (runnerMode did not exist yet).
+  return (await declare(stackConfig(stack, { "cco-infra:runnerMode": "persistent" }), stack)).declared;
 }
 
 /** The engine's URN of each declared resource, and of each of its aliases. */

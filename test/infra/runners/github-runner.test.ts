@@ -36,6 +36,25 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(gh.calls).to.deep.equal([{ method: "POST", path: "/repos/brentley/cco/actions/runners/registration-token", authorization: `Bearer ${gh.token}` }]);
   });
 
+  it("retire-lives: removes every runner of the slot's lives (runner-05-<suffix>), waiting while one runs its job; nothing else", async () => {
+    gh.runners = [
+      { id: 21, name: "runner-05-mfx3k2a", busyFor: 0 },
+      { id: 22, name: "runner-05-mfx3k9b", busyFor: 2 }, // its job: GitHub answers 422 twice
+      { id: 23, name: "runner-050-mfx3k9c", busyFor: 0 }, // another slot's
+      { id: 24, name: "runner-05", busyFor: 0 }, // a persistent runner of that name
+      { id: 25, name: "runner-04-mfx3k2a", busyFor: 0 },
+    ];
+    const r = await script(gh, "retire-lives", { DEREGISTER_RETRY_S: "0" });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(gh.runners.map((x) => x.name)).to.deep.equal(["runner-050-mfx3k9c", "runner-05", "runner-04-mfx3k2a"]);
+    expect(gh.calls.filter((c) => c.method === "DELETE" && /runners\/\d+$/.test(c.path)).map((c) => c.path.split("/").pop())).to.deep.equal(["21", "22", "22", "22"]);
+    expect(r.stderr).to.include("runner-05-mfx3k9b: runner 22 is busy (attempt 1)");
+    // Nothing of its lives left: says so, exits 0.
+    const again = await script(gh, "retire-lives");
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stderr).to.include("runner-05: no runner of its lives in brentley/cco");
+  });
+
   it("removes the runner found by name", async () => {
     gh.runners = [{ id: 11, name: "runner-04", busyFor: 0 }, { id: 12, name: "runner-05", busyFor: 0 }];
     const r = await script(gh, "deregister");

@@ -49,6 +49,33 @@ describe("runners: npm run health", () => {
       expect(rows[1]!.problems.join()).to.include("GitHub refuses this runner");
     });
 
+    it("ephemeral: each life's runner (runner-01-<suffix>) is its slot's; the controllers' heartbeats are not runners", () => {
+      const life = (name: string, id: number, status = "online", busy = false) => ({ id, name, status, busy });
+      const snap = snapshot({
+        "runner-01": runner(ago(10)),
+        "runner-02": runner(ago(10)),
+        "runner-03": runner(ago(10)),
+        "cco-controller-pve": runner(ago(5)),
+      });
+      const github = [
+        life("runner-01-mfx3k2a", 41, "online", true),
+        life("runner-01-mfx2zzz", 40, "offline"), // an older life GitHub has not removed yet
+        life("runner-02-mfx3k9b", 42),
+        life("runner-05-mfx3kaa", 45), // a slot the stack no longer declares
+      ];
+      const rows = assess(snap, { ...opts, github });
+      expect(rows.map((r) => [r.name, r.github, r.healthy])).to.deep.equal([
+        ["runner-01", "github: online, busy as runner-01-mfx3k2a", true],
+        ["runner-02", "github: online, idle as runner-02-mfx3k9b", true],
+        ["runner-03", "github: not registered", false],
+        ["runner-05-mfx3kaa", "github: online, idle", false],
+      ]);
+      // With the stack's slots, a life of an undeclared slot is a ghost.
+      const declared = assess(snap, { ...opts, github, expected: ["runner-01", "runner-02", "runner-03", "runner-04"] });
+      expect(declared.map((r) => r.name)).to.deep.equal(["runner-01", "runner-02", "runner-03", "runner-04", "runner-05-mfx3kaa"]);
+      expect(declared[4]!.problems.join()).to.include("a ghost");
+    });
+
     it("adds GitHub's view: offline and unregistered runners are unhealthy, busy is shown", () => {
       const rows = assess(snapshot({ "runner-01": runner(ago(10)), "runner-02": runner(ago(10)), "runner-03": runner(ago(10)) }), {
         ...opts,

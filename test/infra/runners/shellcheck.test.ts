@@ -30,7 +30,7 @@ describe("scripts: shellcheck", () => {
   it("finds the scripts", () => {
     expect(scripts().map((s) => s.slice(PROJECT_ROOT.length + 1))).to.include.members([
       "infra/runners/files/provision.sh", "infra/runners/files/egress.sh", "infra/runners/files/forwarder.sh",
-      "infra/runners/files/job-hook.sh", "infra/stats/files/provision-stats.sh", "infra/github/scripts/next-version.sh",
+      "infra/runners/files/job-hook.sh", "infra/stats/files/provision-stats.sh", "infra/controller/files/cco-node.sh", "infra/controller/files/provision-controller.sh", "infra/github/scripts/next-version.sh",
       "test/lxc/rootfs.sh", "test/lxc/runner-stub/bin/Runner.Listener", "test/lxc/runner-stub/bin/Runner.Worker",
       "test/lxc/runner-stub/run-helper.sh.template", "infra/runners/files/drain.sh", "infra/runners/files/runner-env.sh",
     ]);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs or updates the ephemeral runners' controller on a Proxmox node (as
+# root): Node.js (pinned, verified), the bundled controller, its config, its
+# secrets and its hardened unit; then (re)starts it. Run by the Pulumi program
+# over SSH from /root/cco-provision-<hash>, with its parameters in
+# controller.env beside it. Idempotent: a second run changes nothing, but
+# starts the controller if it is stopped (cco-node.sh stops it around a
+# snapshot).
+#
+# Secrets arrive on stdin as KEY=value lines, never as arguments:
+#   GITHUB_TOKEN   fine-grained, this repository's Administration: JIT configs, runner removal
+#   INGEST_TOKEN   the controller's own stats credential (its heartbeats only)
+#
+#   provision-controller.sh             install or update, then start
+#   provision-controller.sh uninstall   stop it (idle runners removed), remove it
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../../runners/files/lib.sh
+. "$HERE/lib.sh"
+
+UNIT=cco-controller.service
+ETC=/etc/cco-controller
+
+if [ "${1:-}" = uninstall ]; then
+  if systemctl is-enabled --quiet "$UNIT" 2> /dev/null || systemctl is-active --quiet "$UNIT" 2> /dev/null; then
+    systemctl disable --now --quiet "$UNIT"
+    log "stopped and disabled $UNIT"
+  fi
+  rm -rf "$ETC" /opt/cco-controller "/etc/systemd/system/$UNIT"
+  systemctl daemon-reload
+  log "removed the controller"
+  exit 0
+fi
+
+load_params "$HERE/controller.env"
+require NODE_VERSION NODE_SHA256 NODE_URL
+GITHUB_TOKEN=""
+INGEST_TOKEN=""
+read_secrets
+require GITHUB_TOKEN
+
+install_node "$NODE_VERSION" "$NODE_SHA256" "$NODE_URL"
+
+changed=0
+ensure_dir "$ETC" 700 root:root
+install_file "$HERE/controller.json" "$ETC/controller.json" 600 root:root
+changed=$((changed | CHANGED))
+printf '%s\n' "$GITHUB_TOKEN" | install_text "$ETC/github-token" 600 root:root
+changed=$((changed | CHANGED))
+printf '%s\n' "$INGEST_TOKEN" | install_text "$ETC/ingest-token" 600 root:root
+changed=$((changed | CHANGED))
+install_file "$HERE/controller.js" /opt/cco-controller/controller.js 644 root:root
+changed=$((changed | CHANGED))
+# Kept for the uninstall the program runs when the controller goes.
+install_file "$HERE/provision-controller.sh" /opt/cco-controller/provision-controller.sh 755 root:root
+install_file "$HERE/lib.sh" /opt/cco-controller/lib.sh 644 root:root
+install_file "$HERE/cco-controller.service" "/etc/systemd/system/$UNIT" 644 root:root
+if [ "$CHANGED" = 1 ]; then
+  systemctl daemon-reload
+  changed=1
+fi
+ensure_unit "$UNIT" "$changed"
