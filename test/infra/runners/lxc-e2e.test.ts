@@ -175,10 +175,11 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       must(join(LXC_DIR, "rootfs.sh"), IMAGE_PACKAGES, { timeoutMs: 15 * 60_000 }).trim(),
     );
 
-    // The files the Pulumi program copies into runner-01, rendered by the offline plan.
+    // The files the Pulumi program copies into runner-01, rendered by the offline plan
+    // (persistent mode: this test is its runner's; the last one switches it to ephemeral).
     const planDir = join(tmp, "plan");
     timed("plan --out", () =>
-      must(process.execPath, [...tsxArgs(join(PROJECT_ROOT, "infra/plan/main.ts")), "--stack", "prod", "--out", planDir], {
+      must(process.execPath, [...tsxArgs(join(PROJECT_ROOT, "infra/plan/main.ts")), "--stack", "prod", "--set", "runnerMode=persistent", "--out", planDir], {
         cwd: PROJECT_ROOT,
         timeoutMs: 120_000,
       }),
@@ -1266,6 +1267,34 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     ct.must("/opt/cco/egress.sh && rm -f /root/extra.env");
     r = asRunner(`curl -ksS --max-time 4 https://${NET.neverResolved}/`);
     probes.add(g, "(egress.sh with the real parameters again: the block closed)", "fails", describeRun(r), r.status !== 0);
+    expectGroup(g);
+  });
+
+  // ---- runnerMode ephemeral (issue 14): the same container provisioned again in ephemeral mode ----
+
+  it("runnerMode ephemeral (issue 14): provisioned with no registration token, the registration goes, the runner starts only per life", function () {
+    const g = "ephemeral mode (issue 14)";
+    setParam("RUNNER_MODE", "ephemeral");
+    const remoteDir = `/root/${bundleDir.split("/").pop()!}`;
+    // What the program gives an ephemeral runner on stdin: its own stats credential, nothing that registers.
+    const again = () => ct.exec(provisionCommand({ remoteDir }, "provision.sh"), { input: `INGEST_TOKEN=${INGEST_TOKEN}\n`, timeoutMs: 300_000 });
+    const p = again();
+    writeFileSync(join(tmp, "provision-ephemeral.log"), p.stdout + p.stderr);
+    probes.add(g, "provisioning with only INGEST_TOKEN on stdin", "exit 0, no runner id printed", `exit ${p.status}; ${p.stdout.trim() || "(no stdout)"}`,
+      p.status === 0 && !/runner-id=/.test(p.stdout));
+    const left = ct.exec(`for f in /var/lib/cco/runner-id ${RD}/.runner ${RD}/.credentials ${RD}/.credentials_rsaparams; do [ -e "$f" ] && echo "$f"; done; true`).stdout.trim();
+    probes.add(g, "the persistent registration is gone (runner id, .runner, credentials)", "none left", left || "none left", left === "");
+    const r = ct.exec("systemctl is-enabled actions-runner.service; systemctl is-active actions-runner.service; systemctl is-enabled cco-jit.path; systemctl is-active cco-jit.path");
+    probes.add(g, "actions-runner.service off at boot and stopped; cco-jit.path enabled and waiting", "disabled inactive enabled active",
+      r.stdout.trim().replace(/\n/g, " "), r.stdout.trim().replace(/\n/g, " ") === "disabled inactive enabled active");
+    const dropins = ct.must("systemctl show -P DropInPaths actions-runner.service").trim();
+    probes.add(g, "the runner unit has the one-job drop-in", "cco-ephemeral.conf", dropins, dropins.endsWith("/cco-ephemeral.conf"));
+    const h = ct.exec("stat -c '%U:%G %a' /opt/cco/jit-handoff.sh /opt/cco/jit-runner.sh");
+    probes.add(g, "the hand-off scripts are root's", "root:root 755 (both)", h.stdout.trim().replace(/\n/g, " "), h.stdout.trim() === "root:root 755\nroot:root 755");
+    const second = again();
+    const changes = second.stderr.split("\n").filter((l) => /installed|enabled|disabled|removed|unpacked|registered/.test(l));
+    probes.add(g, "a second run changes nothing", "exit 0, no change logged", `exit ${second.status}; ${changes.join(" ") || "no change"}`,
+      second.status === 0 && changes.length === 0);
     expectGroup(g);
   });
 });
