@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { BlockList, isIPv6 } from "node:net";
 import { parseConfig, type InfraConfig } from "../../infra/config";
 import { firewallNetwork, firewallOptions, firewallRules, renderPveFirewall, type FirewallRule } from "../../infra/firewall";
+import { withNodeHosts } from "../helpers/program";
 
-const config = (extra: Record<string, string> = {}): InfraConfig => parseConfig(extra);
+const config = (extra: Record<string, string> = {}): InfraConfig => parseConfig(withNodeHosts(extra));
 
 interface Packet {
   type: "in" | "out";
