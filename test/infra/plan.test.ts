@@ -235,7 +235,7 @@ describe("program: nothing is registered when config is bad", () => {
     expect(recorder.resources.length).to.be.greaterThan(5);
   });
   it("refuses a private SSH key it cannot derive the public half from, before declaring anything", async () => {
-    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:sshPrivateKey": "not a key" });
+    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]', "cco-infra:sshPrivateKey": "not a key" });
     expect(() => program()).to.throw(ConfigError, /^Invalid config cco-infra:sshPrivateKey = "\[secret\]" \(not a private key/);
     await settle();
     expect(recorder.resources).to.deep.equal([]);

@@ -45,7 +45,12 @@ snapshot=${3:-}
 exists() { "$PCT" config "$vmid" > /dev/null 2>&1; }
 state() { "$PCT" status "$vmid" | sed -n 's/^status: //p'; }
 # listsnapshot prints a tree: "`-> NAME  DATE  DESCRIPTION" per snapshot, then "`-> current".
-has_snapshot() { "$PCT" listsnapshot "$vmid" | grep -Eq -- "-> $snapshot( |$)"; }
+# (Read whole first: grep -q in a pipe would end pct early, and pipefail call that a failure.)
+has_snapshot() {
+  local list
+  list=$("$PCT" listsnapshot "$vmid")
+  grep -Eq -- "-> $snapshot( |$)" <<< "$list"
+}
 stop_controller() {
   if systemctl is-active --quiet "$UNIT" 2> /dev/null; then
     systemctl stop "$UNIT"
