@@ -99,6 +99,16 @@ export const REQUIRED_SECRETS = {
 /** Secret keys: only ever read as secrets (pulumi config set --secret), never validated as text. */
 export const SECRET_KEYS = {
   sshPrivateKey: "Private half of the provisioning SSH key (OpenSSH or PEM format; the public half is derived from it); set with --secret",
+} as const;
+
+/**
+ * Secrets of one mode only, left out of Pulumi.yaml: the CLI refuses a stack
+ * that lacks a declared secret (a default does not help: "must be encrypted
+ * as it's secret", pulumi v3.248.0), and a persistent stack has no use for
+ * these. The CLI takes undeclared keys; the program reads them (requireSecret
+ * names a missing one).
+ */
+export const MODE_SECRET_KEYS = {
   controllerGithubToken: "Ephemeral mode: fine-grained GitHub token for this repository only with Administration read and write (makes just-in-time runner configs, removes runners); it lives only on the Proxmox nodes, never in a runner container; set with --secret",
 } as const;
 
@@ -392,7 +402,7 @@ function readValues(raw: Record<string, string | undefined>): Values {
   for (const [k, instead] of Object.entries(REMOVED_KEYS)) {
     if (raw[k] !== undefined) throw new ConfigError(k, raw[k], "nothing: the key was removed", instead);
   }
-  const unknown = Object.keys(raw).filter((k) => !(k in CONFIG_KEYS) && !(k in SECRET_KEYS) && raw[k] !== undefined);
+  const unknown = Object.keys(raw).filter((k) => !(k in CONFIG_KEYS) && !(k in SECRET_KEYS) && !(k in MODE_SECRET_KEYS) && raw[k] !== undefined);
   if (unknown.length > 0) {
     const k = unknown[0]!;
     throw new ConfigError(k, raw[k], `one of the keys declared in Pulumi.yaml (${Object.keys(CONFIG_KEYS).join(", ")})`, "unknown key");
