@@ -9,6 +9,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
 . "${LIB:-/opt/cco/lib.sh}"
 
+# Whatever registration a persistent runner had is not part of the clean state.
+# Stopped before the drop-in is in: with it, the runner's stop powers the container off.
+if [ -e /var/lib/cco/runner-id ]; then
+  systemctl stop actions-runner.service
+  rm -f /var/lib/cco/runner-id /home/runner/actions-runner/.runner /home/runner/actions-runner/.credentials \
+    /home/runner/actions-runner/.credentials_rsaparams
+  log "removed the persistent registration"
+fi
+
 changed=0
 install_file "$HERE/jit-handoff.sh" /opt/cco/jit-handoff.sh 755 root:root
 install_file "$HERE/jit-runner.sh" /opt/cco/jit-runner.sh 755 root:root
@@ -25,11 +34,4 @@ fi
 if ! systemctl is-enabled --quiet cco-jit.path; then
   systemctl enable --quiet cco-jit.path
   log "enabled cco-jit.path"
-fi
-# Whatever registration a persistent runner had is not part of the clean state.
-if [ -e /var/lib/cco/runner-id ]; then
-  systemctl stop actions-runner.service
-  rm -f /var/lib/cco/runner-id /home/runner/actions-runner/.runner /home/runner/actions-runner/.credentials \
-    /home/runner/actions-runner/.credentials_rsaparams
-  log "removed the persistent registration"
 fi
