@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUILD_SCRIPT, PROJECT_ROOT } from "../../tools/pulumi/cli";
+import { ANALYZER_DIR, BUILD_SCRIPT, PROJECT_ROOT } from "../../tools/pulumi/cli";
 
 const goMod = () => readFileSync(join(PROJECT_ROOT, "tools/pulumi/go.mod"), "utf8");
 const npmPin = () => (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"] ?? "";
@@ -34,12 +34,12 @@ describe("engine toolchain: tools/pulumi", () => {
     expect(goMod()).to.match(/^replace github\.com\/atotto\/clipboard => github\.com\/tgummerer\/clipboard v0\.0\.0-20241001131231-d02d263e614e$/m);
   });
 
-  it("build.sh is shellcheck-clean", function () {
+  it("build.sh and the policy pack launcher are shellcheck-clean", function () {
     if (spawnSync("shellcheck", ["--version"]).status !== 0) {
       if (process.env.CI === "true") throw new Error("shellcheck is missing in CI (.ci/run installs it)");
       this.skip();
     }
-    const r = spawnSync("shellcheck", ["-x", BUILD_SCRIPT], { encoding: "utf8" });
+    const r = spawnSync("shellcheck", ["-x", BUILD_SCRIPT, join(ANALYZER_DIR, "pulumi-analyzer-policy-nodejs")], { encoding: "utf8" });
     expect(r.stdout + r.stderr).to.equal("");
     expect(r.status).to.equal(0);
   });

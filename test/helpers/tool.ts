@@ -21,3 +21,10 @@ export async function runTool(script: string, args: string[], env: NodeJS.Proces
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+/** `npm run plan` as a newcomer runs it: its own process, no credentials in the environment. */
+export async function runPlan(...args: string[]): Promise<ToolRun> {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(PULUMI_|GITHUB_TOKEN|PROXMOX)/.test(k)) delete env[k];
+  return runTool("infra/plan/main.ts", args, env);
+}

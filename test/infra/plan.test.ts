@@ -10,14 +10,7 @@ import { PROJECT_ROOT } from "../../infra/stackfile";
 import { program } from "../../infra/program";
 import { TEST_SECRETS } from "../helpers/program";
 import { useTempDir } from "../helpers/tmp";
-import { runTool, type ToolRun } from "../helpers/tool";
-
-/** `npm run plan` as a newcomer runs it: its own process, no credentials in the environment. */
-async function plan(...args: string[]): Promise<ToolRun> {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(PULUMI_|GITHUB_TOKEN|PROXMOX)/.test(k)) delete env[k];
-  return runTool("infra/plan/main.ts", args, env);
-}
+import { runPlan as plan } from "../helpers/tool";
 
 interface JsonResource {
   type: string;

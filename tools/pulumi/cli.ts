@@ -13,6 +13,8 @@ import { join, resolve } from "node:path";
 
 export const PROJECT_ROOT = resolve(__dirname, "..", "..");
 export const BUILD_SCRIPT = join(PROJECT_ROOT, "tools", "pulumi", "build.sh");
+/** Holds pulumi-analyzer-policy-nodejs, which starts a Node.js policy pack without a language host; first on the CLI's PATH. */
+export const ANALYZER_DIR = join(PROJECT_ROOT, "tools", "pulumi", "analyzer");
 
 /** Where build.sh puts the CLI for the pins in tools/pulumi/go.mod, and whether it is there. */
 export function pulumiCli(): { path: string; built: boolean } {
@@ -41,7 +43,7 @@ export interface WorkspaceOptions {
   passphrase?: string;
   /** Plugins and workspace settings; default: dir/home (no plugin of the machine is seen). */
   pulumiHome?: string;
-  /** PATH the CLI sees (where it looks for language hosts and plugins); default: the caller's. */
+  /** PATH the CLI sees (where it looks for language hosts and plugins) after ANALYZER_DIR; default: the caller's. */
   path?: string;
   /** Environment to start from; default: process.env. */
   baseEnv?: NodeJS.ProcessEnv;
@@ -74,7 +76,7 @@ export function createWorkspace(opts: WorkspaceOptions = {}): Workspace {
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
   });
   if (opts.passphrase !== undefined) env.PULUMI_CONFIG_PASSPHRASE = opts.passphrase;
-  if (opts.path !== undefined) env.PATH = opts.path;
+  env.PATH = [ANALYZER_DIR, opts.path ?? env.PATH].filter(Boolean).join(":");
   return { dir, projectDir, stateDir, env };
 }
 
