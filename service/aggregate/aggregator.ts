@@ -226,7 +226,7 @@ interface RunnerState extends RunnerCounts {
   lastListenerMs: number;
   lastEventMs: number;
   lastHeartbeatMs: number;
-  /** The newest job event read in this pass (kept as read: no copy per event). */
+  /** The newest job event of the text being consumed (kept as read: no copy per event; settled into lastJob at its end). */
   lastJobEvent: JobEvent | null;
   lastJobMs: number;
   /** That event in the snapshot's shape, made (with owned strings) at the end of the pass. */
@@ -332,6 +332,8 @@ export class Aggregator {
   private completedNext = 0;
   /** An evicted entry waiting to be reused. */
   private spare: JobEntry | null = null;
+  /** Runners whose lastJobEvent is set (see settle). */
+  private readonly unsettled: RunnerState[] = [];
   private latestMs = -Infinity;
 
   /**
@@ -351,6 +353,7 @@ export class Aggregator {
       }
       start = nl + 1;
     }
+    this.settle();
     return lines;
   }
 
@@ -500,7 +503,12 @@ export class Aggregator {
     const result = e.result;
     job.result = result;
     this.timeline.completion(ms, result);
-    if (ms >= this.lastCompletion.ms) this.lastCompletion = { ms, e, job: null };
+    const c = this.lastCompletion;
+    if (ms >= c.ms) {
+      c.ms = ms;
+      c.e = e;
+      c.job = null;
+    }
     this.completed++;
     runner.completed++;
     repo.completed++;
@@ -538,7 +546,20 @@ export class Aggregator {
   private noteLastJob(runner: RunnerState, e: JobEvent, ms: number): void {
     if (ms < runner.lastJobMs) return;
     runner.lastJobMs = ms;
+    if (runner.lastJobEvent === null) this.unsettled.push(runner);
     runner.lastJobEvent = e;
+  }
+
+  /**
+   * Turns the events kept as read into owned copies, once per text consumed:
+   * an event's strings may be slices of the text, which the tailer decodes a
+   * whole read (up to 1 MiB) at a time; kept until the end of a pass, the
+   * last events of 256 runners could pin 256 such reads.
+   */
+  private settle(): void {
+    for (const r of this.unsettled) this.settleLastJob(r);
+    this.unsettled.length = 0;
+    this.settleFleetLastJob();
   }
 
   private noteListener(runner: RunnerState, e: HeartbeatEvent, ms: number): void {
