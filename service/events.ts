@@ -105,24 +105,52 @@ function daysInMonth(year: number, month: number): number {
   return DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0);
 }
 
+/** `YYYY-MM-DDTHH:MM`: the part of a timestamp that events close in time share. */
+const MINUTE_LENGTH = 16;
 /**
- * ms since the epoch of a timestamp in the `ISO_TIMESTAMP` format, or NaN when
- * the text is not in that format or not a real time (Feb 30, 24:00, before 1970).
- * Stricter than Date.parse, and about 7x faster: it runs once per event read.
+ * Minutes parsed lately, direct-mapped by their digits: the events of a file
+ * fall in a few minutes at a time (a job's start and its end: two), so most
+ * timestamps only need their seconds read. Keys are copies that share no
+ * memory with the text they came from (a slice would pin a whole read).
  */
-export function parseIsoTime(s: string): number {
-  const n = s.length;
-  if (n < 20 || n > 35) return NaN;
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84) return NaN; // - - T
-  if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN; // : :
+const MINUTE_SLOTS = 64;
+const minuteKeys = new Array<string>(MINUTE_SLOTS).fill("\0".repeat(MINUTE_LENGTH));
+const minuteMs = new Float64Array(MINUTE_SLOTS);
+
+/** ms since the epoch of the minute `YYYY-MM-DDTHH:MM` that `s` starts with, or NaN. */
+function parseMinute(s: string): number {
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58) return NaN; // - - T :
   const year = digits(s, 0, 4);
   const month = digits(s, 5, 2);
   const day = digits(s, 8, 2);
   const hour = digits(s, 11, 2);
   const minute = digits(s, 14, 2);
-  const second = digits(s, 17, 2);
   if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return NaN;
-  if (minute < 0 || minute > 59 || second < 0 || second > 59 || day > daysInMonth(year, month)) return NaN;
+  if (minute < 0 || minute > 59 || day > daysInMonth(year, month)) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute);
+}
+
+/**
+ * ms since the epoch of a timestamp in the `ISO_TIMESTAMP` format, or NaN when
+ * the text is not in that format or not a real time (Feb 30, 24:00, before 1970).
+ * Stricter than Date.parse, and much faster: it runs once per event read.
+ */
+export function parseIsoTime(s: string): number {
+  const n = s.length;
+  if (n < 20 || n > 35) return NaN;
+  const slot = (s.charCodeAt(15) + 10 * s.charCodeAt(14) + 31 * s.charCodeAt(12)) & (MINUTE_SLOTS - 1);
+  let base: number;
+  if (s.startsWith(minuteKeys[slot]!)) {
+    base = minuteMs[slot]!;
+  } else {
+    base = parseMinute(s);
+    if (Number.isNaN(base)) return NaN;
+    minuteKeys[slot] = (" " + s.slice(0, MINUTE_LENGTH)).slice(1);
+    minuteMs[slot] = base;
+  }
+  if (s.charCodeAt(16) !== 58) return NaN; // :
+  const second = digits(s, 17, 2);
+  if (second < 0 || second > 59) return NaN;
   let i = 19;
   let ms = 0;
   if (s.charCodeAt(i) === 46) {
@@ -152,11 +180,30 @@ export function parseIsoTime(s: string): number {
   } else {
     return NaN;
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000;
+  return base + second * 1000 + ms - offsetMinutes * 60_000;
 }
 
 function isName(x: unknown): x is string {
   return typeof x === "string" && x.length >= 1 && x.length <= MAX_NAME_LENGTH;
+}
+/** Whitespace above ASCII, as `\s` in a regular expression means it. */
+function isWideSpace(c: number): boolean {
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+/** `REPO_NAME.test(s)` without a regular expression (a call of one costs more than this loop): the hot path. */
+function isRepoName(s: string): boolean {
+  const n = s.length;
+  let slash = -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 47) {
+      if (slash !== -1) return false;
+      slash = i;
+    } else if (c <= 32 ? c === 32 || (c >= 9 && c <= 13) : c >= 0xa0 && isWideSpace(c)) {
+      return false;
+    }
+  }
+  return slash > 0 && slash < n - 1;
 }
 function isPositiveInt(x: unknown): x is number {
   return Number.isSafeInteger(x) && (x as number) >= 1;
@@ -179,7 +226,7 @@ export function validEventTime(o: unknown): number {
     if (x !== undefined && x !== null && !Number.isSafeInteger(x)) return NaN;
   } else {
     if (type !== "job_started" && type !== "job_completed") return NaN;
-    if (!isName(e.repo) || !REPO_NAME.test(e.repo) || !isName(e.workflow) || !isName(e.job)) return NaN;
+    if (!isName(e.repo) || !isRepoName(e.repo) || !isName(e.workflow) || !isName(e.job)) return NaN;
     if (!isPositiveInt(e.runId) || !isPositiveInt(e.runAttempt)) return NaN;
     if (type === "job_completed" && e.result !== "succeeded" && e.result !== "failed" && e.result !== "cancelled" && e.result !== "unknown") {
       return NaN;

@@ -124,6 +124,27 @@ describe("events: the contract", () => {
         expect(parseIsoTime(ts), ts).to.be.NaN;
       }
     });
+
+    it("answers the same whatever it read before (minutes it remembers never decide a wrong one)", () => {
+      // A valid time, then others sharing its minute (or its cache slot) with a bad rest, in every order.
+      const times = [
+        "2026-11-26T18:07:59.250Z", "2026-11-26T18:07:60Z", "2026-11-26T18:07:5xZ", "2026-11-26T18:07-00Z", "2026-11-26T18:07:00+24:00",
+        "2026-11-26T18:07:00.Z", "2026-11-26T18:07:00", "2026-11-26T18:07:00+02:00", "2026-11-26T19:07:00Z", "2026-11-26T28:07:00Z",
+        "2026-11-26T18:17:00Z", "2026-02-30T18:07:00Z", "2026-11-26T18:07:59.9999Z", "1969-11-26T18:07:00Z", "2026-11-26X18:07:00Z",
+      ];
+      const first = new Map(times.map((ts) => [ts, parseIsoTime(ts)]));
+      for (const ts of times) {
+        const want = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(ts) && !Number.isNaN(Date.parse(ts)) && Date.parse(ts) >= 0;
+        for (const before of times) {
+          parseIsoTime(before);
+          const got = parseIsoTime(ts);
+          expect(Number.isNaN(got) ? NaN : got, `${ts} after ${before}`).to.deep.equal(first.get(ts));
+        }
+        if (!want) expect(first.get(ts), ts).to.be.NaN;
+      }
+      expect(first.get("2026-11-26T18:07:59.250Z")).to.equal(Date.parse("2026-11-26T18:07:59.250Z"));
+      expect(first.get("2026-11-26T18:07:00+02:00")).to.equal(Date.parse("2026-11-26T18:07:00+02:00"));
+    });
   });
 
   describe("isValidEvent (the aggregation fast path) agrees with the zod schema", () => {
@@ -132,7 +153,9 @@ describe("events: the contract", () => {
       "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00+02:00", "2026-11-26 18:00:00Z", "2026-02-30T00:00:00Z", "job_started", "job_completed",
       "heartbeat", "succeeded", "failed", "cancelled", "skipped", "2024-02-29T23:59:59.999999999Z", "2023-02-29T00:00:00Z",
       "2026-11-26T24:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00.1234567890Z", "2026-11-26T18:00:00+2:00", "1969-12-31T23:59:59Z",
-      "２０２６-11-26T18:00:00Z", "2026-11-26T18:00:00z", "2026-11-26T18:00:00Z ", "running", "stopped", "refused", 3, -2];
+      "２０２６-11-26T18:00:00Z", "2026-11-26T18:00:00z", "2026-11-26T18:00:00Z ", "running", "stopped", "refused", 3, -2,
+      // Repository names: every kind of whitespace (as \s means it), slashes out of place, control characters (allowed).
+      "a\tb/c", "a/b\n", "a\u00a0b/c", "a/b\u3000", "a/\ufeffb", "a\u2028/b", "a\u200ab/c", "a\u180eb/c", "/b", "a/", "a//b", "a/b/c", "a\u0001b/c", "ä/ö"];
     const bases = [started({ runId: 7 }), completed({ runId: 7 }, 9, "failed"), heartbeat("runner-03")];
     const fields = ["v", "type", "ts", "runner", "repo", "workflow", "job", "runId", "runAttempt", "result", "listener", "listenerExitCode", "extra"];
 
