@@ -140,6 +140,33 @@ export const IMAGE_PACKAGES = [...provisionPackages(), "bind9-dnsutils", "auditd
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/**
+ * The config of an unprivileged Debian container with systemd as init
+ * (container root = host uid/gid 100000, as IDMAP lines in /etc/subuid and
+ * /etc/subgid allow): `net` and `extra` are its network lines and any others.
+ */
+export function unprivilegedConfig(o: { dir: string; rootfs: string; hostname: string; net: readonly string[]; extra?: readonly string[] }): string {
+  return [
+    "lxc.include = /usr/share/lxc/config/debian.common.conf",
+    "lxc.include = /usr/share/lxc/config/debian.userns.conf",
+    "lxc.idmap = u 0 100000 65536",
+    "lxc.idmap = g 0 100000 65536",
+    `lxc.rootfs.path = dir:${o.rootfs}`,
+    `lxc.uts.name = ${o.hostname}`,
+    "lxc.arch = amd64",
+    "lxc.tty.max = 1",
+    "lxc.pty.max = 64",
+    ...o.net,
+    ...(o.extra ?? []),
+    // AppArmor when the host has it (Proxmox does); nothing to confine with otherwise.
+    `lxc.apparmor.profile = ${existsSync("/sys/kernel/security/apparmor") ? "generated" : "unconfined"}`,
+    `lxc.log.file = ${o.dir}/lxc.log`,
+    "lxc.log.level = NOTICE",
+    "",
+  ].join("\n");
+}
+
+
 /** An LXC container driven from the host. */
 export class Container {
   constructor(

@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { provisionCommand } from "../../../infra/provisioning";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
-import { Container, E2E_TAG, ensureLine, IMAGE_PACKAGES, internetAddresses, must, NET, Probes, removeLine, requireLxc, run, type Run } from "../../helpers/lxc";
+import { Container, E2E_TAG, ensureLine, IMAGE_PACKAGES, internetAddresses, must, NET, Probes, removeLine, requireLxc, run, unprivilegedConfig, type Run } from "../../helpers/lxc";
 
 const LXC_DIR = join(PROJECT_ROOT, "test", "lxc");
 const FILES = join(PROJECT_ROOT, "infra", "runners", "files");
@@ -297,28 +297,14 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       must("cp", ["-a", rootfs, ct.rootfs]);
       writeFileSync(
         join(ct.dir, "config"),
-        [
-          "lxc.include = /usr/share/lxc/config/debian.common.conf",
-          "lxc.include = /usr/share/lxc/config/debian.userns.conf",
-          "lxc.idmap = u 0 100000 65536",
-          "lxc.idmap = g 0 100000 65536",
-          `lxc.rootfs.path = dir:${ct.rootfs}`,
-          "lxc.uts.name = runner-01",
-          "lxc.arch = amd64",
-          "lxc.tty.max = 1",
-          "lxc.pty.max = 64",
+        unprivilegedConfig({
+          dir: ct.dir,
+          rootfs: ct.rootfs,
+          hostname: "runner-01",
           // The veth end is handed over as the container's eth0 (and back at every stop or reboot).
-          "lxc.net.0.type = phys",
-          `lxc.net.0.link = ${NET.hostVeth}`,
-          "lxc.net.0.name = eth0",
-          "lxc.net.0.flags = up",
-          // AppArmor when the host has it (Proxmox does); nothing to confine with otherwise.
-          `lxc.apparmor.profile = ${existsSync("/sys/kernel/security/apparmor") ? "generated" : "unconfined"}`,
-          `lxc.log.file = ${ct.dir}/lxc.log`,
-          "lxc.log.level = NOTICE",
-          `lxc.console.logfile = ${ct.dir}/console.log`,
-          "",
-        ].join("\n"),
+          net: ["lxc.net.0.type = phys", `lxc.net.0.link = ${NET.hostVeth}`, "lxc.net.0.name = eth0", "lxc.net.0.flags = up"],
+          extra: [`lxc.console.logfile = ${ct.dir}/console.log`],
+        }),
       );
       // As Proxmox writes them: a static address in ifupdown's file, the hostname.
       const own = (path: string, text: string) => {
