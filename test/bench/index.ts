@@ -147,8 +147,23 @@ async function bareParse(dir: string): Promise<number> {
   return lines;
 }
 
-/** Time (ms) from spawning `npm start`'s program on `dir` until /api/stats has counted `lines` lines (0: just answering). */
-async function timeToCount(dir: string, lines: number): Promise<number> {
+/** CPU time (ms, user + system, every thread) a process has used so far. */
+async function cpuOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+/** The kernel's clock ticks per second for /proc/<pid>/stat (getconf CLK_TCK: 100 on Linux). */
+const CLOCK_TICKS = 100;
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * From spawning `npm start`'s program on `dir` until /api/stats has counted
+ * `lines` lines (0: just answering): wall time and the service's CPU time (ms).
+ */
+async function timeToCount(dir: string, lines: number): Promise<{ wall: number; cpu: number }> {
   const t = performance.now();
   const svc = await spawnService(serviceEnv(dir));
   try {
@@ -160,7 +175,7 @@ async function timeToCount(dir: string, lines: number): Promise<number> {
         return undefined;
       }
     }, 300_000);
-    return performance.now() - t;
+    return { wall: performance.now() - t, cpu: await cpuOf(svc.child.pid!) };
   } finally {
     await stopChild(svc);
   }
@@ -172,21 +187,29 @@ async function benchCold(dir: string, lines: number, work: string): Promise<void
   await mkdir(empty, { recursive: true });
   const bare: number[] = [];
   const service: number[] = [];
-  const startup: number[] = [];
+  const bareCpu: number[] = [];
+  const serviceCpu: number[] = [];
   for (let r = 0; r < 3; r++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     await bareParse(dir);
     bare.push(performance.now() - t);
+    bareCpu.push(cpuMs(c));
     const up = await timeToCount(empty, 0);
-    startup.push(up);
     const full = await timeToCount(dir, lines);
-    service.push(full - up);
-    say(`   round ${r + 1}: bare loop ${f1(bare[r]! / 1000)} s; service ${f1(full / 1000)} s to count all, ${f1(up / 1000)} s to answer on an empty dir -> ${f1(service[r]! / 1000)} s; ratio ${f2(bare[r]! / service[r]!)}x`);
+    service.push(full.wall - up.wall);
+    serviceCpu.push(full.cpu - up.cpu);
+    say(`   round ${r + 1}: bare loop ${f1(bare[r]! / 1000)} s; service ${f1(full.wall / 1000)} s to count all, ${f1(up.wall / 1000)} s to answer on an empty dir -> ${f1(service[r]! / 1000)} s; ratio ${f2(bare[r]! / service[r]!)}x` +
+      ` | CPU: bare ${f1(bareCpu[r]! / 1000)} s, service ${f1(full.cpu / 1000)} - ${f1(up.cpu / 1000)} = ${f1(serviceCpu[r]! / 1000)} s; ratio ${f2(bareCpu[r]! / serviceCpu[r]!)}x`);
   }
   const ratios = bare.map((b, i) => b / service[i]!);
   const med = median(ratios);
   say(`   ratio (bare time / service time): median ${f2(med)}x, range ${f2(Math.min(...ratios))}-${f2(Math.max(...ratios))}x`);
   record("2. cold aggregation, from outside", `${f1(median(service) / 1000)} s`, `${f1(median(bare) / 1000)} s`, med, ">= 0.6x", med >= 0.6);
+  // CPU time moves less with the machine's load than wall time (each side measured whole: every thread of its process).
+  const cpuRatios = bareCpu.map((b, i) => b / serviceCpu[i]!);
+  say(`   CPU-time ratio: median ${f2(median(cpuRatios))}x, range ${f2(Math.min(...cpuRatios))}-${f2(Math.max(...cpuRatios))}x`);
+  record("2. same, CPU time", `${f1(median(serviceCpu) / 1000)} s`, `${f1(median(bareCpu) / 1000)} s`, median(cpuRatios), "(comparison)", null);
   // In-process, for comparison with earlier runs: the engine alone, no startup.
   const inline: number[] = [];
   for (let r = 0; r < 2; r++) {
