@@ -229,6 +229,14 @@ export const CONFIG_KEYS = {
     "680d3f30b24a7ff24b98db5e96f294c0070f8f9078df658da1bce1b9c9873c88", "64 lowercase hex digits", hex(64)),
   nodeTarballUrl: key("string", "Where Node.js is downloaded ({version} is replaced)", "https://nodejs.org/dist/v{version}/node-v{version}-linux-x64.tar.xz",
     "an https URL", httpsUrl),
+  // The egress gateway (docs/egress-gateway.md)
+  gatewayVmId: key("integer", "vmId of the egress gateway's container", 211, "a whole number from 100 to 999999999 outside the runners' ten and not statsVmId", int(100, 999_999_999)),
+  gatewayIp: key("string", "Static address of the egress gateway (the runners' only way out)", "192.168.1.211",
+    "an IPv4 host address in networkCidr, outside the runners' ten, not statsIp", ipv4),
+  gatewayPort: key("integer", "Proxy port of the egress gateway", 3128, "a whole number from 1024 to 65535, not statsPort", int(1024, 65535)),
+  gatewayCores: key("integer", "CPU cores of the gateway container", 2, "a whole number from 1 to 16", int(1, 16)),
+  gatewayMemoryMb: key("integer", "Memory of the gateway container, in MB", 1024, "a whole number of MB from 512 to 65536", int(512, 65536)),
+  gatewayDiskGb: key("integer", "Root disk of the gateway container, in GB", 8, "a whole number of GB from 4 to 1024", int(4, 1024)),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -315,6 +323,17 @@ export interface StatsConfig {
   nodeTarballUrl: string;
 }
 
+/** The egress gateway: on the stats service's node. */
+export interface GatewayConfig {
+  vmId: number;
+  node: string;
+  ip: string;
+  port: number;
+  cores: number;
+  memoryMb: number;
+  diskGb: number;
+}
+
 /**
  * The validated configuration, in sections: infra/program.ts hands each
  * component the sections (or the fields) it needs, never the whole.
@@ -327,6 +346,7 @@ export interface InfraConfig {
   egress: EgressConfig;
   ssh: SshConfig;
   stats: StatsConfig;
+  gateway: GatewayConfig;
 }
 
 export interface RunnerInstance {
@@ -462,6 +482,11 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   if (v.statsVmId >= v.vmIdStart && v.statsVmId <= lastRunnerVmId) {
     fail("statsVmId", v.statsVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
   }
+  if (v.gatewayVmId >= v.vmIdStart && v.gatewayVmId <= lastRunnerVmId) {
+    fail("gatewayVmId", v.gatewayVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
+  }
+  if (v.gatewayVmId === v.statsVmId) fail("gatewayVmId", v.gatewayVmId, "is statsVmId");
+  if (v.gatewayPort === v.statsPort) fail("gatewayPort", v.gatewayPort, "is statsPort");
 
   // Addresses: the plan fits the block and nothing collides.
   const block = parseCidr(v.networkCidr)!;
@@ -470,6 +495,10 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   const stats = address(v.statsIp);
   if (!isHostAddress(block, stats)) fail("statsIp", v.statsIp, `not a host address in ${v.networkCidr}`);
   if (stats === gateway) fail("statsIp", v.statsIp, "is the gateway");
+  const egressGateway = address(v.gatewayIp);
+  if (!isHostAddress(block, egressGateway)) fail("gatewayIp", v.gatewayIp, `not a host address in ${v.networkCidr}`);
+  if (egressGateway === gateway) fail("gatewayIp", v.gatewayIp, "is networkGateway");
+  if (egressGateway === stats) fail("gatewayIp", v.gatewayIp, "is statsIp");
   const first = address(v.runnerIpStart);
   const last = first + MAX_RUNNERS - 1;
   if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
@@ -477,6 +506,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   }
   if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
   if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
+  if (egressGateway >= first && egressGateway <= last) fail("gatewayIp", v.gatewayIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
 
   const instances: RunnerInstance[] = [];
   for (let i = 1; i <= v.runnerCount; i++) {
@@ -544,6 +574,15 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       nodeVersion: v.nodeVersion,
       nodeSha256: v.nodeSha256,
       nodeTarballUrl: v.nodeTarballUrl.replaceAll("{version}", v.nodeVersion),
+    },
+    gateway: {
+      vmId: v.gatewayVmId,
+      node: statsNode,
+      ip: v.gatewayIp,
+      port: v.gatewayPort,
+      cores: v.gatewayCores,
+      memoryMb: v.gatewayMemoryMb,
+      diskGb: v.gatewayDiskGb,
     },
   };
 }

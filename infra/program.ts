@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkDockerLogin, NAMESPACE, parseConfig, proxmoxLogin, type InfraConfig } from "./config";
 import { firewallNetwork } from "./firewall";
+import { EgressGateway } from "./gateway/gateway";
 import { CcoRepository } from "./github/repository";
 import { LxcTemplates } from "./proxmox/templates";
 import { RunnerFleet } from "./runners/fleet";
@@ -18,6 +19,7 @@ export interface StackOutputs {
   runnerNames: string[];
   requiredChecks: string[];
   statsUrl: string;
+  egressProxyUrl: string;
 }
 
 /** Validates the config first: a ConfigError leaves nothing registered. */
@@ -60,6 +62,15 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     templateFileId: templates.fileId(config.stats.node),
     ssh,
   });
+  const gateway = new EgressGateway("cco-gateway", {
+    gateway: config.gateway,
+    network: config.network,
+    domains: config.egress.domains,
+    proxmox,
+    firewall,
+    templateFileId: templates.fileId(config.gateway.node),
+    ssh,
+  });
   const { count: _count, instances, ...runners } = config.runners;
   const fleet = new RunnerFleet("fleet", {
     instances,
@@ -79,5 +90,6 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     runnerNames: fleet.runners.map((r) => r.name),
     requiredChecks: repository.requiredChecks,
     statsUrl: stats.url,
+    egressProxyUrl: gateway.proxyUrl,
   };
 }

@@ -43,13 +43,23 @@ describe("infra: the Proxmox firewall of each container", () => {
   const stats = firewallRules(firewallNetwork(c), "stats");
   const withPorts = firewallRules(firewallNetwork(config({ egressExtraCidrs: '["10.20.0.0/16"]', egressExtraCidrPorts: '["443","5000"]' })), "runner");
   const withCollector = firewallRules(firewallNetwork(config({ logCollector: "192.168.1.211:19532" })), "runner");
+  const gateway = firewallRules(firewallNetwork(c), "gateway");
 
   const cases: [string, FirewallRule[], Packet, string][] = [
-    ["runner: DNS to a configured resolver", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
-    ["runner: DNS over TCP to a configured resolver", runner, { type: "out", proto: "tcp", peer: "9.9.9.9", port: 53 }, "ACCEPT"],
+    ["runner: DNS to a configured resolver (the gateway resolves)", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "DROP"],
+    ["runner: DNS over TCP to a configured resolver", runner, { type: "out", proto: "tcp", peer: "9.9.9.9", port: 53 }, "DROP"],
     ["runner: DNS to any other server", runner, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
-    ["runner: HTTPS to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
-    ["runner: HTTP to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "ACCEPT"],
+    ["runner: HTTPS to a public address (only through the gateway)", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "DROP"],
+    ["runner: HTTP to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "DROP"],
+    ["runner: the egress gateway's port", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 3128 }, "ACCEPT"],
+    ["runner: the gateway on another port", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 22 }, "DROP"],
+    ["gateway: the proxy port from a runner", gateway, { type: "in", proto: "tcp", peer: "192.168.1.203", port: 3128 }, "ACCEPT"],
+    ["gateway: the proxy port from elsewhere on the LAN", gateway, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 3128 }, "DROP"],
+    ["gateway: HTTPS to a public address", gateway, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
+    ["gateway: DNS to a configured resolver", gateway, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
+    ["gateway: DNS to any other server", gateway, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
+    ["gateway: no way into the LAN (rebinding stops here too)", gateway, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 443 }, "DROP"],
+    ["gateway: the cloud metadata address", gateway, { type: "out", proto: "tcp", peer: "169.254.169.254", port: 80 }, "DROP"],
     ["runner: SSH to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 22 }, "DROP"],
     ["runner: UDP 443 (QUIC) out", runner, { type: "out", proto: "udp", peer: "140.82.112.3", port: 443 }, "DROP"],
     ["runner: the stats service", runner, { type: "out", proto: "tcp", peer: "192.168.1.210", port: 8080 }, "ACCEPT"],
@@ -97,6 +107,6 @@ describe("infra: the Proxmox firewall of each container", () => {
     const text = renderPveFirewall(firewallOptions(), runner);
     expect(text).to.match(/^\[OPTIONS\]\nenable: 1\npolicy_in: DROP\npolicy_out: DROP\n/);
     expect(text).to.include("IN ACCEPT -source 192.168.1.0/24 -p tcp -dport 22 # SSH from the admin block only");
-    expect(text).to.include("OUT ACCEPT -p tcp -dport 80,443 #");
+    expect(text).to.include("OUT ACCEPT -dest 192.168.1.211 -p tcp -dport 3128 # the egress gateway");
   });
 });

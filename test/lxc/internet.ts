@@ -2,7 +2,8 @@
  * The "internet" of the LXC end-to-end test: run inside its network namespace
  * (`ip netns exec <ns> node --import tsx test/lxc/internet.ts`), it listens on
  * every address of that namespace:
- *   443  HTTPS with a certificate of the test's CA for every name the test uses;
+ *   443  HTTPS with a certificate of the test's CA for every name the test uses
+ *        (each handshake is logged with its SNI);
  *        serves the runner tarball at its release URL path (github.com answers
  *        with a redirect to release-assets.githubusercontent.com, as GitHub does),
  *        /stream as a slow download (a line every 100 ms for a minute),
@@ -60,6 +61,10 @@ function handler(scheme: string) {
 }
 
 const tls = https.createServer({ cert: readFileSync(env("CCO_E2E_CERT")), key: readFileSync(env("CCO_E2E_KEY")) }, handler("https"));
+// Every TLS handshake too, with its SNI: a tunnel that sends no request still shows.
+tls.on("secureConnection", (socket: import("node:tls").TLSSocket) =>
+  record({ kind: "tls", servername: socket.servername || null, remote: socket.remoteAddress, local: socket.localAddress }),
+);
 const plain = http.createServer(handler("http"));
 const banner = net.createServer((socket) => {
   record({ kind: "connect", port: 22, remote: socket.remoteAddress, local: socket.localAddress });

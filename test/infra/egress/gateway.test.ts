@@ -1,0 +1,65 @@
+import { expect } from "chai";
+import { parseConfig } from "../../../infra/config";
+import { gatewayParams, runnerSources } from "../../../infra/gateway/params";
+import { ArchiveValue, AssetValue } from "../../../infra/plan/recorder";
+import { runProgram } from "../../helpers/program";
+
+const T = {
+  container: "proxmoxve:index/containerLegacy:ContainerLegacy",
+  copy: "command:remote:CopyToRemote",
+  remote: "command:remote:Command",
+  rules: "proxmoxve:firewall/rulesLegacy:RulesLegacy",
+};
+
+describe("infra: the egress gateway component", () => {
+  it("is its own unprivileged container under cco:egress:EgressGateway, provisioned with its files, firewalled, probed", async () => {
+    const { recorder, outputs } = await runProgram();
+    const c = recorder.byName(T.container, "cco-gateway");
+    expect(c.inputs).to.include({ unprivileged: true, vmId: 211, startOnBoot: true, nodeName: "pve" });
+    expect(c.parent).to.equal("cco-gateway");
+    expect(recorder.byName("cco:proxmox:ProvisionedContainer", "cco-gateway").parent).to.equal("cco-gateway");
+    expect(c.options.deleteBeforeReplace).to.equal(true);
+    const copy = recorder.byName(T.copy, "cco-gateway-files");
+    const assets = (copy.inputs.source as ArchiveValue).assets;
+    expect(Object.keys(assets).sort()).to.deep.equal([
+      "cco-gateway-firewall.service", "cco-gateway.service", "egress-summary.sh", "gateway-firewall.sh", "gateway.env", "lib.sh", "logrotate-cco-gateway",
+      "provision-gateway.sh", "squid.conf", "sshd-cco.conf",
+    ]);
+    const env = (assets["gateway.env"] as AssetValue).text!;
+    expect(env).to.include("GATEWAY_ADDRESS=192.168.1.211\n").and.include("GATEWAY_PORT=3128\n").and.include("LAN_CIDR=192.168.1.0/24\n");
+    expect(env).to.match(/^EGRESS_DOMAINS=github\.com api\.github\.com /m);
+    const provision = recorder.byName(T.remote, "cco-gateway-provision");
+    expect(provision.inputs.create).to.match(/^bash \/root\/cco-provision-[0-9a-f]{16}\/provision-gateway\.sh && /);
+    expect(recorder.byName(T.remote, "cco-gateway-ready").inputs.create).to.include("sport = :3128");
+    const rules = recorder.byName(T.rules, "cco-gateway-firewall-rules").inputs.rules as Array<{ comment: string; dport?: string; source?: string }>;
+    const c0 = parseConfig({});
+    expect(rules.find((r) => r.dport === "3128")?.source).to.equal(runnerSources(c0.runners.instances, c0.network.cidr).join(","));
+    expect(outputs.egressProxyUrl).to.equal("http://192.168.1.211:3128");
+  });
+
+  it("lets the runners' ten reserved addresses use it", () => {
+    const sources = (extra: Record<string, string>) => {
+      const c = parseConfig(extra);
+      return runnerSources(c.runners.instances, c.network.cidr);
+    };
+    const ten = sources({ runnerIpStart: "192.168.1.100" });
+    expect(ten).to.have.length(10);
+    expect(ten[0]).to.equal("192.168.1.100/32");
+    expect(ten[9]).to.equal("192.168.1.109/32");
+    // Scaling the fleet leaves the gateway's parameters (and so the gateway) as they are.
+    expect(sources({ runnerCount: "7" })).to.deep.equal(sources({ runnerCount: "4" }));
+  });
+
+  it("writes its parameters as data: addresses, port, resolvers, LAN, allowlist", () => {
+    const p = gatewayParams({
+      gateway: { ip: "192.168.1.211", port: 3128 },
+      network: { cidr: "192.168.1.0/24", adminCidr: "192.168.1.0/24", dnsServers: ["1.1.1.1", "9.9.9.9"] },
+      domains: ["github.com", "ghcr.io"],
+      clients: ["192.168.1.200/32", "192.168.1.201/32"],
+    });
+    expect(p).to.deep.equal({
+      GATEWAY_ADDRESS: "192.168.1.211", GATEWAY_PORT: "3128", RUNNER_SOURCES: "192.168.1.200/32 192.168.1.201/32", ADMIN_CIDR: "192.168.1.0/24",
+      DNS_SERVERS: "1.1.1.1 9.9.9.9", LAN_CIDR: "192.168.1.0/24", EGRESS_DOMAINS: "github.com ghcr.io",
+    });
+  });
+});
