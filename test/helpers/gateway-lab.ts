@@ -241,8 +241,10 @@ export class GatewayLab {
           .filter(Boolean).join(" ")),
       `-A ${name} -j ${last}`,
     ];
-    const runnerRules = firewallRules(net, "runner");
-    const gatewayRules = firewallRules(net, "gateway");
+    // IPv4 only: this network has no IPv6 (the rules for IPv6 ranges belong to ip6tables, whose FORWARD here drops all).
+    const v4 = (rules: FirewallRule[]) => rules.filter((r) => !r.dest?.includes(":"));
+    const runnerRules = v4(firewallRules(net, "runner"));
+    const gatewayRules = v4(firewallRules(net, "gateway"));
     const rules = [
       "*filter",
       ":INPUT ACCEPT [0:0]",
@@ -271,6 +273,7 @@ export class GatewayLab {
     ].join("\n");
     writeFileSync(join(this.tmp, "host-firewall.rules"), rules);
     must("ip", ["netns", "exec", GW.inet, "iptables-restore"], { input: rules });
+    must("ip", ["netns", "exec", GW.inet, "ip6tables-restore"], { input: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" });
   }
 
   /** Packets from the runner that the emulated host firewall dropped. */
@@ -356,6 +359,7 @@ export class GatewayLab {
   private stageBundle(): void {
     const stack = readStackFile("prod");
     const c = parseConfig(projectKeys(stack.values, NAMESPACE));
+    if (!c.gateway) throw new Error("the prod stack has no egress gateway (egressMode direct): nothing to test");
     const params = gatewayParams({ gateway: c.gateway, network: c.network, domains: c.egress.domains, clients: runnerSources(c.runners.instances, c.network.cidr) });
     const overrides: Record<string, string> = {
       GATEWAY_ADDRESS: GW.gateway,
