@@ -197,6 +197,9 @@ export const CONFIG_KEYS = {
   adminCidrAnywhere: key("boolean", "Allow adminCidr 0.0.0.0/0: SSH into every container from any address (refused unless this is true)", false, "true or false",
     z.boolean()),
   // Egress
+  egressMode: key("string",
+    "How runners reach the internet: gateway (only through the egress gateway, which admits allowed names; the Proxmox firewall lets a runner out to nothing else) or direct (no gateway: the in-container allowlist of addresses, web ports to any public address at the Proxmox firewall; weaker, docs/egress-gateway.md)",
+    "gateway", "gateway or direct", z.enum(["gateway", "direct"])),
   egressDomains: key("array", "Domains (and their subdomains) runners may reach on 443/80; everything else is dropped", [...GITHUB_RUNNER_DOMAINS],
     "a non-empty list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME)).refine((l) => l.length > 0, "is empty")),
   egressExtraDomains: key("array", "Domains added to egressDomains, e.g. what your builds download from (kept apart so the GitHub list stays the default)", [] as string[],
@@ -295,7 +298,12 @@ export interface NetworkConfig {
   adminCidr: string;
 }
 
+/** How runners reach the internet (egressMode). */
+export type EgressMode = "gateway" | "direct";
+
 export interface EgressConfig {
+  /** gateway: through the egress gateway only; direct: the in-container allowlist only. */
+  mode: EgressMode;
   domains: string[];
   extraCidrs: string[];
   /** TCP ports open to the extra blocks. */
@@ -346,7 +354,8 @@ export interface InfraConfig {
   egress: EgressConfig;
   ssh: SshConfig;
   stats: StatsConfig;
-  gateway: GatewayConfig;
+  /** The egress gateway; undefined when egressMode is direct (none is deployed). */
+  gateway: GatewayConfig | undefined;
 }
 
 export interface RunnerInstance {
@@ -482,11 +491,13 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   if (v.statsVmId >= v.vmIdStart && v.statsVmId <= lastRunnerVmId) {
     fail("statsVmId", v.statsVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
   }
-  if (v.gatewayVmId >= v.vmIdStart && v.gatewayVmId <= lastRunnerVmId) {
+  // The gateway's keys are checked only when there is a gateway.
+  const withGateway = v.egressMode === "gateway";
+  if (withGateway && v.gatewayVmId >= v.vmIdStart && v.gatewayVmId <= lastRunnerVmId) {
     fail("gatewayVmId", v.gatewayVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
   }
-  if (v.gatewayVmId === v.statsVmId) fail("gatewayVmId", v.gatewayVmId, "is statsVmId");
-  if (v.gatewayPort === v.statsPort) fail("gatewayPort", v.gatewayPort, "is statsPort");
+  if (withGateway && v.gatewayVmId === v.statsVmId) fail("gatewayVmId", v.gatewayVmId, "is statsVmId");
+  if (withGateway && v.gatewayPort === v.statsPort) fail("gatewayPort", v.gatewayPort, "is statsPort");
 
   // Addresses: the plan fits the block and nothing collides.
   const block = parseCidr(v.networkCidr)!;
@@ -496,9 +507,11 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   if (!isHostAddress(block, stats)) fail("statsIp", v.statsIp, `not a host address in ${v.networkCidr}`);
   if (stats === gateway) fail("statsIp", v.statsIp, "is the gateway");
   const egressGateway = address(v.gatewayIp);
-  if (!isHostAddress(block, egressGateway)) fail("gatewayIp", v.gatewayIp, `not a host address in ${v.networkCidr}`);
-  if (egressGateway === gateway) fail("gatewayIp", v.gatewayIp, "is networkGateway");
-  if (egressGateway === stats) fail("gatewayIp", v.gatewayIp, "is statsIp");
+  if (withGateway) {
+    if (!isHostAddress(block, egressGateway)) fail("gatewayIp", v.gatewayIp, `not a host address in ${v.networkCidr}`);
+    if (egressGateway === gateway) fail("gatewayIp", v.gatewayIp, "is networkGateway");
+    if (egressGateway === stats) fail("gatewayIp", v.gatewayIp, "is statsIp");
+  }
   const first = address(v.runnerIpStart);
   const last = first + MAX_RUNNERS - 1;
   if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
@@ -506,7 +519,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   }
   if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
   if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
-  if (egressGateway >= first && egressGateway <= last) fail("gatewayIp", v.gatewayIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
+  if (withGateway && egressGateway >= first && egressGateway <= last) fail("gatewayIp", v.gatewayIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
 
   const instances: RunnerInstance[] = [];
   for (let i = 1; i <= v.runnerCount; i++) {
@@ -559,7 +572,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       dnsServers: v.dnsServers,
       adminCidr: v.adminCidr,
     },
-    egress: { domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs,
+    egress: { mode: v.egressMode, domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs,
       extraCidrPorts: v.egressExtraCidrPorts.map(Number), logCollector: v.logCollector },
     ssh: { user: v.sshUser },
     stats: {
@@ -575,15 +588,9 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       nodeSha256: v.nodeSha256,
       nodeTarballUrl: v.nodeTarballUrl.replaceAll("{version}", v.nodeVersion),
     },
-    gateway: {
-      vmId: v.gatewayVmId,
-      node: statsNode,
-      ip: v.gatewayIp,
-      port: v.gatewayPort,
-      cores: v.gatewayCores,
-      memoryMb: v.gatewayMemoryMb,
-      diskGb: v.gatewayDiskGb,
-    },
+    gateway: withGateway
+      ? { vmId: v.gatewayVmId, node: statsNode, ip: v.gatewayIp, port: v.gatewayPort, cores: v.gatewayCores, memoryMb: v.gatewayMemoryMb, diskGb: v.gatewayDiskGb }
+      : undefined,
   };
 }
 

@@ -3,12 +3,14 @@
  * container cannot lift (the rules live on the host, in the container's
  * firewall config, and are applied on the host's bridge).
  *
- * Inside a runner, dnsmasq + ipset + iptables allow only the listed domains
- * (infra/runners/files/egress.sh). The host cannot see names: a runner may
- * reach only the egress gateway's port (which admits allowed names only,
- * docs/egress-gateway.md), the stats service and configured extra blocks; the
- * gateway and the stats service, DNS to the configured resolvers and web
- * ports (80/443) to public addresses; the LAN, the Proxmox hosts and every other private range closed;
+ * The host cannot see names. With the egress gateway (egressMode gateway,
+ * the default) a runner may reach only the gateway's port (which admits
+ * allowed names only, docs/egress-gateway.md), the stats service, the log
+ * collector and configured extra blocks: no DNS, no web port. Without it
+ * (egressMode direct) a runner may also reach DNS on the configured resolvers
+ * and web ports (80/443) on public addresses, and its names are filtered only
+ * inside (infra/runners/files/egress.sh). The gateway and the stats service
+ * reach DNS and public web ports; the LAN, the Proxmox hosts and every other private range closed;
  * SSH in only from the admin block. Policies are DROP both ways and dropped
  * packets are logged (Proxmox rate-limits firewall logs).
  *
@@ -60,8 +62,8 @@ export interface FirewallNetwork {
   extraCidrPorts: number[];
   /** Where runners ship their journal (logCollector), if anywhere. */
   logCollector?: { ip: string; port: number };
-  /** The egress gateway: the runners' only way out; `clients` are the runners' addresses (runnerSources). */
-  gateway: { ip: string; port: number; clients: string[] };
+  /** The egress gateway, the runners' only way out; `clients` are the runners' addresses (runnerSources). None: egressMode direct. */
+  gateway?: { ip: string; port: number; clients: string[] };
 }
 
 /** The config's part that the firewall rules are made of. */
@@ -76,7 +78,7 @@ export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egre
     logCollector: c.egress.logCollector
       ? { ip: c.egress.logCollector.split(":")[0]!, port: Number(c.egress.logCollector.split(":")[1]) }
       : undefined,
-    gateway: { ip: c.gateway.ip, port: c.gateway.port, clients: runnerSources(c.runners.instances, c.network.cidr) },
+    gateway: c.gateway && { ip: c.gateway.ip, port: c.gateway.port, clients: runnerSources(c.runners.instances, c.network.cidr) },
   };
 }
 
@@ -94,10 +96,12 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
     rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), source: clients, comment: "stats service: runners and readers on the LAN" });
   }
   if (role === "gateway") {
+    if (!n.gateway) throw new Error("firewallRules: role gateway without a gateway (egressMode direct declares none)");
     rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), source: n.gateway.clients.join(","), comment: "egress gateway: the runners' proxy port" });
   }
-  // A runner resolves nothing itself: the gateway resolves the names it admits.
-  if (role !== "runner") {
+  // Behind the gateway a runner resolves nothing itself: the gateway resolves the names it admits.
+  const viaGateway = role === "runner" && n.gateway !== undefined;
+  if (!viaGateway) {
     rules.push(
       { type: "out", action: "ACCEPT", proto: "udp", dport: "53", dest: resolvers, comment: "DNS to the configured resolvers only" },
       { type: "out", action: "ACCEPT", proto: "tcp", dport: "53", dest: resolvers, comment: "DNS over TCP to the configured resolvers only" },
@@ -109,7 +113,9 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
       rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.logCollector.port), dest: n.logCollector.ip,
         comment: "the journal to the log collector (logCollector)" });
     }
-    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), dest: n.gateway.ip, comment: "the egress gateway: the runner's only way out (names are enforced there)" });
+    if (n.gateway) {
+      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), dest: n.gateway.ip, comment: "the egress gateway: the runner's only way out (names are enforced there)" });
+    }
     if (n.extraCidrs.length > 0) {
       rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: n.extraCidrPorts.join(","), dest: n.extraCidrs.join(","),
         comment: "configured extra blocks, on egressExtraCidrPorts only" });
@@ -120,7 +126,10 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
     { type: "out", action: "DROP", dest: closed, log: "info", comment: "the LAN, the Proxmox hosts and private ranges stay closed" },
     { type: "out", action: "DROP", dest: PRIVATE_RANGES_V6.join(","), log: "info", comment: "IPv6 private, link-local, loopback and NAT64 ranges stay closed" },
   );
-  if (role !== "runner") rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443", comment: "web ports to public addresses (the gateway admits runners' names)" });
+  if (!viaGateway) {
+    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443",
+      comment: role === "runner" ? "web ports to public addresses (egressMode direct: names are filtered inside only)" : "web ports to public addresses" });
+  }
   return rules;
 }
 

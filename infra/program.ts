@@ -19,6 +19,7 @@ export interface StackOutputs {
   runnerNames: string[];
   requiredChecks: string[];
   statsUrl: string;
+  /** http://<gateway>:<port>, or "" with egressMode direct. */
   egressProxyUrl: string;
 }
 
@@ -62,7 +63,8 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     templateFileId: templates.fileId(config.stats.node),
     ssh,
   });
-  const gateway = new EgressGateway("cco-gateway", {
+  // egressMode direct: no gateway, and the runners' firewall lets them out directly (infra/firewall.ts).
+  const gateway = config.gateway && new EgressGateway("cco-gateway", {
     gateway: config.gateway,
     network: config.network,
     domains: config.egress.domains,
@@ -84,12 +86,13 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     repository: repository.repository.fullName,
     githubToken,
     stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, credentialTarget: stats.credentialTarget },
-  });
+    gateway: config.gateway && { ip: config.gateway.ip, port: config.gateway.port },
+  }, { dependsOn: gateway ? [gateway] : [] }); // provisioning downloads through the gateway: it must be up first
   return {
     repositoryUrl: repository.htmlUrl,
     runnerNames: fleet.runners.map((r) => r.name),
     requiredChecks: repository.requiredChecks,
     statsUrl: stats.url,
-    egressProxyUrl: gateway.proxyUrl,
+    egressProxyUrl: gateway?.proxyUrl ?? "",
   };
 }

@@ -39,6 +39,8 @@ export class EgressGateway extends pulumi.ComponentResource {
     super("cco:egress:EgressGateway", name, {}, opts);
     const { gateway: g, network: net } = args;
     this.proxyUrl = `http://${g.ip}:${g.port}`;
+    const clients = args.firewall.gateway?.clients;
+    if (!clients) throw new Error("EgressGateway: the firewall network has no gateway (its clients are the runners' addresses)");
 
     const box = new ProvisionedContainer(
       name,
@@ -62,7 +64,7 @@ export class EgressGateway extends pulumi.ComponentResource {
         ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
         firewall: { rules: firewallRules(args.firewall, "gateway"), options: firewallOptions() },
         files: gatewayFiles(),
-        env: { file: GATEWAY_ENV_FILE, values: gatewayParams({ gateway: g, network: net, domains: args.domains, clients: args.firewall.gateway.clients }) },
+        env: { file: GATEWAY_ENV_FILE, values: gatewayParams({ gateway: g, network: net, domains: args.domains, clients }) },
         script: "provision-gateway.sh",
         // No job runs here to drain first: an in-place reboot is fine.
         replaceInsteadOfReboot: false,

@@ -44,6 +44,8 @@ describe("infra: the Proxmox firewall of each container", () => {
   const withPorts = firewallRules(firewallNetwork(config({ egressExtraCidrs: '["10.20.0.0/16"]', egressExtraCidrPorts: '["443","5000"]' })), "runner");
   const withCollector = firewallRules(firewallNetwork(config({ logCollector: "192.168.1.211:19532" })), "runner");
   const gateway = firewallRules(firewallNetwork(c), "gateway");
+  // egressMode direct: no gateway; the runner resolves and connects itself (the old wall).
+  const direct = firewallRules(firewallNetwork(config({ egressMode: "direct" })), "runner");
 
   const cases: [string, FirewallRule[], Packet, string][] = [
     ["runner: DNS to a configured resolver (the gateway resolves)", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "DROP"],
@@ -53,6 +55,15 @@ describe("infra: the Proxmox firewall of each container", () => {
     ["runner: HTTP to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "DROP"],
     ["runner: the egress gateway's port", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 3128 }, "ACCEPT"],
     ["runner: the gateway on another port", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 22 }, "DROP"],
+    ["direct: DNS to a configured resolver", direct, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
+    ["direct: DNS to any other server", direct, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
+    ["direct: HTTPS to a public address", direct, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
+    ["direct: HTTP to a public address", direct, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "ACCEPT"],
+    ["direct: HTTPS on the LAN", direct, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 443 }, "DROP"],
+    ["direct: the stats service", direct, { type: "out", proto: "tcp", peer: "192.168.1.210", port: 8080 }, "ACCEPT"],
+    ["direct: no gateway port (there is none)", direct, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 3128 }, "DROP"],
+    ["direct: HTTPS to a public IPv6 address (the runner closes IPv6 inside)", direct, { type: "out", proto: "tcp", peer: "2606:50c0:8000::153", port: 443 }, "ACCEPT"],
+    ["direct: HTTPS to an IPv6 unique local address", direct, { type: "out", proto: "tcp", peer: "fd00::1", port: 443 }, "DROP"],
     ["gateway: the proxy port from a runner", gateway, { type: "in", proto: "tcp", peer: "192.168.1.203", port: 3128 }, "ACCEPT"],
     ["gateway: the proxy port from elsewhere on the LAN", gateway, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 3128 }, "DROP"],
     ["gateway: HTTPS to a public address", gateway, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],

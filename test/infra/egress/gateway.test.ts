@@ -63,3 +63,31 @@ describe("infra: the egress gateway component", () => {
     });
   });
 });
+
+describe("infra: runners and the egress gateway (egressMode)", () => {
+  const runnerEnv = (recorder: Awaited<ReturnType<typeof runProgram>>["recorder"]) =>
+    ((recorder.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue).text!;
+
+  it("gateway (the default): every runner gets the proxy, reaches only it, and is provisioned after it", async () => {
+    const { recorder } = await runProgram({ egressExtraCidrs: '["10.20.0.0/16"]' });
+    const env = runnerEnv(recorder);
+    expect(env).to.include("EGRESS_PROXY=http://192.168.1.211:3128\n");
+    expect(env).to.include("EGRESS_NO_PROXY=localhost,127.0.0.1,::1,192.168.1.210,10.20.0.0/16\n");
+    const rules = recorder.byName(T.rules, "runner-01-firewall-rules").inputs.rules as Array<{ type: string; action: string; dport?: string; dest?: string }>;
+    const out = rules.filter((r) => r.type === "out" && r.action === "ACCEPT").map((r) => `${r.dest ?? "any"}:${r.dport}`);
+    expect(out).to.deep.equal(["192.168.1.210:8080", "192.168.1.211:3128", "10.20.0.0/16:80,443"]);
+    const fleet = recorder.byName("cco:runners:RunnerFleet", "fleet");
+    expect(fleet.options.dependencies).to.include(recorder.byName("cco:egress:EgressGateway", "cco-gateway").urn);
+  });
+
+  it("direct: no gateway, no proxy, and the runners keep DNS and the public web ports at the host firewall", async () => {
+    const { recorder, outputs } = await runProgram({ egressMode: "direct" });
+    expect(recorder.resources.filter((r) => r.name.startsWith("cco-gateway"))).to.deep.equal([]);
+    expect(outputs.egressProxyUrl).to.equal("");
+    const env = runnerEnv(recorder);
+    expect(env).to.include("EGRESS_PROXY=\n").and.include("EGRESS_NO_PROXY=\n");
+    const rules = recorder.byName(T.rules, "runner-01-firewall-rules").inputs.rules as Array<{ type: string; action: string; dport?: string; dest?: string }>;
+    const out = rules.filter((r) => r.type === "out" && r.action === "ACCEPT").map((r) => `${r.dest ?? "any"}:${r.dport}`);
+    expect(out).to.deep.equal(["1.1.1.1,9.9.9.9:53", "1.1.1.1,9.9.9.9:53", "192.168.1.210:8080", "any:80,443"]);
+  });
+});
