@@ -231,8 +231,10 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     expectGroup(g);
   });
 
-  it("every decision is in the gateway's log: client, name, verdict", function () {
+  it("every decision is in the gateway's log: client, name, verdict, and the bytes of every allowed connection", function () {
     const g = "decision log";
+    // A download of the 1 MiB payload: its tunnel's line must count at least that many bytes down.
+    const dl = L().curl(["-o", "/dev/null", "-w", "%{size_download}", "https://github.com/payload.bin"]);
     const lines = L().decisions();
     const ofRunner = lines.filter((l) => l.client === GW.runner);
     const has = (what: string, pred: (l: Record<string, string>) => boolean) => {
@@ -255,6 +257,15 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     probes.add(g, "cco-egress-summary counts per runner, name and verdict (one per connection)", `allowed:tls github.com = ${tunnels} tunnels; refused:name evil.example >= 1`,
       `allowed:tls ${count("github.com", "allowed:tls")}, refused:name evil.example ${count("evil.example", "refused:name")}, refused:sni github.com ${count("github.com", "refused:sni")}`,
       tunnels > 0 && count("github.com", "allowed:tls") === tunnels && count("evil.example", "refused:name") >= 1 && count("github.com", "refused:sni") >= 1);
+    const payload = ofRunner.filter((l) => l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL" && Number(l.down) >= 1024 * 1024);
+    probes.add(g, "the 1 MiB download through the gateway: its tunnel's line counts the bytes", `downloaded ${1024 * 1024}; a TCP_TUNNEL line with down >= that`,
+      `downloaded ${dl.stdout.trim()}; ${payload.map((l) => `name=${l.name} up=${l.up} down=${l.down}`).join(", ") || "no such line"}`,
+      dl.stdout.trim() === String(1024 * 1024) && payload.length === 1 && payload[0]!.name === "github.com");
+    // Every allowed connection (the tunnel's final line; squid also logs a NONE_NONE line per peeked handshake) has runner, name and bytes.
+    const allowed = ofRunner.filter((l) => (l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL") || l.verdict === "allowed:http");
+    const incomplete = allowed.filter((l) => !(l.client && l.name && l.name !== "-" && /^\d+$/.test(l.up ?? "") && Number(l.down) > 0));
+    probes.add(g, "every allowed connection's line has the runner, the name and bytes up and down", `0 of ${allowed.length} without`,
+      incomplete.map((l) => JSON.stringify(l)).join(" | ") || `0 of ${allowed.length}`, allowed.length >= 5 && incomplete.length === 0);
     const unexplained = ofRunner.filter((l) => !/^(allowed|refused):/.test(l.verdict ?? "") && l.status !== "400");
     probes.add(g, "every line of the runner has a verdict (but squid's 400 for a malformed request)", "0 without", `${unexplained.length} of ${ofRunner.length}`, unexplained.length === 0);
     expectGroup(g);
