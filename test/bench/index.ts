@@ -337,8 +337,11 @@ async function benchGateway(): Promise<void> {
   if (code !== 0 || !line) throw new Error(`the gateway figure failed (exit ${code})`);
   const r = JSON.parse(line.slice("RESULT ".length)) as GatewayFigures;
   const mbps = (xs: number[]) => `${f1(median(xs) / 1e6)} MB/s (${f1(Math.min(...xs) / 1e6)}-${f1(Math.max(...xs) / 1e6)})`;
-  const ratio = median(r.proxied) / median(r.direct);
-  record("7. 200 MB TLS download through the gateway", mbps(r.proxied), mbps(r.direct), ratio, ">= 0.8x", ratio >= 0.8);
+  // Each pair ran back to back: the median of their ratios (min-max printed below the table).
+  const pairs = r.proxied.map((p, i) => p / r.direct[i]!);
+  const ratio = median(pairs);
+  record(`7. 200 MB TLS download through the gateway (${pairs.length} pairs)`, mbps(r.proxied), mbps(r.direct), ratio, ">= 0.8x", ratio >= 0.8);
+  say(`  the pairs' ratios: ${pairs.map((x) => f2(x)).join(", ")}`);
   const ms = (x: number) => `${f2(x * 1000)} ms`;
   record(`7. new TLS connection via the gateway, p50 (${r.proxiedConnect.length} each)`, ms(p50(r.proxiedConnect)), ms(p50(r.directConnect)), null,
     `adds ${ms(p50(r.proxiedConnect) - p50(r.directConnect))}`, null);
