@@ -974,9 +974,13 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     githubAnswers("");
     ct.must("systemctl start actions-runner.service");
     const before = unitProps(["MainPID"]).MainPID!;
+    const killedAt = ct.must("date +%s").trim();
     ct.must(`kill -KILL ${before}`);
     w = waitIn("restarted", `until [ "$(systemctl show -P NRestarts actions-runner.service)" = 1 ] && systemctl is-active --quiet actions-runner.service; do sleep 0.5; done`, 30);
     probes.add(g, "run.sh killed: restarted after RestartSec", "1 restart, active", w.out, w.ok);
+    // The operator's stop comes once the new listener listens: a stop in the instant between run.sh's
+    // start and its listener's (loaded machine) waited for TimeoutStopSec (reported, not this probe's subject).
+    waitIn("listening", `until journalctl -u actions-runner.service --since @${killedAt} -o cat | grep -q 'Listening for Jobs'; do sleep 0.5; done`, 30);
     ct.must("systemctl stop actions-runner.service");
     beat = heartbeatNow();
     probes.add(g, "heartbeat after an operator's stop: stopped", "stopped", JSON.stringify(beat), beat?.listener === "stopped");
