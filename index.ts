@@ -23,3 +23,4 @@ export const repositoryUrl = outputs.repositoryUrl;
 export const runnerNames = outputs.runnerNames;
 export const requiredChecks = outputs.requiredChecks;
 export const statsUrl = outputs.statsUrl;
+export const egressProxyUrl = outputs.egressProxyUrl;

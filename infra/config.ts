@@ -213,6 +213,9 @@ export const CONFIG_KEYS = {
   adminCidrAnywhere: key("boolean", "Allow adminCidr 0.0.0.0/0: SSH into every container from any address (refused unless this is true)", false, "true or false",
     z.boolean()),
   // Egress
+  egressMode: key("string",
+    "How runners reach the internet: gateway (only through the egress gateway, which admits allowed names; the Proxmox firewall lets a runner out to nothing else) or direct (no gateway: the in-container allowlist of addresses, web ports to any public address at the Proxmox firewall; weaker, docs/egress-gateway.md)",
+    "gateway", "gateway or direct", z.enum(["gateway", "direct"])),
   egressDomains: key("array", "Domains (and their subdomains) runners may reach on 443/80; everything else is dropped", [...GITHUB_RUNNER_DOMAINS],
     "a non-empty list of distinct lowercase domain names", uniqueStrings(z.string().regex(DNS_NAME)).refine((l) => l.length > 0, "is empty")),
   egressExtraDomains: key("array", "Domains added to egressDomains, e.g. what your builds download from (kept apart so the GitHub list stays the default)", [] as string[],
@@ -245,6 +248,14 @@ export const CONFIG_KEYS = {
     "680d3f30b24a7ff24b98db5e96f294c0070f8f9078df658da1bce1b9c9873c88", "64 lowercase hex digits", hex(64)),
   nodeTarballUrl: key("string", "Where Node.js is downloaded ({version} is replaced)", "https://nodejs.org/dist/v{version}/node-v{version}-linux-x64.tar.xz",
     "an https URL", httpsUrl),
+  // The egress gateway (docs/egress-gateway.md)
+  gatewayVmId: key("integer", "vmId of the egress gateway's container", 211, "a whole number from 100 to 999999999 outside the runners' ten and not statsVmId", int(100, 999_999_999)),
+  gatewayIp: key("string", "Static address of the egress gateway (the runners' only way out)", "192.168.1.211",
+    "an IPv4 host address in networkCidr, outside the runners' ten, not statsIp", ipv4),
+  gatewayPort: key("integer", "Proxy port of the egress gateway", 3128, "a whole number from 1024 to 65535, not statsPort", int(1024, 65535)),
+  gatewayCores: key("integer", "CPU cores of the gateway container", 2, "a whole number from 1 to 16", int(1, 16)),
+  gatewayMemoryMb: key("integer", "Memory of the gateway container, in MB", 1024, "a whole number of MB from 512 to 65536", int(512, 65536)),
+  gatewayDiskGb: key("integer", "Root disk of the gateway container, in GB", 8, "a whole number of GB from 4 to 1024", int(4, 1024)),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
@@ -309,7 +320,12 @@ export interface NetworkConfig {
   adminCidr: string;
 }
 
+/** How runners reach the internet (egressMode). */
+export type EgressMode = "gateway" | "direct";
+
 export interface EgressConfig {
+  /** gateway: through the egress gateway only; direct: the in-container allowlist only. */
+  mode: EgressMode;
   domains: string[];
   extraCidrs: string[];
   /** TCP ports open to the extra blocks. */
@@ -337,6 +353,17 @@ export interface StatsConfig {
   nodeTarballUrl: string;
 }
 
+/** The egress gateway: on the stats service's node. */
+export interface GatewayConfig {
+  vmId: number;
+  node: string;
+  ip: string;
+  port: number;
+  cores: number;
+  memoryMb: number;
+  diskGb: number;
+}
+
 /**
  * The validated configuration, in sections: infra/program.ts hands each
  * component the sections (or the fields) it needs, never the whole.
@@ -349,6 +376,8 @@ export interface InfraConfig {
   egress: EgressConfig;
   ssh: SshConfig;
   stats: StatsConfig;
+  /** The egress gateway; undefined when egressMode is direct (none is deployed). */
+  gateway: GatewayConfig | undefined;
 }
 
 export interface RunnerInstance {
@@ -490,6 +519,13 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   if (v.statsVmId >= v.vmIdStart && v.statsVmId <= lastRunnerVmId) {
     fail("statsVmId", v.statsVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
   }
+  // The gateway's keys are checked only when there is a gateway.
+  const withGateway = v.egressMode === "gateway";
+  if (withGateway && v.gatewayVmId >= v.vmIdStart && v.gatewayVmId <= lastRunnerVmId) {
+    fail("gatewayVmId", v.gatewayVmId, `collides with the runners' vmIds ${v.vmIdStart}-${lastRunnerVmId}`);
+  }
+  if (withGateway && v.gatewayVmId === v.statsVmId) fail("gatewayVmId", v.gatewayVmId, "is statsVmId");
+  if (withGateway && v.gatewayPort === v.statsPort) fail("gatewayPort", v.gatewayPort, "is statsPort");
 
   // Addresses: the plan fits the block and nothing collides.
   const block = parseCidr(v.networkCidr)!;
@@ -498,6 +534,12 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   const stats = address(v.statsIp);
   if (!isHostAddress(block, stats)) fail("statsIp", v.statsIp, `not a host address in ${v.networkCidr}`);
   if (stats === gateway) fail("statsIp", v.statsIp, "is the gateway");
+  const egressGateway = address(v.gatewayIp);
+  if (withGateway) {
+    if (!isHostAddress(block, egressGateway)) fail("gatewayIp", v.gatewayIp, `not a host address in ${v.networkCidr}`);
+    if (egressGateway === gateway) fail("gatewayIp", v.gatewayIp, "is networkGateway");
+    if (egressGateway === stats) fail("gatewayIp", v.gatewayIp, "is statsIp");
+  }
   const first = address(v.runnerIpStart);
   const last = first + MAX_RUNNERS - 1;
   if (!isHostAddress(block, first) || !isHostAddress(block, last)) {
@@ -505,6 +547,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
   }
   if (gateway >= first && gateway <= last) fail("runnerIpStart", v.runnerIpStart, `the gateway ${v.networkGateway} is among the runners' ten addresses`);
   if (stats >= first && stats <= last) fail("statsIp", v.statsIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
+  if (withGateway && egressGateway >= first && egressGateway <= last) fail("gatewayIp", v.gatewayIp, `among the runners' ten addresses ${v.runnerIpStart}-${formatIpv4(last)}`);
 
   const instances: RunnerInstance[] = [];
   for (let i = 1; i <= v.runnerCount; i++) {
@@ -559,7 +602,7 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       dnsServers: v.dnsServers,
       adminCidr: v.adminCidr,
     },
-    egress: { domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs,
+    egress: { mode: v.egressMode, domains: [...new Set([...v.egressDomains, ...v.egressExtraDomains])], extraCidrs: v.egressExtraCidrs,
       extraCidrPorts: v.egressExtraCidrPorts.map(Number), logCollector: v.logCollector },
     ssh: { user: v.sshUser },
     stats: {
@@ -575,6 +618,9 @@ export function parseConfig(raw: Record<string, string | undefined>): InfraConfi
       nodeSha256: v.nodeSha256,
       nodeTarballUrl: v.nodeTarballUrl.replaceAll("{version}", v.nodeVersion),
     },
+    gateway: withGateway
+      ? { vmId: v.gatewayVmId, node: statsNode, ip: v.gatewayIp, port: v.gatewayPort, cores: v.gatewayCores, memoryMb: v.gatewayMemoryMb, diskGb: v.gatewayDiskGb }
+      : undefined,
   };
 }
 

@@ -3,11 +3,14 @@
  * container cannot lift (the rules live on the host, in the container's
  * firewall config, and are applied on the host's bridge).
  *
- * Inside a runner, dnsmasq + ipset + iptables allow only the listed domains
- * (infra/runners/files/egress.sh). The host cannot see names, so it enforces
- * the coarse shape around that: DNS only to the configured resolvers, the
- * stats service, configured extra blocks, and web ports (80/443) to public
- * addresses; the LAN, the Proxmox hosts and every other private range closed;
+ * The host cannot see names. With the egress gateway (egressMode gateway,
+ * the default) a runner may reach only the gateway's port (which admits
+ * allowed names only, docs/egress-gateway.md), the stats service, the log
+ * collector and configured extra blocks: no DNS, no web port. Without it
+ * (egressMode direct) a runner may also reach DNS on the configured resolvers
+ * and web ports (80/443) on public addresses, and its names are filtered only
+ * inside (infra/runners/files/egress.sh). The gateway and the stats service
+ * reach DNS and public web ports; the LAN, the Proxmox hosts and every other private range closed;
  * SSH in only from the admin block. Policies are DROP both ways and dropped
  * packets are logged (Proxmox rate-limits firewall logs).
  *
@@ -18,6 +21,7 @@
  */
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import type { InfraConfig } from "./config";
+import { runnerSources } from "./gateway/params";
 
 /** RFC 1918, shared address space, link-local and loopback: never reached except as allowed above them. */
 export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"];
@@ -40,8 +44,8 @@ export interface FirewallRule {
   comment: string;
 }
 
-/** Which container the rules are for: the runners reach out, the stats service is also reached. */
-export type FirewallRole = "runner" | "stats";
+/** Which container the rules are for: the runners reach only the gateway and the stats service, which are also reached. */
+export type FirewallRole = "runner" | "stats" | "gateway";
 
 /** What the rules are made of: the LAN, its resolvers and admin block, the stats service. */
 export interface FirewallNetwork {
@@ -58,10 +62,12 @@ export interface FirewallNetwork {
   extraCidrPorts: number[];
   /** Where runners ship their journal (logCollector), if anywhere. */
   logCollector?: { ip: string; port: number };
+  /** The egress gateway, the runners' only way out; `clients` are the runners' addresses (runnerSources). None: egressMode direct. */
+  gateway?: { ip: string; port: number; clients: string[] };
 }
 
 /** The config's part that the firewall rules are made of. */
-export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egress">): FirewallNetwork {
+export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egress" | "gateway" | "runners">): FirewallNetwork {
   return {
     lanCidr: c.network.cidr,
     adminCidr: c.network.adminCidr,
@@ -72,6 +78,7 @@ export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egre
     logCollector: c.egress.logCollector
       ? { ip: c.egress.logCollector.split(":")[0]!, port: Number(c.egress.logCollector.split(":")[1]) }
       : undefined,
+    gateway: c.gateway && { ip: c.gateway.ip, port: c.gateway.port, clients: runnerSources(c.runners.instances, c.network.cidr) },
   };
 }
 
@@ -88,15 +95,26 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
     const clients = [...new Set([n.lanCidr, n.adminCidr])].join(",");
     rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), source: clients, comment: "stats service: runners and readers on the LAN" });
   }
-  rules.push(
-    { type: "out", action: "ACCEPT", proto: "udp", dport: "53", dest: resolvers, comment: "DNS to the configured resolvers only" },
-    { type: "out", action: "ACCEPT", proto: "tcp", dport: "53", dest: resolvers, comment: "DNS over TCP to the configured resolvers only" },
-  );
+  if (role === "gateway") {
+    if (!n.gateway) throw new Error("firewallRules: role gateway without a gateway (egressMode direct declares none)");
+    rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), source: n.gateway.clients.join(","), comment: "egress gateway: the runners' proxy port" });
+  }
+  // Behind the gateway a runner resolves nothing itself: the gateway resolves the names it admits.
+  const viaGateway = role === "runner" && n.gateway !== undefined;
+  if (!viaGateway) {
+    rules.push(
+      { type: "out", action: "ACCEPT", proto: "udp", dport: "53", dest: resolvers, comment: "DNS to the configured resolvers only" },
+      { type: "out", action: "ACCEPT", proto: "tcp", dport: "53", dest: resolvers, comment: "DNS over TCP to the configured resolvers only" },
+    );
+  }
   if (role === "runner") {
     rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), dest: n.stats.ip, comment: "events and heartbeats to the stats service" });
     if (n.logCollector) {
       rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.logCollector.port), dest: n.logCollector.ip,
         comment: "the journal to the log collector (logCollector)" });
+    }
+    if (n.gateway) {
+      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), dest: n.gateway.ip, comment: "the egress gateway: the runner's only way out (names are enforced there)" });
     }
     if (n.extraCidrs.length > 0) {
       rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: n.extraCidrPorts.join(","), dest: n.extraCidrs.join(","),
@@ -107,8 +125,11 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
   rules.push(
     { type: "out", action: "DROP", dest: closed, log: "info", comment: "the LAN, the Proxmox hosts and private ranges stay closed" },
     { type: "out", action: "DROP", dest: PRIVATE_RANGES_V6.join(","), log: "info", comment: "IPv6 private, link-local, loopback and NAT64 ranges stay closed" },
-    { type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443", comment: "web ports to public addresses (names are filtered inside)" },
   );
+  if (!viaGateway) {
+    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443",
+      comment: role === "runner" ? "web ports to public addresses (egressMode direct: names are filtered inside only)" : "web ports to public addresses" });
+  }
   return rules;
 }
 

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkDockerLogin, NAMESPACE, parseConfig, proxmoxLogin, type InfraConfig } from "./config";
 import { firewallNetwork } from "./firewall";
+import { EgressGateway } from "./gateway/gateway";
 import { CcoRepository } from "./github/repository";
 import { LxcTemplates } from "./proxmox/templates";
 import { RunnerFleet } from "./runners/fleet";
@@ -18,6 +19,8 @@ export interface StackOutputs {
   runnerNames: string[];
   requiredChecks: string[];
   statsUrl: string;
+  /** http://<gateway>:<port>, or "" with egressMode direct. */
+  egressProxyUrl: string;
 }
 
 /** Validates the config first: a ConfigError leaves nothing registered. */
@@ -61,6 +64,16 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     templateFileId: templates.fileId(config.stats.node),
     ssh,
   });
+  // egressMode direct: no gateway, and the runners' firewall lets them out directly (infra/firewall.ts).
+  const gateway = config.gateway && new EgressGateway("cco-gateway", {
+    gateway: config.gateway,
+    network: config.network,
+    domains: config.egress.domains,
+    proxmox,
+    firewall,
+    templateFileId: templates.fileId(config.gateway.node),
+    ssh,
+  });
   const { count: _count, instances, ...runners } = config.runners;
   const fleet = new RunnerFleet("fleet", {
     instances,
@@ -84,11 +97,13 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
           },
         }
       : {}),
-  });
+    gateway: config.gateway && { ip: config.gateway.ip, port: config.gateway.port },
+  }, { dependsOn: gateway ? [gateway] : [] }); // provisioning downloads through the gateway: it must be up first
   return {
     repositoryUrl: repository.htmlUrl,
     runnerNames: fleet.runners.map((r) => r.name),
     requiredChecks: repository.requiredChecks,
     statsUrl: stats.url,
+    egressProxyUrl: gateway?.proxyUrl ?? "",
   };
 }

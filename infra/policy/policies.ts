@@ -34,6 +34,7 @@ export const TYPES = {
   remoteCommand: "command:remote:Command",
   runner: "cco:runners:Runner",
   statsService: "cco:stats:StatsService",
+  egressGateway: "cco:egress:EgressGateway",
   repository: "github:index/repository:Repository",
   branchProtection: "github:index/branchProtection:BranchProtection",
   ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
@@ -73,13 +74,15 @@ export function ancestorTypesOf(urn: string): string[] {
 
 /**
  * A runner container, as far as the policies are concerned: every Proxmox
- * container but the stats service's. A container declared outside the
+ * container but the stats service's and the egress gateway's (neither runs
+ * job code). A container declared outside the
  * RunnerFleet is held to the runners' rules rather than slipping past them.
  * (The container is a child of a ProvisionedContainer inside the Runner or
- * the StatsService: the ancestors say which.)
+ * the StatsService or the EgressGateway: the ancestors say which.)
  */
 export function isRunnerContainer(type: string, urn: string): boolean {
-  return type === TYPES.container && !ancestorTypesOf(urn).includes(TYPES.statsService);
+  const ancestors = ancestorTypesOf(urn);
+  return type === TYPES.container && !ancestors.includes(TYPES.statsService) && !ancestors.includes(TYPES.egressGateway);
 }
 
 type Props = Record<string, unknown>;

@@ -102,6 +102,26 @@ export interface RunnerSpec {
   stats: { url: string; ip: string; port: number; credentialTarget: CredentialTarget };
   /** Ephemeral mode: each node's SSH address (the reset and snapshot run there). */
   nodeHosts: Record<string, string>;
+  /** The egress gateway the runners' traffic goes through; none with egressMode direct. */
+  gateway?: { ip: string; port: number };
+}
+
+/**
+ * The proxy settings of a runner behind the gateway (EGRESS_PROXY and
+ * EGRESS_NO_PROXY in runner.env; provision.sh hands them to the runner, its
+ * jobs, apt and its own downloads as http_proxy, https_proxy and no_proxy).
+ * no_proxy: loopback, the stats service and the extra blocks, which are
+ * reached directly (curl matches addresses and, since 7.86, blocks; the
+ * Actions runner itself skips addresses in no_proxy, but it talks only to
+ * GitHub: actions/runner v2.329.0 src/Runner.Sdk/RunnerWebProxy.cs).
+ * Without a gateway both are empty.
+ */
+export function proxyParams(gateway: RunnerSpec["gateway"], statsIp: string, extraCidrs: string[]): { EGRESS_PROXY: string; EGRESS_NO_PROXY: string } {
+  if (!gateway) return { EGRESS_PROXY: "", EGRESS_NO_PROXY: "" };
+  return {
+    EGRESS_PROXY: `http://${gateway.ip}:${gateway.port}`,
+    EGRESS_NO_PROXY: [...new Set(["localhost", "127.0.0.1", "::1", statsIp, ...extraCidrs])].join(","),
+  };
 }
 
 export interface RunnerFleetArgs extends RunnerSpec {
@@ -121,7 +141,7 @@ export interface RunnerArgs extends RunnerSpec {
 
 /** The parameters provision.sh reads (runner.env). */
 export function runnerParams(
-  args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats"> & { ssh: Pick<RunnerSpec["ssh"], "user">; instance: RunnerInstance },
+  args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats" | "gateway"> & { ssh: Pick<RunnerSpec["ssh"], "user">; instance: RunnerInstance },
   repository: string,
 ): Record<string, string> {
   const { runners: r, instance } = args;
@@ -144,6 +164,7 @@ export function runnerParams(
     EGRESS_EXTRA_CIDRS: args.egress.extraCidrs.join(" "),
     EGRESS_EXTRA_PORTS: args.egress.extraCidrPorts.join(" "),
     LOG_COLLECTOR: args.egress.logCollector,
+    ...proxyParams(args.gateway, args.stats.ip, args.egress.extraCidrs),
     // sshd lets in this user only (AllowUsers): not the runner, whose key a job could plant.
     ADMIN_USER: args.ssh.user,
     DNS_SERVERS: args.network.dnsServers.join(" "),

@@ -113,6 +113,8 @@ export const NET = {
    * ever DNS data: no interface has it and no probe connects to it.
    */
   rebind: { name: "rebind.github.com", address: "10.0.0.5" },
+  /** Where the runner's egress gateway stands in the gateway-mode probes (internet.ts's port 3128 records what reaches it). */
+  egressGateway: "203.0.113.30",
   /** The log collector (systemd-journal-remote) the container ships its journal to. */
   collector: "203.0.113.20",
   collectorPort: 19532,
@@ -121,7 +123,7 @@ export const NET = {
 /** Every address the internet namespace answers on (its loopback holds them). */
 export function internetAddresses(): string[] {
   return [...new Set([...Object.values(NET.records), NET.moved.from, NET.moved.to, NET.dns, NET.otherDns, NET.stats, NET.outsider,
-    NET.neverResolved, NET.collector])];
+    NET.neverResolved, NET.collector, NET.egressGateway])];
 }
 
 /** The packages provision.sh installs (its ensure_packages line): the image has them, the container no internet. */

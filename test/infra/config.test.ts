@@ -106,6 +106,13 @@ describe("config: stack configuration", () => {
       ["an address that is not one", { networkGateway: "192.168.1.300" }, "networkGateway", /networkGateway = "192\.168\.1\.300"/],
       ["an unknown node in placement", { proxmoxNodes: '["pve1","pve2"]', runnerPlacement: '["pve1","pve3"]' }, "runnerPlacement",
         /runnerPlacement = \["pve1","pve3"\] \(item 2 "pve3" is not in proxmoxNodes \["pve1","pve2"\]\)/],
+      ["a gateway vmId among the runners'", { gatewayVmId: "203" }, "gatewayVmId", /gatewayVmId = 203 \(collides with the runners' vmIds 200-209\)/],
+      ["the gateway vmId of the stats service", { gatewayVmId: "210" }, "gatewayVmId", /gatewayVmId = 210 \(is statsVmId\)/],
+      ["the gateway's address among the runners'", { gatewayIp: "192.168.1.205" }, "gatewayIp", /gatewayIp = "192\.168\.1\.205" \(among the runners' ten addresses/],
+      ["the gateway's address that of the stats service", { gatewayIp: "192.168.1.210" }, "gatewayIp", /gatewayIp = "192\.168\.1\.210" \(is statsIp\)/],
+      ["the gateway's address outside the block", { gatewayIp: "10.1.1.1" }, "gatewayIp", /gatewayIp = "10\.1\.1\.1" \(not a host address in 192\.168\.1\.0\/24\)/],
+      ["the gateway's port that of the stats service", { gatewayPort: "8080" }, "gatewayPort", /gatewayPort = 8080 \(is statsPort\)\. Allowed: a whole number from 1024 to 65535, not statsPort/],
+      ["an unknown egress mode", { egressMode: "transparent" }, "egressMode", /egressMode = "transparent"\. Allowed: gateway or direct/],
       ["an unknown stats node", { statsNode: "pve9" }, "statsNode", /statsNode = "pve9" \(not in proxmoxNodes \["pve"\]\)/],
       ["duplicate nodes", { proxmoxNodes: '["pve","pve"]' }, "proxmoxNodes", /proxmoxNodes = \["pve","pve"\] \(has duplicates\)/],
       ["a label with a space", { runnerLabels: '["gpu box"]' }, "runnerLabels", /runnerLabels = \["gpu box"\] \(item 1 is invalid\)\. Allowed: a list of distinct labels/],
@@ -139,6 +146,16 @@ describe("config: stack configuration", () => {
         expect(err.message).to.match(message);
       });
     }
+  });
+
+  it("egressMode: the gateway by default; direct declares none, and does not check the gateway's keys", () => {
+    const byDefault = parseConfig(base());
+    expect(byDefault.egress.mode).to.equal("gateway");
+    expect(byDefault.gateway).to.include({ ip: "192.168.1.211", port: 3128, vmId: 211 });
+    const direct = parseConfig(base({ egressMode: "direct", gatewayIp: "192.168.1.205", gatewayPort: "8080" }));
+    expect(direct.egress.mode).to.equal("direct");
+    expect(direct.gateway).to.equal(undefined);
+    expect(() => parseConfig(base({ gatewayIp: "192.168.1.205" }))).to.throw(ConfigError, /gatewayIp/);
   });
 
   it("refuses SSH from anywhere (adminCidr 0.0.0.0/0) unless a second key says it is meant", () => {

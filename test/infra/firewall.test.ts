@@ -44,13 +44,34 @@ describe("infra: the Proxmox firewall of each container", () => {
   const stats = firewallRules(firewallNetwork(c), "stats");
   const withPorts = firewallRules(firewallNetwork(config({ egressExtraCidrs: '["10.20.0.0/16"]', egressExtraCidrPorts: '["443","5000"]' })), "runner");
   const withCollector = firewallRules(firewallNetwork(config({ logCollector: "192.168.1.211:19532" })), "runner");
+  const gateway = firewallRules(firewallNetwork(c), "gateway");
+  // egressMode direct: no gateway; the runner resolves and connects itself (the old wall).
+  const direct = firewallRules(firewallNetwork(config({ egressMode: "direct" })), "runner");
 
   const cases: [string, FirewallRule[], Packet, string][] = [
-    ["runner: DNS to a configured resolver", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
-    ["runner: DNS over TCP to a configured resolver", runner, { type: "out", proto: "tcp", peer: "9.9.9.9", port: 53 }, "ACCEPT"],
+    ["runner: DNS to a configured resolver (the gateway resolves)", runner, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "DROP"],
+    ["runner: DNS over TCP to a configured resolver", runner, { type: "out", proto: "tcp", peer: "9.9.9.9", port: 53 }, "DROP"],
     ["runner: DNS to any other server", runner, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
-    ["runner: HTTPS to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
-    ["runner: HTTP to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "ACCEPT"],
+    ["runner: HTTPS to a public address (only through the gateway)", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "DROP"],
+    ["runner: HTTP to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "DROP"],
+    ["runner: the egress gateway's port", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 3128 }, "ACCEPT"],
+    ["runner: the gateway on another port", runner, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 22 }, "DROP"],
+    ["direct: DNS to a configured resolver", direct, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
+    ["direct: DNS to any other server", direct, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
+    ["direct: HTTPS to a public address", direct, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
+    ["direct: HTTP to a public address", direct, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 80 }, "ACCEPT"],
+    ["direct: HTTPS on the LAN", direct, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 443 }, "DROP"],
+    ["direct: the stats service", direct, { type: "out", proto: "tcp", peer: "192.168.1.210", port: 8080 }, "ACCEPT"],
+    ["direct: no gateway port (there is none)", direct, { type: "out", proto: "tcp", peer: "192.168.1.211", port: 3128 }, "DROP"],
+    ["direct: HTTPS to a public IPv6 address (the runner closes IPv6 inside)", direct, { type: "out", proto: "tcp", peer: "2606:50c0:8000::153", port: 443 }, "ACCEPT"],
+    ["direct: HTTPS to an IPv6 unique local address", direct, { type: "out", proto: "tcp", peer: "fd00::1", port: 443 }, "DROP"],
+    ["gateway: the proxy port from a runner", gateway, { type: "in", proto: "tcp", peer: "192.168.1.203", port: 3128 }, "ACCEPT"],
+    ["gateway: the proxy port from elsewhere on the LAN", gateway, { type: "in", proto: "tcp", peer: "192.168.1.50", port: 3128 }, "DROP"],
+    ["gateway: HTTPS to a public address", gateway, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 443 }, "ACCEPT"],
+    ["gateway: DNS to a configured resolver", gateway, { type: "out", proto: "udp", peer: "1.1.1.1", port: 53 }, "ACCEPT"],
+    ["gateway: DNS to any other server", gateway, { type: "out", proto: "udp", peer: "8.8.8.8", port: 53 }, "DROP"],
+    ["gateway: no way into the LAN (rebinding stops here too)", gateway, { type: "out", proto: "tcp", peer: "192.168.1.10", port: 443 }, "DROP"],
+    ["gateway: the cloud metadata address", gateway, { type: "out", proto: "tcp", peer: "169.254.169.254", port: 80 }, "DROP"],
     ["runner: SSH to a public address", runner, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 22 }, "DROP"],
     ["runner: UDP 443 (QUIC) out", runner, { type: "out", proto: "udp", peer: "140.82.112.3", port: 443 }, "DROP"],
     ["runner: the stats service", runner, { type: "out", proto: "tcp", peer: "192.168.1.210", port: 8080 }, "ACCEPT"],
@@ -63,7 +84,9 @@ describe("infra: the Proxmox firewall of each container", () => {
     ["runner: a configured extra block on another port (egressExtraCidrPorts not set)", runner, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "DROP"],
     ["runner: a configured extra block on a port egressExtraCidrPorts opens", withPorts, { type: "out", proto: "tcp", peer: "10.20.3.4", port: 5000 }, "ACCEPT"],
     ["runner: (that port opened to the extra blocks only)", withPorts, { type: "out", proto: "tcp", peer: "140.82.112.3", port: 5000 }, "DROP"],
-    ["runner: HTTPS to a public IPv6 address (names are filtered inside)", runner, { type: "out", proto: "tcp", peer: "2606:50c0:8000::153", port: 443 }, "ACCEPT"],
+    ["runner: HTTPS to a public IPv6 address (only through the gateway)", runner, { type: "out", proto: "tcp", peer: "2606:50c0:8000::153", port: 443 }, "DROP"],
+    ["gateway: HTTPS to a public IPv6 address", gateway, { type: "out", proto: "tcp", peer: "2606:50c0:8000::153", port: 443 }, "ACCEPT"],
+    ["gateway: HTTPS to an IPv6 unique local address", gateway, { type: "out", proto: "tcp", peer: "fd12:3456::1", port: 443 }, "DROP"],
     ["runner: HTTPS to an IPv6 unique local address", runner, { type: "out", proto: "tcp", peer: "fd12:3456::1", port: 443 }, "DROP"],
     ["runner: HTTPS to an IPv6 link-local address", runner, { type: "out", proto: "tcp", peer: "fe80::1", port: 443 }, "DROP"],
     ["runner: HTTP to IPv6 loopback", runner, { type: "out", proto: "tcp", peer: "::1", port: 80 }, "DROP"],
@@ -98,6 +121,6 @@ describe("infra: the Proxmox firewall of each container", () => {
     const text = renderPveFirewall(firewallOptions(), runner);
     expect(text).to.match(/^\[OPTIONS\]\nenable: 1\npolicy_in: DROP\npolicy_out: DROP\n/);
     expect(text).to.include("IN ACCEPT -source 192.168.1.0/24 -p tcp -dport 22 # SSH from the admin block only");
-    expect(text).to.include("OUT ACCEPT -p tcp -dport 80,443 #");
+    expect(text).to.include("OUT ACCEPT -dest 192.168.1.211 -p tcp -dport 3128 # the egress gateway");
   });
 });

@@ -66,7 +66,7 @@ describe("plan: npm run plan, offline", function () {
     program();
     await settle();
     expect(JSON.parse(JSON.stringify(recorder.resources.map(jsonResource)))).to.deep.equal(prod);
-    expect(prod.filter((x) => x.type === CONTAINER).map((x) => x.name)).to.deep.equal(["cco-stats", "runner-01", "runner-02", "runner-03", "runner-04"]);
+    expect(prod.filter((x) => x.type === CONTAINER).map((x) => x.name)).to.deep.equal(["cco-stats", "cco-gateway", "runner-01", "runner-02", "runner-03", "runner-04"]);
   });
 
   for (const stack of ["dev", "prod"]) {

@@ -25,6 +25,12 @@
 #   logged (rate limited) and dropped;
 # - INPUT policy DROP but loopback, replies, ICMP and SSH from the admin CIDR;
 # - IPv6 is closed (dnsmasq also drops AAAA answers, so clients use IPv4).
+# Behind the egress gateway (EGRESS_PROXY=http://ADDRESS:PORT, egressMode
+# gateway) names are enforced there, and this wall narrows to it: TCP to the
+# gateway's port replaces both DNS upstream and 80/443 to the set (the host
+# firewall drops those anyway), and dnsmasq forwards nothing (every name is
+# NXDOMAIN here: clients hand names to the proxy, which resolves them itself).
+# The sets stay (empty), so a switch back to direct mode needs no new rules.
 # Applied with iptables-restore: one atomic swap, never a half-open state.
 set -euo pipefail
 set -f # parameters are word lists, never patterns
@@ -41,6 +47,11 @@ extra_ports=${EGRESS_EXTRA_PORTS:-80 443}
 for v in "$ttl_min" "$ttl_max" "$set_max" $extra_ports; do [[ $v =~ ^[0-9]+$ ]] || die "not a whole number: $v"; done
 if ! { [ "$ttl_min" -le "$ttl_max" ] && [ "$ttl_max" -ge 1 ] && [ "$ttl_max" -le 3600 ]; }; then
   die "need 0 <= EGRESS_TTL_MIN_S <= EGRESS_TTL_MAX_S <= 3600 (got $ttl_min, $ttl_max)"
+fi
+gateway_ip="" gateway_port=""
+if [ -n "${EGRESS_PROXY:-}" ]; then
+  [[ $EGRESS_PROXY =~ ^http://([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+):([0-9]+)$ ]] || die "bad EGRESS_PROXY: $EGRESS_PROXY (http://IPv4:port)"
+  gateway_ip=${BASH_REMATCH[1]} gateway_port=${BASH_REMATCH[2]}
 fi
 set_timeout=$((2 * ttl_max))
 # A domain's own set only says which addresses were its (to close them when
@@ -85,12 +96,16 @@ dnsmasq_conf() {
   # Rebinding: not dnsmasq's stop-dns-rebind, whose list also holds the
   # TEST-NET ranges the LXC test's internet is made of; the same ranges else.
   for range in $private_ranges; do echo "bogus-nxdomain=$range"; done
-  for domain in $EGRESS_DOMAINS; do
-    for server in $DNS_SERVERS; do echo "server=/$domain/$server"; done
-  done
-  # Any other name: answered here with NXDOMAIN, never forwarded.
+  if [ -z "$gateway_ip" ]; then
+    for domain in $EGRESS_DOMAINS; do
+      for server in $DNS_SERVERS; do echo "server=/$domain/$server"; done
+    done
+  fi
+  # Any other name (behind the gateway: every name): answered here with NXDOMAIN, never forwarded.
   echo "address=/#/"
-  for domain in $EGRESS_DOMAINS; do echo "ipset=/$domain/cco-allow,$(domain_set "$domain")"; done
+  if [ -z "$gateway_ip" ]; then
+    for domain in $EGRESS_DOMAINS; do echo "ipset=/$domain/cco-allow,$(domain_set "$domain")"; done
+  fi
 }
 old_conf=$(cat /etc/dnsmasq.d/cco.conf 2> /dev/null || true)
 # Not through a pipe: install_text must set CHANGED in this shell, not in a subshell.
@@ -131,10 +146,14 @@ rules=$(mktemp)
   echo "-A OUTPUT -o lo -m owner --uid-owner runner -p udp --dport 1:1023 -j REJECT"
   echo "-A OUTPUT -o lo -j ACCEPT"
   echo "-A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"
-  for server in $DNS_SERVERS; do
-    echo "-A OUTPUT -p udp --dport 53 -d $server -m owner --uid-owner dnsmasq -j ACCEPT"
-    echo "-A OUTPUT -p tcp --dport 53 -d $server -m owner --uid-owner dnsmasq -j ACCEPT"
-  done
+  if [ -n "$gateway_ip" ]; then
+    echo "-A OUTPUT -p tcp -d $gateway_ip --dport $gateway_port -j ACCEPT"
+  else
+    for server in $DNS_SERVERS; do
+      echo "-A OUTPUT -p udp --dport 53 -d $server -m owner --uid-owner dnsmasq -j ACCEPT"
+      echo "-A OUTPUT -p tcp --dport 53 -d $server -m owner --uid-owner dnsmasq -j ACCEPT"
+    done
+  fi
   echo "-A OUTPUT -p tcp -d $STATS_HOST --dport $STATS_PORT -j ACCEPT"
   if [ -n "${LOG_COLLECTOR:-}" ]; then
     # systemd-journal-upload runs as a dynamic user (uids 61184-65519); jobs may not write there.
@@ -147,7 +166,7 @@ rules=$(mktemp)
     echo "-A OUTPUT -p udp --sport 68 --dport 67 -j ACCEPT"
   fi
   for range in $private_ranges; do echo "-A OUTPUT -d $range -j DROP"; done
-  echo "-A OUTPUT -p tcp -m multiport --dports 80,443 -m set --match-set cco-allow dst -j ACCEPT"
+  [ -n "$gateway_ip" ] || echo "-A OUTPUT -p tcp -m multiport --dports 80,443 -m set --match-set cco-allow dst -j ACCEPT"
   echo "-A OUTPUT -m limit --limit 6/min --limit-burst 10 -j LOG --log-prefix \"cco-egress-drop: \""
   echo "COMMIT"
 } > "$rules"
@@ -189,4 +208,8 @@ if [ "$dnsmasq_changed" = 1 ]; then
   # dnsmasq re-reads its configuration only at a restart (and starts with an empty cache).
   if systemctl is-active --quiet dnsmasq; then systemctl restart dnsmasq; fi
 fi
-log "egress allowlist applied: $(echo "$EGRESS_DOMAINS" | wc -w) domains"
+if [ -n "$gateway_ip" ]; then
+  log "egress through the gateway $gateway_ip:$gateway_port only ($(echo "$EGRESS_DOMAINS" | wc -w) domains enforced there)"
+else
+  log "egress allowlist applied: $(echo "$EGRESS_DOMAINS" | wc -w) domains"
+fi

@@ -29,6 +29,30 @@ case $RUNNER_MODE in ephemeral | persistent) ;; *) die "bad RUNNER_MODE: $RUNNER
 HOME_DIR=/home/runner
 RUNNER_DIR=$HOME_DIR/actions-runner
 
+# --- the way out: only through the egress gateway, when there is one ----------
+# EGRESS_PROXY (http://ADDRESS:PORT, egressMode gateway): the host firewall lets
+# this container out to the gateway's port only, so every download from here
+# on (apt, the runner tarball, config.sh) and the runner and its jobs
+# (proxy.env, read by actions-runner.service) go through it. Empty (egressMode
+# direct): no proxy anywhere, and what an earlier provisioning wrote goes.
+proxy_env=/etc/cco/proxy.env
+apt_proxy=/etc/apt/apt.conf.d/80cco-proxy
+if [ -n "${EGRESS_PROXY:-}" ]; then
+  [[ $EGRESS_PROXY =~ ^http://[0-9.]+:[0-9]+$ ]] || die "bad EGRESS_PROXY: $EGRESS_PROXY (http://IPv4:port)"
+  [[ ${EGRESS_NO_PROXY:-} =~ ^[A-Za-z0-9.:/,]*$ ]] || die "bad EGRESS_NO_PROXY: $EGRESS_NO_PROXY (names, addresses and blocks, comma-separated)"
+  export http_proxy=$EGRESS_PROXY https_proxy=$EGRESS_PROXY no_proxy=${EGRESS_NO_PROXY:-}
+  install_text "$proxy_env" 644 root:root \
+    < <(printf '# cco: written by provision.sh from EGRESS_PROXY\nhttp_proxy=%s\nhttps_proxy=%s\nno_proxy=%s\n' "$http_proxy" "$https_proxy" "$no_proxy")
+  proxy_changed=$CHANGED
+  install_text "$apt_proxy" 644 root:root \
+    < <(printf '// cco: written by provision.sh from EGRESS_PROXY\nAcquire::http::Proxy "%s";\nAcquire::https::Proxy "%s";\n' "$EGRESS_PROXY" "$EGRESS_PROXY")
+else
+  proxy_changed=0
+  for f in "$proxy_env" "$apt_proxy"; do
+    if [ -e "$f" ]; then rm -f "$f"; log "removed $f"; proxy_changed=1; fi
+  done
+fi
+
 # --- packages ---------------------------------------------------------------
 ensure_packages ca-certificates curl jq dnsmasq ipset iptables conntrack openssh-server systemd-journal-remote
 
@@ -226,7 +250,7 @@ fi
 # The runner restarts only when its own unit changes, and only once its job is done.
 runner_changed=0
 install_file "$HERE/units/actions-runner.service" /etc/systemd/system/actions-runner.service 644 root:root
-runner_changed=$CHANGED
+runner_changed=$((CHANGED | proxy_changed)) # the unit reads proxy.env when it starts
 # Older provisionings kept KillMode=process for auto-update; run.sh makes it unneeded.
 autoupdate_dropin=/etc/systemd/system/actions-runner.service.d/cco-autoupdate.conf
 if [ -e "$autoupdate_dropin" ]; then

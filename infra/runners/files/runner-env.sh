@@ -13,6 +13,11 @@ tmp=$(mktemp "$dir/.env.XXXXXX")
   printf 'ACTIONS_RUNNER_HOOK_JOB_STARTED=%s\n' "${ACTIONS_RUNNER_HOOK_JOB_STARTED:?}"
   printf 'ACTIONS_RUNNER_HOOK_JOB_COMPLETED=%s\n' "${ACTIONS_RUNNER_HOOK_JOB_COMPLETED:?}"
   printf 'ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=%s\n' "${ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE:-1}"
+  # The egress gateway (the unit's EnvironmentFile /etc/cco/proxy.env), so that
+  # a job that blanks them in .env has them back at the next start.
+  for v in http_proxy https_proxy no_proxy; do
+    [ -z "${!v:-}" ] || printf '%s=%s\n' "$v" "${!v}"
+  done
 } > "$tmp"
 chmod 640 "$tmp"
 mv -f "$tmp" "$dir/.env"

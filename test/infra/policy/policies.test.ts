@@ -165,6 +165,15 @@ describe("policy pack: each policy alone", () => {
       const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 } } };
       expect(only(await violationsOf([stats]), "runner-size-floors")).to.deep.equal([]);
     });
+
+    it("leaves the small egress gateway container alone (it runs no job code), but not its privileges", async () => {
+      const gw: PackResource = { type: TYPES.container, name: "cco-gateway", urn: urn(`cco:egress:EgressGateway$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-gateway"), parent: undefined,
+        props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 }, features: { nesting: true, keyctl: false } } };
+      expect(only(await violationsOf([gw]), "runner-size-floors")).to.deep.equal([]);
+      expect(only(await violationsOf([gw]), "runner-docker-features-declared")).to.deep.equal([]);
+      gw.props.unprivileged = false;
+      expect(only(await violationsOf([gw]), "containers-unprivileged")).to.have.length(1);
+    });
   });
 
   describe("runner-docker-features-declared", () => {

@@ -84,7 +84,7 @@ describe("proxmox: ProvisionedContainer's replacement rules", function () {
   it("gives every container's delete room to shut it down", async () => {
     const { recorder } = await declare(testConfig());
     const containers = recorder.ofType(T.container);
-    expect(containers).to.have.length(5);
+    expect(containers).to.have.length(6); // the stats service, the egress gateway, 4 runners
     for (const c of containers) expect(c.inputs.timeoutDelete, c.name).to.equal(CONTAINER_DELETE_TIMEOUT_S);
     expect(CONTAINER_DELETE_TIMEOUT_S).to.be.greaterThan(60);
   });

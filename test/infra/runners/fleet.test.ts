@@ -173,7 +173,7 @@ describe("runners: the fleet under mocks", function () {
 
   it("gives every container its Proxmox firewall, up before it is provisioned", async () => {
     const { recorder } = await runProgram({ runnerCount: "6" });
-    const guarded = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats")];
+    const guarded = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats"), recorder.byName(T.container, "cco-gateway")];
     for (const c of guarded) {
       const options = recorder.byName("proxmoxve:firewall/optionsLegacy:OptionsLegacy", `${c.name}-firewall`);
       const rules = recorder.byName("proxmoxve:firewall/rulesLegacy:RulesLegacy", `${c.name}-firewall-rules`);
@@ -191,7 +191,7 @@ describe("runners: the fleet under mocks", function () {
       expect(provision.options.dependencies).to.include(options.urn);
       expect(reveal(c.inputs.networkInterfaces)).to.deep.equal([{ name: "eth0", bridge: "vmbr0", firewall: true }]);
     }
-    expect(recorder.ofType("proxmoxve:firewall/optionsLegacy:OptionsLegacy")).to.have.length(7);
+    expect(recorder.ofType("proxmoxve:firewall/optionsLegacy:OptionsLegacy")).to.have.length(8);
   });
 
   it("persistent: provisions over SSH with secrets only on stdin and in the connection", async () => {

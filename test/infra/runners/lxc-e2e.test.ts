@@ -75,6 +75,8 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   let env = new Map<string, string>();
   let statsData = "";
   let internetLog = "";
+  /** The gateway mode's proxy parameters as the prod stack renders them (egressMode gateway, its default). */
+  let gatewayParams: Record<string, string> = {};
   let collectorJournal = "";
   let movedHosts = "";
   let dnsDir = "";
@@ -196,6 +198,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const sha256 = createHash("sha256").update(readFileSync(tarball)).digest("hex");
 
     // Only what this network needs differs from the rendered prod parameters.
+    gatewayParams = { EGRESS_PROXY: rendered.get("EGRESS_PROXY")!, EGRESS_NO_PROXY: rendered.get("EGRESS_NO_PROXY")! };
     const overrides: Record<string, string> = {
       RUNNER_SHA256: sha256,
       DNS_SERVERS: NET.dns,
@@ -204,6 +207,10 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       STATS_PORT: String(NET.statsPort),
       ADMIN_CIDR: `${NET.gateway}/32`,
       LOG_COLLECTOR: `${NET.collector}:${NET.collectorPort}`,
+      // egressMode direct (no proxy): the inner wall on its own, as a stack without the gateway runs it.
+      // The probes of "the runner behind the egress gateway" provision the gateway mode's parameters.
+      EGRESS_PROXY: "",
+      EGRESS_NO_PROXY: "",
     };
     for (const key of Object.keys(overrides)) if (!rendered.has(key)) throw new Error(`rendered runner.env has no ${key}: the contract changed`);
     env = new Map([...rendered, ...Object.entries(overrides), ...Object.entries(TEST_BOUNDS)]);
@@ -954,9 +961,13 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     githubAnswers("");
     ct.must("systemctl start actions-runner.service");
     const before = unitProps(["MainPID"]).MainPID!;
+    const killedAt = ct.must("date +%s").trim();
     ct.must(`kill -KILL ${before}`);
     w = waitIn("restarted", `until [ "$(systemctl show -P NRestarts actions-runner.service)" = 1 ] && systemctl is-active --quiet actions-runner.service; do sleep 0.5; done`, 30);
     probes.add(g, "run.sh killed: restarted after RestartSec", "1 restart, active", w.out, w.ok);
+    // The operator's stop comes once the new listener listens: a stop in the instant between run.sh's
+    // start and its listener's (loaded machine) waited for TimeoutStopSec (reported, not this probe's subject).
+    waitIn("listening", `until journalctl -u actions-runner.service --since @${killedAt} -o cat | grep -q 'Listening for Jobs'; do sleep 0.5; done`, 30);
     ct.must("systemctl stop actions-runner.service");
     beat = heartbeatNow();
     probes.add(g, "heartbeat after an operator's stop: stopped", "stopped", JSON.stringify(beat), beat?.listener === "stopped");
@@ -1253,6 +1264,60 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     ct.must("/opt/cco/egress.sh && rm -f /root/extra.env");
     r = asRunner(`curl -ksS --max-time 4 https://${NET.neverResolved}/`);
     probes.add(g, "(egress.sh with the real parameters again: the block closed)", "fails", describeRun(r), r.status !== 0);
+    expectGroup(g);
+  });
+  it("the runner behind the egress gateway (egressMode gateway): the runner and its jobs go through its port, nothing else leaves", function () {
+    const g = "behind the gateway (inner wall and proxy settings)";
+    const asRunner = (script: string) => ct.exec(script, { user: "runner" });
+    const gw = `http://${NET.egressGateway}:3128`;
+    const noProxy = `localhost,127.0.0.1,::1,${NET.stats}`;
+    // The prod stack renders the same shape (its own gateway and stats addresses).
+    const shape = /^http:\/\/[\d.]+:\d+$/.test(gatewayParams.EGRESS_PROXY ?? "") && /^localhost,127\.0\.0\.1,::1,[\d.]+/.test(gatewayParams.EGRESS_NO_PROXY ?? "");
+    probes.add(g, "the prod stack's runner.env names the gateway and no_proxy", "EGRESS_PROXY=http://A:P, EGRESS_NO_PROXY=localhost,127.0.0.1,::1,<stats>",
+      JSON.stringify(gatewayParams), shape);
+    const original = ct.must(`cat ${bundleFile("runner.env")}`);
+    const before = runnerPid();
+    setParam("EGRESS_PROXY", gw);
+    setParam("EGRESS_NO_PROXY", noProxy);
+    let p = provision(20);
+    probes.add(g, "provision.sh with EGRESS_PROXY (the runner restarted for its new environment)", "exit 0, new MainPID",
+      `exit ${p.status}; MainPID ${before} -> ${runnerPid()}`, p.status === 0 && runnerPid() !== before && runnerPid() !== "0");
+    let r = ct.exec("cat /etc/cco/proxy.env /etc/apt/apt.conf.d/80cco-proxy; grep -E '^(https?|no)_proxy=' /home/runner/actions-runner/.env");
+    probes.add(g, "proxy.env, apt's proxy and the runner's .env name the gateway", `https_proxy=${gw} in all three, no_proxy=${noProxy}`, describeRun(r),
+      r.stdout.split("\n").filter((l) => l === `https_proxy=${gw}`).length === 2 && r.stdout.includes(`Acquire::https::Proxy "${gw}";`) &&
+      r.stdout.split("\n").filter((l) => l === `no_proxy=${noProxy}`).length === 2);
+    const stats = `http://${NET.stats}:${NET.statsPort}/healthz`;
+    const from = internetRequests().length;
+    queueJob("gw-1", { STUB_SECONDS: "1", STUB_DISPLAY: "gateway (probe)", GITHUB_REPOSITORY: "brentley/cco", GITHUB_WORKFLOW: "build", GITHUB_JOB: "gw",
+      GITHUB_RUN_ID: "5301", GITHUB_RUN_ATTEMPT: "1", RUNNER_NAME: "runner-01",
+      STUB_RUN: `echo "proxy=$https_proxy"; curl -sS --max-time 5 -o /dev/null -w 'github=%{http_code}\\n' https://github.com/; curl -sS --max-time 5 -o /dev/null -w 'stats=%{http_code}\\n' ${stats}; curl -sS --noproxy '*' --max-time 4 https://github.com/ || echo direct=failed` });
+    const done = waitIn("the job ran", `until grep -q '^gw-1 ' ${RD}/_diag/stub-jobs.log; do sleep 0.3; done`, 40);
+    const out = ct.exec(`cat ${RD}/_diag/stub-run.log`).stdout;
+    const saw = internetRequests().slice(from).filter((e) => e.remote?.endsWith(NET.container));
+    const proxied = saw.filter((e) => e.kind === "proxy" && (e as { line?: string }).line === "CONNECT github.com:443 HTTP/1.1" && e.local?.endsWith(NET.egressGateway));
+    probes.add(g, "a job's step inherits https_proxy and sends CONNECT github.com:443 to the gateway's port", `proxy=${gw}; the port saw the CONNECT`,
+      `${done.ok ? "" : "job did not finish; "}${out.split("\n")[0]}; ${proxied.length} CONNECT`, done.ok && out.includes(`proxy=${gw}`) && proxied.length === 1);
+    probes.add(g, "the job reaches the stats service directly (no_proxy)", "stats=200", out.split("\n").find((l) => l.startsWith("stats=")) ?? out, out.includes("stats=200"));
+    const direct = saw.filter((e) => e.kind !== "proxy");
+    probes.add(g, "the job's direct HTTPS (--noproxy) dies at the inner wall: nothing reached github.com", "direct=failed, no TLS or request from the container",
+      `${out.includes("direct=failed") ? "direct=failed" : out}; ${direct.map((e) => `${e.kind}@${e.local}`).join(",") || "nothing else"}`,
+      out.includes("direct=failed") && direct.length === 0);
+    r = asRunner(`curl -sS --max-time 4 --resolve github.com:443:${NET.records["github.com"]} https://github.com/`);
+    probes.add(g, "the runner user to github.com's address without the proxy", "fails", describeRun(r), r.status !== 0);
+    const queries = upstreamQueries().length;
+    r = asRunner("dig +time=2 +tries=1 github.com | grep -o 'status: [A-Z]*'");
+    probes.add(g, "DNS for an allowed name: answered NXDOMAIN inside, never forwarded (the gateway resolves)", "NXDOMAIN, no upstream query",
+      `${describeRun(r)}; upstream queries ${queries} -> ${upstreamQueries().length}`, r.stdout.trim() === "status: NXDOMAIN" && upstreamQueries().length === queries);
+    r = asRunner(`timeout 4 bash -c 'exec 3<>/dev/tcp/${NET.egressGateway}/22' && echo open`);
+    probes.add(g, "the gateway's address on another port", "fails", describeRun(r), r.status !== 0 && !r.stdout.includes("open"));
+    // Back to direct: nothing of the proxy stays, and the names connect again by the inner wall.
+    ct.must(`cat > ${bundleFile("runner.env")}`, { input: original });
+    p = provision(21);
+    r = ct.exec("ls /etc/cco/proxy.env /etc/apt/apt.conf.d/80cco-proxy 2>&1; grep -c _proxy= /home/runner/actions-runner/.env");
+    probes.add(g, "provision.sh with EGRESS_PROXY empty again (egressMode direct): proxy files and .env lines gone", "exit 0, no such files, 0 lines",
+      `exit ${p.status}; ${describeRun(r)}`, p.status === 0 && (r.stdout.match(/No such file/g) ?? []).length === 2 && r.stdout.trim().endsWith("0"));
+    r = asRunner("curl -sS --max-time 5 https://github.com/");
+    probes.add(g, "then HTTPS to github.com directly", "ok github.com", describeRun(r), r.stdout.trim() === "ok github.com");
     expectGroup(g);
   });
 

@@ -1,0 +1,90 @@
+/**
+ * The egress gateway as a component: its own small unprivileged container
+ * running squid as an explicit proxy that admits allowed names only
+ * (infra/gateway/files/squid.conf, docs/egress-gateway.md), with its own
+ * firewall inside and its Proxmox host firewall outside, and a post-deploy
+ * check that squid listens on its port.
+ */
+import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { GatewayConfig, NetworkConfig } from "../config";
+import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewall";
+import { ProvisionedContainer } from "../proxmox/container";
+import { GATEWAY_ENV_FILE, gatewayFiles, gatewayParams } from "./params";
+
+export interface EgressGatewayArgs {
+  /** The gateway's container: vmId, node, address, proxy port, size. */
+  gateway: GatewayConfig;
+  /** The LAN: block, prefix, gateway, resolvers, admin block (the gateway is always static). */
+  network: Pick<NetworkConfig, "cidr" | "prefix" | "gateway" | "dnsServers" | "adminCidr">;
+  /** The allowed domains (each with its subdomains). */
+  domains: string[];
+  /** Datastore of the root disk and the bridge the container joins. */
+  proxmox: { datastore: string; bridge: string };
+  /** What its Proxmox firewall is made of (its `gateway.clients` may use the proxy port). */
+  firewall: FirewallNetwork;
+  /** The LXC template's file id on the gateway's node. */
+  templateFileId: pulumi.Input<string>;
+  /** Provisioning over SSH: user, public key (installed at create), private key (secret). */
+  ssh: { user: string; publicKey: string; privateKey: pulumi.Output<string> };
+}
+
+export class EgressGateway extends pulumi.ComponentResource {
+  readonly container: proxmoxve.ContainerLegacy;
+  /** http://<address>:<port>, what runners set as http_proxy and https_proxy. */
+  readonly proxyUrl: string;
+
+  constructor(name: string, args: EgressGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cco:egress:EgressGateway", name, {}, opts);
+    const { gateway: g, network: net } = args;
+    this.proxyUrl = `http://${g.ip}:${g.port}`;
+    const clients = args.firewall.gateway?.clients;
+    if (!clients) throw new Error("EgressGateway: the firewall network has no gateway (its clients are the runners' addresses)");
+
+    const box = new ProvisionedContainer(
+      name,
+      {
+        node: g.node,
+        vmId: g.vmId,
+        hostname: name,
+        description: `cco egress gateway of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi.`,
+        tags: ["cco", "egress", pulumi.getStack().toLowerCase()],
+        cores: g.cores,
+        memoryMb: g.memoryMb,
+        swapMb: 0,
+        diskGb: g.diskGb,
+        datastore: args.proxmox.datastore,
+        // systemd's mount sandboxing of squid's unit needs nesting under
+        // Proxmox's AppArmor profile; this container runs no job code.
+        features: { nesting: true, keyctl: false },
+        templateFileId: args.templateFileId,
+        network: { bridge: args.proxmox.bridge, ipv4: { ip: g.ip, prefix: net.prefix, gateway: net.gateway }, dnsServers: net.dnsServers },
+        sshPublicKey: args.ssh.publicKey,
+        ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
+        firewall: { rules: firewallRules(args.firewall, "gateway"), options: firewallOptions() },
+        files: gatewayFiles(),
+        env: { file: GATEWAY_ENV_FILE, values: gatewayParams({ gateway: g, network: net, domains: args.domains, clients }) },
+        script: "provision-gateway.sh",
+        // No job runs here to drain first: an in-place reboot is fine.
+        replaceInsteadOfReboot: false,
+      },
+      { parent: this },
+    );
+    this.container = box.container;
+
+    // The deployment fails unless squid is up and listening within a minute.
+    new command.remote.Command(
+      `${name}-ready`,
+      {
+        connection: box.connection,
+        create:
+          `for i in $(seq 1 60); do systemctl is-active --quiet cco-gateway && ss -Hltn 'sport = :${g.port}' | grep -q . && exit 0; sleep 1; done; ` +
+          "echo 'egress gateway is not listening after 60 s' >&2; journalctl -u cco-gateway --no-pager -n 50 >&2; exit 1",
+        triggers: [box.filesHash],
+      },
+      { parent: this, dependsOn: [box.provision], replaceWith: [box.provision] },
+    );
+    this.registerOutputs({ proxyUrl: this.proxyUrl });
+  }
+}
