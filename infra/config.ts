@@ -338,7 +338,8 @@ export interface SshConfig {
   user: string;
 }
 
-export interface StatsConfig {
+/** A service's own container (the stats service, the egress gateway): where it runs, its address and port, its size. */
+export interface ServiceContainerConfig {
   vmId: number;
   node: string;
   ip: string;
@@ -346,6 +347,9 @@ export interface StatsConfig {
   cores: number;
   memoryMb: number;
   diskGb: number;
+}
+
+export interface StatsConfig extends ServiceContainerConfig {
   /** An existing volume for the service's data, or "" (the root disk). */
   dataVolume: string;
   nodeVersion: string;
@@ -354,15 +358,7 @@ export interface StatsConfig {
 }
 
 /** The egress gateway: on the stats service's node. */
-export interface GatewayConfig {
-  vmId: number;
-  node: string;
-  ip: string;
-  port: number;
-  cores: number;
-  memoryMb: number;
-  diskGb: number;
-}
+export type GatewayConfig = ServiceContainerConfig;
 
 /**
  * The validated configuration, in sections: infra/program.ts hands each
