@@ -10,7 +10,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { GatewayConfig, NetworkConfig } from "../config";
 import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewall";
-import { ProvisionedContainer } from "../proxmox/container";
+import { ProvisionedContainer, serviceContainer } from "../proxmox/container";
 import { GATEWAY_ENV_FILE, gatewayFiles, gatewayParams } from "./params";
 
 export interface EgressGatewayArgs {
@@ -40,31 +40,19 @@ export class EgressGateway extends pulumi.ComponentResource {
     const { gateway: g, network: net } = args;
     this.proxyUrl = `http://${g.ip}:${g.port}`;
     const clients = args.firewall.gateway?.clients;
-    if (!clients) throw new Error("EgressGateway: the firewall network has no gateway (its clients are the runners' addresses)");
+    if (!clients)
+      throw new Error("EgressGateway: the firewall network has no gateway (its clients are the runners' addresses)");
 
     const box = new ProvisionedContainer(
       name,
       {
-        node: g.node,
-        vmId: g.vmId,
-        hostname: name,
-        description: `cco egress gateway of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi.`,
-        tags: ["cco", "egress", pulumi.getStack().toLowerCase()],
-        cores: g.cores,
-        memoryMb: g.memoryMb,
-        swapMb: 0,
-        diskGb: g.diskGb,
-        datastore: args.proxmox.datastore,
-        // systemd's mount sandboxing of squid's unit needs nesting under
-        // Proxmox's AppArmor profile; this container runs no job code.
-        features: { nesting: true, keyctl: false },
-        templateFileId: args.templateFileId,
-        network: { bridge: args.proxmox.bridge, ipv4: { ip: g.ip, prefix: net.prefix, gateway: net.gateway }, dnsServers: net.dnsServers },
-        sshPublicKey: args.ssh.publicKey,
-        ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
+        ...serviceContainer(name, { description: "egress gateway", tag: "egress" }, g, args),
         firewall: { rules: firewallRules(args.firewall, "gateway"), options: firewallOptions() },
         files: gatewayFiles(),
-        env: { file: GATEWAY_ENV_FILE, values: gatewayParams({ gateway: g, network: net, domains: args.domains, clients }) },
+        env: {
+          file: GATEWAY_ENV_FILE,
+          values: gatewayParams({ gateway: g, network: net, domains: args.domains, clients }),
+        },
         script: "provision-gateway.sh",
         // No job runs here to drain first: an in-place reboot is fine.
         replaceInsteadOfReboot: false,

@@ -111,6 +111,52 @@ export interface ProvisionedContainerArgs {
   dataVolume?: { volume: string; path: string };
 }
 
+/**
+ * The container part of a service's own box (the stats service, the egress
+ * gateway): named after the component, tagged with its role, no swap, and
+ * nesting (systemd's mount sandboxing of the service's unit needs it under
+ * Proxmox's AppArmor profile; such a container runs no job code).
+ */
+export function serviceContainer(
+  name: string,
+  role: { description: string; tag: string },
+  c: { node: string; vmId: number; ip: string; cores: number; memoryMb: number; diskGb: number },
+  on: {
+    proxmox: { datastore: string; bridge: string };
+    network: { prefix: number; gateway: string; dnsServers: string[] };
+    templateFileId: pulumi.Input<string>;
+    ssh: { user: string; publicKey: string; privateKey: pulumi.Output<string> };
+  },
+): ServiceContainerArgs {
+  return {
+    node: c.node,
+    vmId: c.vmId,
+    hostname: name,
+    description: `cco ${role.description} of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi.`,
+    tags: ["cco", role.tag, pulumi.getStack().toLowerCase()],
+    cores: c.cores,
+    memoryMb: c.memoryMb,
+    swapMb: 0,
+    diskGb: c.diskGb,
+    datastore: on.proxmox.datastore,
+    features: { nesting: true, keyctl: false },
+    templateFileId: on.templateFileId,
+    network: {
+      bridge: on.proxmox.bridge,
+      ipv4: { ip: c.ip, prefix: on.network.prefix, gateway: on.network.gateway },
+      dnsServers: on.network.dnsServers,
+    },
+    sshPublicKey: on.ssh.publicKey,
+    ssh: { user: on.ssh.user, privateKey: on.ssh.privateKey },
+  };
+}
+
+/** What serviceContainer fills in; the caller adds the firewall, files, env, script and replacement rule. */
+export type ServiceContainerArgs = Omit<
+  ProvisionedContainerArgs,
+  "firewall" | "files" | "env" | "script" | "replaceInsteadOfReboot" | "stdin" | "before" | "dataVolume"
+>;
+
 /** Seconds the provider may take to shut a container down and delete it (its default: 60). */
 export const CONTAINER_DELETE_TIMEOUT_S = 300;
 
@@ -121,7 +167,14 @@ export const CONTAINER_DELETE_TIMEOUT_S = 300;
  * 3832, hostname, memory (dedicated and swap) at 3867, mount points at 3936,
  * IP configs and network interfaces at 3963, then a reboot at 4163).
  */
-export const REBOOT_REQUIRED_INPUTS = ["memory", "initialization.dns", "initialization.hostname", "initialization.ipConfigs", "networkInterfaces", "mountPoints"];
+export const REBOOT_REQUIRED_INPUTS = [
+  "memory",
+  "initialization.dns",
+  "initialization.hostname",
+  "initialization.ipConfigs",
+  "networkInterfaces",
+  "mountPoints",
+];
 
 export class ProvisionedContainer extends pulumi.ComponentResource {
   readonly container: proxmoxve.ContainerLegacy;
@@ -200,7 +253,11 @@ export class ProvisionedContainer extends pulumi.ComponentResource {
 
     const copy = new command.remote.CopyToRemote(
       `${name}-files`,
-      { connection: this.connection, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteParent) },
+      {
+        connection: this.connection,
+        source: bundle.apply((b) => b.archive),
+        remotePath: bundle.apply((b) => b.remoteParent),
+      },
       { ...moved, dependsOn: [this.container], replaceWith: [this.container] },
     );
     this.provision = new command.remote.Command(

@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { NetworkConfig, StatsConfig } from "../config";
 import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewall";
-import { ProvisionedContainer } from "../proxmox/container";
+import { ProvisionedContainer, serviceContainer } from "../proxmox/container";
 import { SHARED_FILES, STATS_FILES, type ProvisionFile } from "../provisioning";
 import { PROJECT_ROOT } from "../stackfile";
 import { bundleStatsService } from "./bundle";
@@ -83,31 +83,19 @@ export class StatsService extends pulumi.ComponentResource {
 
   constructor(name: string, args: StatsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cco:stats:StatsService", name, {}, opts);
-    const { stats: s, network: net } = args;
+    const { stats: s } = args;
     this.url = `http://${s.ip}:${s.port}`;
 
-    this.ingestToken = new random.RandomPassword(`${name}-ingest-token`, { length: 48, special: false }, { parent: this }).result;
+    this.ingestToken = new random.RandomPassword(
+      `${name}-ingest-token`,
+      { length: 48, special: false },
+      { parent: this },
+    ).result;
 
     const box = new ProvisionedContainer(
       name,
       {
-        node: s.node,
-        vmId: s.vmId,
-        hostname: name,
-        description: `cco stats service of ${pulumi.getProject()}/${pulumi.getStack()}. Managed by Pulumi.`,
-        tags: ["cco", "stats", pulumi.getStack().toLowerCase()],
-        cores: s.cores,
-        memoryMb: s.memoryMb,
-        swapMb: 0,
-        diskGb: s.diskGb,
-        datastore: args.proxmox.datastore,
-        // systemd's mount sandboxing (ProtectSystem=strict) needs nesting under
-        // Proxmox's AppArmor profile; this container runs no untrusted code.
-        features: { nesting: true, keyctl: false },
-        templateFileId: args.templateFileId,
-        network: { bridge: args.proxmox.bridge, ipv4: { ip: s.ip, prefix: net.prefix, gateway: net.gateway }, dnsServers: net.dnsServers },
-        sshPublicKey: args.ssh.publicKey,
-        ssh: { user: args.ssh.user, privateKey: args.ssh.privateKey },
+        ...serviceContainer(name, { description: "stats service", tag: "stats" }, s, args),
         firewall: { rules: firewallRules(args.firewall, "stats"), options: firewallOptions() },
         files: statsFiles(bundleStatsService(BUNDLE_PATH).path),
         env: { file: "stats.env", values: statsParams(s) },
