@@ -55,7 +55,10 @@ const schema = z.strictObject({
    * service refuses any other): its heartbeats carry it, the slot in \`slot\`.
    * Empty: the slot's name (a shared token).
    */
-  statsRunner: z.string().regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a runner name or empty").default(""),
+  statsRunner: z
+    .string()
+    .regex(/^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a runner name or empty")
+    .default(""),
   /** How often a running container's state is polled. */
   pollMs: z.number().int().min(50).max(60_000).default(500),
   /** How long a freshly started container may take to accept the hand-off. */

@@ -78,10 +78,7 @@ export class GitHubRunners {
     const body = json as
       { runner?: { id?: unknown; name?: unknown }; encoded_jit_config?: unknown; message?: unknown } | undefined;
     if (status !== 201)
-      throw new GitHubError(
-        status,
-        `generate-jitconfig for ${args.name}: HTTP ${status} ${messageOf(body)}`.trim(),
-      );
+      throw new GitHubError(status, `generate-jitconfig for ${args.name}: HTTP ${status} ${messageOf(body)}`.trim());
     const id = body?.runner?.id;
     const encoded = body?.encoded_jit_config;
     if (typeof id !== "number" || typeof encoded !== "string" || encoded === "") {
@@ -99,15 +96,16 @@ export class GitHubRunners {
     if (status === 204) return "removed";
     if (status === 404) return "gone";
     if (status === 422) return "busy";
-    throw new GitHubError(
-      status,
-      `remove runner ${id}: HTTP ${status} ${messageOf(json)}`.trim(),
-    );
+    throw new GitHubError(status, `remove runner ${id}: HTTP ${status} ${messageOf(json)}`.trim());
   }
 }
 
 /** The `message` of a GitHub error answer, as text ("" when there is none). */
 function messageOf(json: unknown): string {
   const message = (json as { message?: unknown } | undefined)?.message;
-  return message === undefined || message === null ? "" : typeof message === "string" ? message : JSON.stringify(message);
+  return message === undefined || message === null
+    ? ""
+    : typeof message === "string"
+      ? message
+      : JSON.stringify(message);
 }

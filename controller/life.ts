@@ -136,7 +136,11 @@ export class RunnerLoop {
     const rolledBack = Date.now();
     await stage("start", () => pct.start(this.vmid));
     const jit = await stage("jitconfig", () =>
-      github.generateJitConfig({ name: lifeRunnerName(this.name), labels: lifeLabels(s.labels, this.name), runnerGroupId: s.runnerGroupId }),
+      github.generateJitConfig({
+        name: lifeRunnerName(this.name),
+        labels: lifeLabels(s.labels, this.name),
+        runnerGroupId: s.runnerGroupId,
+      }),
     );
     state.set(this.vmid, { runnerId: jit.runnerId, lifeRunner: jit.runnerName });
     await stage("handoff", () => this.handOff(jit.encoded));

@@ -25,7 +25,8 @@ async function main(): Promise<void> {
     state: new RunnerState(config.stateDir),
     figures,
     log,
-    onReady: (f: Parameters<typeof postHeartbeat>[2]) => void postHeartbeat(config.statsUrl, ingestToken, f, config.statsRunner),
+    onReady: (f: Parameters<typeof postHeartbeat>[2]) =>
+      void postHeartbeat(config.statsUrl, ingestToken, f, config.statsRunner),
   };
   const loops = config.runners.map((r) => new RunnerLoop(r.vmid, r.name, config, deps));
   const stop = () => {

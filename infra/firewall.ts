@@ -24,7 +24,14 @@ import type { InfraConfig } from "./config";
 import { runnerSources } from "./gateway/params";
 
 /** RFC 1918, shared address space, link-local and loopback: never reached except as allowed above them. */
-export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"];
+export const PRIVATE_RANGES = [
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "100.64.0.0/10",
+  "169.254.0.0/16",
+  "127.0.0.0/8",
+];
 
 /**
  * The same for IPv6 (a rule holds one family): unique local, link-local,
@@ -67,7 +74,9 @@ export interface FirewallNetwork {
 }
 
 /** The config's part that the firewall rules are made of. */
-export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egress" | "gateway" | "runners">): FirewallNetwork {
+export function firewallNetwork(
+  c: Pick<InfraConfig, "network" | "stats" | "egress" | "gateway" | "runners">,
+): FirewallNetwork {
   return {
     lanCidr: c.network.cidr,
     adminCidr: c.network.adminCidr,
@@ -78,7 +87,11 @@ export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egre
     logCollector: c.egress.logCollector
       ? { ip: c.egress.logCollector.split(":")[0]!, port: Number(c.egress.logCollector.split(":")[1]) }
       : undefined,
-    gateway: c.gateway && { ip: c.gateway.ip, port: c.gateway.port, clients: runnerSources(c.runners.instances, c.network.cidr) },
+    gateway: c.gateway && {
+      ip: c.gateway.ip,
+      port: c.gateway.port,
+      clients: runnerSources(c.runners.instances, c.network.cidr),
+    },
   };
 }
 
@@ -89,46 +102,127 @@ export function firewallNetwork(c: Pick<InfraConfig, "network" | "stats" | "egre
 export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallRule[] {
   const resolvers = n.dnsServers.join(",");
   const rules: FirewallRule[] = [
-    { type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: n.adminCidr, comment: "SSH from the admin block only" },
+    {
+      type: "in",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: "22",
+      source: n.adminCidr,
+      comment: "SSH from the admin block only",
+    },
   ];
   if (role === "stats") {
     const clients = [...new Set([n.lanCidr, n.adminCidr])].join(",");
-    rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), source: clients, comment: "stats service: runners and readers on the LAN" });
+    rules.push({
+      type: "in",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: String(n.stats.port),
+      source: clients,
+      comment: "stats service: runners and readers on the LAN",
+    });
   }
   if (role === "gateway") {
     if (!n.gateway) throw new Error("firewallRules: role gateway without a gateway (egressMode direct declares none)");
-    rules.push({ type: "in", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), source: n.gateway.clients.join(","), comment: "egress gateway: the runners' proxy port" });
+    rules.push({
+      type: "in",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: String(n.gateway.port),
+      source: n.gateway.clients.join(","),
+      comment: "egress gateway: the runners' proxy port",
+    });
   }
   // Behind the gateway a runner resolves nothing itself: the gateway resolves the names it admits.
   const viaGateway = role === "runner" && n.gateway !== undefined;
   if (!viaGateway) {
     rules.push(
-      { type: "out", action: "ACCEPT", proto: "udp", dport: "53", dest: resolvers, comment: "DNS to the configured resolvers only" },
-      { type: "out", action: "ACCEPT", proto: "tcp", dport: "53", dest: resolvers, comment: "DNS over TCP to the configured resolvers only" },
+      {
+        type: "out",
+        action: "ACCEPT",
+        proto: "udp",
+        dport: "53",
+        dest: resolvers,
+        comment: "DNS to the configured resolvers only",
+      },
+      {
+        type: "out",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: "53",
+        dest: resolvers,
+        comment: "DNS over TCP to the configured resolvers only",
+      },
     );
   }
   if (role === "runner") {
-    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.stats.port), dest: n.stats.ip, comment: "events and heartbeats to the stats service" });
+    rules.push({
+      type: "out",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: String(n.stats.port),
+      dest: n.stats.ip,
+      comment: "events and heartbeats to the stats service",
+    });
     if (n.logCollector) {
-      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.logCollector.port), dest: n.logCollector.ip,
-        comment: "the journal to the log collector (logCollector)" });
+      rules.push({
+        type: "out",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: String(n.logCollector.port),
+        dest: n.logCollector.ip,
+        comment: "the journal to the log collector (logCollector)",
+      });
     }
     if (n.gateway) {
-      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: String(n.gateway.port), dest: n.gateway.ip, comment: "the egress gateway: the runner's only way out (names are enforced there)" });
+      rules.push({
+        type: "out",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: String(n.gateway.port),
+        dest: n.gateway.ip,
+        comment: "the egress gateway: the runner's only way out (names are enforced there)",
+      });
     }
     if (n.extraCidrs.length > 0) {
-      rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: n.extraCidrPorts.join(","), dest: n.extraCidrs.join(","),
-        comment: "configured extra blocks, on egressExtraCidrPorts only" });
+      rules.push({
+        type: "out",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: n.extraCidrPorts.join(","),
+        dest: n.extraCidrs.join(","),
+        comment: "configured extra blocks, on egressExtraCidrPorts only",
+      });
     }
   }
   const closed = [...new Set([n.lanCidr, ...PRIVATE_RANGES])].join(",");
   rules.push(
-    { type: "out", action: "DROP", dest: closed, log: "info", comment: "the LAN, the Proxmox hosts and private ranges stay closed" },
-    { type: "out", action: "DROP", dest: PRIVATE_RANGES_V6.join(","), log: "info", comment: "IPv6 private, link-local, loopback and NAT64 ranges stay closed" },
+    {
+      type: "out",
+      action: "DROP",
+      dest: closed,
+      log: "info",
+      comment: "the LAN, the Proxmox hosts and private ranges stay closed",
+    },
+    {
+      type: "out",
+      action: "DROP",
+      dest: PRIVATE_RANGES_V6.join(","),
+      log: "info",
+      comment: "IPv6 private, link-local, loopback and NAT64 ranges stay closed",
+    },
   );
   if (!viaGateway) {
-    rules.push({ type: "out", action: "ACCEPT", proto: "tcp", dport: "80,443",
-      comment: role === "runner" ? "web ports to public addresses (egressMode direct: names are filtered inside only)" : "web ports to public addresses" });
+    rules.push({
+      type: "out",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: "80,443",
+      comment:
+        role === "runner"
+          ? "web ports to public addresses (egressMode direct: names are filtered inside only)"
+          : "web ports to public addresses",
+    });
   }
   return rules;
 }

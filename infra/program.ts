@@ -65,40 +65,50 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
     ssh,
   });
   // egressMode direct: no gateway, and the runners' firewall lets them out directly (infra/firewall.ts).
-  const gateway = config.gateway && new EgressGateway("cco-gateway", {
-    gateway: config.gateway,
-    network: config.network,
-    domains: config.egress.domains,
-    proxmox,
-    firewall,
-    templateFileId: templates.fileId(config.gateway.node),
-    ssh,
-  });
+  const gateway =
+    config.gateway &&
+    new EgressGateway("cco-gateway", {
+      gateway: config.gateway,
+      network: config.network,
+      domains: config.egress.domains,
+      proxmox,
+      firewall,
+      templateFileId: templates.fileId(config.gateway.node),
+      ssh,
+    });
   const { count: _count, instances, ...runners } = config.runners;
-  const fleet = new RunnerFleet("fleet", {
-    instances,
-    runners,
-    templates,
-    proxmox,
-    network: config.network,
-    egress: config.egress,
-    firewall,
-    ssh,
-    repository: repository.repository.fullName,
-    githubToken,
-    stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, credentialTarget: stats.credentialTarget },
-    nodeHosts: config.proxmox.nodeHosts,
-    ...(ephemeral
-      ? {
-          controller: {
-            // Administration of this repository only: it stays on the Proxmox nodes.
-            githubToken: new pulumi.Config(NAMESPACE).requireSecret("controllerGithubToken"),
-            nodejs: { version: config.stats.nodeVersion, sha256: config.stats.nodeSha256, tarballUrl: config.stats.nodeTarballUrl },
-          },
-        }
-      : {}),
-    gateway: config.gateway && { ip: config.gateway.ip, port: config.gateway.port },
-  }, { dependsOn: gateway ? [gateway] : [] }); // provisioning downloads through the gateway: it must be up first
+  const fleet = new RunnerFleet(
+    "fleet",
+    {
+      instances,
+      runners,
+      templates,
+      proxmox,
+      network: config.network,
+      egress: config.egress,
+      firewall,
+      ssh,
+      repository: repository.repository.fullName,
+      githubToken,
+      stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, credentialTarget: stats.credentialTarget },
+      nodeHosts: config.proxmox.nodeHosts,
+      ...(ephemeral
+        ? {
+            controller: {
+              // Administration of this repository only: it stays on the Proxmox nodes.
+              githubToken: new pulumi.Config(NAMESPACE).requireSecret("controllerGithubToken"),
+              nodejs: {
+                version: config.stats.nodeVersion,
+                sha256: config.stats.nodeSha256,
+                tarballUrl: config.stats.nodeTarballUrl,
+              },
+            },
+          }
+        : {}),
+      gateway: config.gateway && { ip: config.gateway.ip, port: config.gateway.port },
+    },
+    { dependsOn: gateway ? [gateway] : [] },
+  ); // provisioning downloads through the gateway: it must be up first
   return {
     repositoryUrl: repository.htmlUrl,
     runnerNames: fleet.runners.map((r) => r.name),

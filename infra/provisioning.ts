@@ -83,7 +83,12 @@ export function provisionBundle(files: Record<string, ProvisionFile>): Provision
       if (!existsSync(target)) throw err;
     }
   }
-  return { remoteDir: `/root/${dirName}`, remoteParent: "/root", hash: digest, archive: new pulumi.asset.FileArchive(relative) };
+  return {
+    remoteDir: `/root/${dirName}`,
+    remoteParent: "/root",
+    hash: digest,
+    archive: new pulumi.asset.FileArchive(relative),
+  };
 }
 
 /** Runs the provisioning script of a bundle, then removes older copies. */

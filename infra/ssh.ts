@@ -16,7 +16,8 @@ export const SSH_PRIVATE_KEY = "sshPrivateKey";
 /** The comment of the derived public key, as authorized_keys in a container shows it. */
 export const SSH_KEY_COMMENT = "cco-provisioning";
 
-const ALLOWED = "an unencrypted SSH private key (ed25519, ECDSA or RSA; OpenSSH or PEM format), set with pulumi config set --secret";
+const ALLOWED =
+  "an unencrypted SSH private key (ed25519, ECDSA or RSA; OpenSSH or PEM format), set with pulumi config set --secret";
 const TYPES = new Set(["ed25519", "ecdsa", "rsa"]);
 
 /** What a refused key is shown as: never its value. */
@@ -31,13 +32,15 @@ const refuse = (problem: string): never => {
  */
 export function sshPublicKeyOf(privateKey: string | undefined): string {
   if (privateKey === undefined || privateKey.trim() === "") return refuse("required");
-  if (/^(ssh-|ecdsa-sha2-)/.test(privateKey.trim())) return refuse("that is a public key: set the private half, the public one is derived from it");
+  if (/^(ssh-|ecdsa-sha2-)/.test(privateKey.trim()))
+    return refuse("that is a public key: set the private half, the public one is derived from it");
   let key: sshpk.PrivateKey;
   try {
     key = sshpk.parsePrivateKey(privateKey, "auto");
   } catch (err) {
     // sshpk's own messages are not shown: they could quote the value.
-    if (err instanceof sshpk.KeyEncryptedError) return refuse("encrypted with a passphrase: Pulumi provisions without one, so store it decrypted (as a secret)");
+    if (err instanceof sshpk.KeyEncryptedError)
+      return refuse("encrypted with a passphrase: Pulumi provisions without one, so store it decrypted (as a secret)");
     return refuse("not a private key in a format this program reads");
   }
   if (!TYPES.has(key.type)) return refuse(`a ${key.type} key, which OpenSSH no longer accepts`);
@@ -55,5 +58,7 @@ export function placeholderPrivateKey(label: string): string {
   const seed = createHash("sha256").update(label).digest();
   // PKCS#8 PrivateKeyInfo of an Ed25519 key (RFC 8410, section 7), the 32-byte seed last.
   const der = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
-  return createPrivateKey({ key: der, format: "der", type: "pkcs8" }).export({ format: "pem", type: "pkcs8" }).toString();
+  return createPrivateKey({ key: der, format: "der", type: "pkcs8" })
+    .export({ format: "pem", type: "pkcs8" })
+    .toString();
 }

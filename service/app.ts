@@ -121,7 +121,15 @@ export function createApp(deps: AppDeps): Hono {
     let page = pages.get(window);
     if (page?.published !== store.current) {
       const published = store.current;
-      page = { published, html: renderPage(published.snapshot, JSON.parse(store.series(window)) as SeriesPoint[], store.intervalMs, window) };
+      page = {
+        published,
+        html: renderPage(
+          published.snapshot,
+          JSON.parse(store.series(window)) as SeriesPoint[],
+          store.intervalMs,
+          window,
+        ),
+      };
       pages.set(window, page);
     }
     return new Response(page.html, { status: 200, headers: PAGE_HEADERS });

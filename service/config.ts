@@ -67,12 +67,21 @@ const schema = z.object({
     .string()
     .regex(/^[^/\s,]+\/[^/\s,]+(,[^/\s,]+\/[^/\s,]+)*$/, "must be owner/name repositories separated by commas")
     .optional(),
-  STATS_GITHUB_API_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, "must be an http(s) URL").transform((u) => u.replace(/\/+$/, "")),
+  STATS_GITHUB_API_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, "must be an http(s) URL")
+    .transform((u) => u.replace(/\/+$/, "")),
   STATS_GITHUB_INTERVAL_MS: intIn(1000, 24 * 3600 * 1000),
 });
 
 /** Variables without a default. */
-const OPTIONAL_KEYS = ["STATS_INGEST_TOKEN", "STATS_RUNNERS", "STATS_CREDENTIALS_FILE", "STATS_GITHUB_TOKEN", "STATS_GITHUB_REPOS"];
+const OPTIONAL_KEYS = [
+  "STATS_INGEST_TOKEN",
+  "STATS_RUNNERS",
+  "STATS_CREDENTIALS_FILE",
+  "STATS_GITHUB_TOKEN",
+  "STATS_GITHUB_REPOS",
+];
 /** Never shown in a message. */
 const SECRET_KEYS = new Set(["STATS_INGEST_TOKEN", "STATS_GITHUB_TOKEN"]);
 
@@ -104,7 +113,12 @@ export function loadStatsConfig(env: NodeJS.ProcessEnv = process.env): StatsConf
     credentialsFile: c.STATS_CREDENTIALS_FILE ?? null,
     github:
       c.STATS_GITHUB_TOKEN && c.STATS_GITHUB_REPOS
-        ? { token: c.STATS_GITHUB_TOKEN, repos: c.STATS_GITHUB_REPOS.split(","), apiUrl: c.STATS_GITHUB_API_URL, intervalMs: c.STATS_GITHUB_INTERVAL_MS }
+        ? {
+            token: c.STATS_GITHUB_TOKEN,
+            repos: c.STATS_GITHUB_REPOS.split(","),
+            apiUrl: c.STATS_GITHUB_API_URL,
+            intervalMs: c.STATS_GITHUB_INTERVAL_MS,
+          }
         : null,
   };
 }

@@ -47,9 +47,13 @@ export function parseCredentials(text: string): Map<string, string> {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
     const m = LINE.exec(line);
-    if (!m) throw new CredentialsError(`line ${i + 1}: expected "<runner> sha256:<64 lowercase hex digits>", got ${JSON.stringify(line.slice(0, 40))}`);
+    if (!m)
+      throw new CredentialsError(
+        `line ${i + 1}: expected "<runner> sha256:<64 lowercase hex digits>", got ${JSON.stringify(line.slice(0, 40))}`,
+      );
     const other = out.get(m[2]!);
-    if (other !== undefined && other !== m[1]) throw new CredentialsError(`line ${i + 1}: the same token hash is given to ${other} and ${m[1]}`);
+    if (other !== undefined && other !== m[1])
+      throw new CredentialsError(`line ${i + 1}: the same token hash is given to ${other} and ${m[1]}`);
     out.set(m[2]!, m[1]!);
   });
   return out;
@@ -122,7 +126,8 @@ export class CredentialStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       if (this.version !== "missing") {
-        if (this.byHash.size > 0) this.log.warn("credentials file is gone: every per-runner credential is revoked", { path });
+        if (this.byHash.size > 0)
+          this.log.warn("credentials file is gone: every per-runner credential is revoked", { path });
         this.byHash = new Map();
         this.version = "missing";
       }
@@ -136,7 +141,10 @@ export class CredentialStore {
       this.log.info("read the ingest credentials", { path, runners: this.runners.length });
     } catch (err) {
       this.version = version; // do not re-read a bad file on every request; the next change is read
-      this.log.error("credentials file not read; the previous credentials stay in force", { path, error: (err as Error).message });
+      this.log.error("credentials file not read; the previous credentials stay in force", {
+        path,
+        error: (err as Error).message,
+      });
     }
   }
 }

@@ -119,7 +119,8 @@ const minuteMs = new Float64Array(MINUTE_SLOTS);
 
 /** ms since the epoch of the minute `YYYY-MM-DDTHH:MM` that `s` starts with, or NaN. */
 function parseMinute(s: string): number {
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58) return NaN; // - - T :
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58)
+    return NaN; // - - T :
   const year = digits(s, 0, 4);
   const month = digits(s, 5, 2);
   const day = digits(s, 8, 2);
@@ -188,7 +189,17 @@ function isName(x: unknown): x is string {
 }
 /** Whitespace above ASCII, as `\s` in a regular expression means it. */
 function isWideSpace(c: number): boolean {
-  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 /** `REPO_NAME.test(s)` without a regular expression (a call of one costs more than this loop): the hot path. */
 function isRepoName(s: string): boolean {
@@ -228,7 +239,13 @@ export function validEventTime(o: unknown): number {
     if (type !== "job_started" && type !== "job_completed") return NaN;
     if (!isName(e.repo) || !isRepoName(e.repo) || !isName(e.workflow) || !isName(e.job)) return NaN;
     if (!isPositiveInt(e.runId) || !isPositiveInt(e.runAttempt)) return NaN;
-    if (type === "job_completed" && e.result !== "succeeded" && e.result !== "failed" && e.result !== "cancelled" && e.result !== "unknown") {
+    if (
+      type === "job_completed" &&
+      e.result !== "succeeded" &&
+      e.result !== "failed" &&
+      e.result !== "cancelled" &&
+      e.result !== "unknown"
+    ) {
       return NaN;
     }
   }
@@ -289,9 +306,17 @@ export function eventProblems(o: unknown): Problem[] {
     if (!ok) out.push({ field, expected, got: shown(e[field]) });
   };
   const type = e.type;
-  need("type", type === "job_started" || type === "job_completed" || type === "heartbeat", `one of ${EVENT_TYPES.join(", ")}`);
+  need(
+    "type",
+    type === "job_started" || type === "job_completed" || type === "heartbeat",
+    `one of ${EVENT_TYPES.join(", ")}`,
+  );
   need("v", e.v === EVENT_VERSION, String(EVENT_VERSION));
-  need("ts", typeof e.ts === "string" && !Number.isNaN(parseIsoTime(e.ts)), "an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970)");
+  need(
+    "ts",
+    typeof e.ts === "string" && !Number.isNaN(parseIsoTime(e.ts)),
+    "an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970)",
+  );
   need("runner", isName(e.runner), A_NAME);
   if (type === "job_started" || type === "job_completed") {
     need("repo", isName(e.repo) && REPO_NAME.test(e.repo), `owner/name (${A_NAME}, no spaces)`);
@@ -299,11 +324,20 @@ export function eventProblems(o: unknown): Problem[] {
     need("job", isName(e.job), A_NAME);
     need("runId", isPositiveInt(e.runId), "a whole number of at least 1");
     need("runAttempt", isPositiveInt(e.runAttempt), "a whole number of at least 1");
-    if (type === "job_completed") need("result", (JOB_RESULTS as readonly unknown[]).includes(e.result), `one of ${JOB_RESULTS.join(", ")}`);
+    if (type === "job_completed")
+      need("result", (JOB_RESULTS as readonly unknown[]).includes(e.result), `one of ${JOB_RESULTS.join(", ")}`);
   } else if (type === "heartbeat") {
-    need("listener", e.listener === undefined || (LISTENER_STATES as readonly unknown[]).includes(e.listener), `absent or one of ${LISTENER_STATES.join(", ")}`);
+    need(
+      "listener",
+      e.listener === undefined || (LISTENER_STATES as readonly unknown[]).includes(e.listener),
+      `absent or one of ${LISTENER_STATES.join(", ")}`,
+    );
     const x = e.listenerExitCode;
-    need("listenerExitCode", x === undefined || x === null || Number.isSafeInteger(x), "absent, null or a whole number");
+    need(
+      "listenerExitCode",
+      x === undefined || x === null || Number.isSafeInteger(x),
+      "absent, null or a whole number",
+    );
   }
   return out;
 }
@@ -322,7 +356,16 @@ function lineProblems(value: unknown, line: number): BatchError | undefined {
  */
 export function parseBatch(body: string): BatchResult {
   const trimmed = body.trim();
-  if (trimmed === "") return { ok: false, error: { line: 1, field: "(body)", message: "body is empty", problems: [{ field: "(body)", expected: "one JSON event or NDJSON lines", got: "nothing" }] } };
+  if (trimmed === "")
+    return {
+      ok: false,
+      error: {
+        line: 1,
+        field: "(body)",
+        message: "body is empty",
+        problems: [{ field: "(body)", expected: "one JSON event or NDJSON lines", got: "nothing" }],
+      },
+    };
   if (trimmed.startsWith("{")) {
     let single: unknown;
     try {
@@ -348,7 +391,15 @@ export function parseBatch(body: string): BatchResult {
       value = JSON.parse(text);
     } catch (err) {
       const problems = [{ field: "(json)", expected: "one JSON object on the line", got: shown(text) }];
-      return { ok: false, error: { line: i + 1, field: "(json)", message: `line ${i + 1}: not valid JSON (${(err as Error).message})`, problems } };
+      return {
+        ok: false,
+        error: {
+          line: i + 1,
+          field: "(json)",
+          message: `line ${i + 1}: not valid JSON (${(err as Error).message})`,
+          problems,
+        },
+      };
     }
     const error = lineProblems(value, i + 1);
     if (error) return { ok: false, error };

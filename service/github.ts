@@ -67,7 +67,16 @@ export class GitHubPoller {
   private notModified = 0;
   private rateRemaining: number | null = null;
   private rateResetMs = 0;
-  private latest: GitHubInput = { polledAt: null, error: null, waiting: 0, queueTimes: [], completed: [], requests: 0, notModified: 0, rateLimitRemaining: null };
+  private latest: GitHubInput = {
+    polledAt: null,
+    error: null,
+    waiting: 0,
+    queueTimes: [],
+    completed: [],
+    requests: 0,
+    notModified: 0,
+    rateLimitRemaining: null,
+  };
   private running: Promise<void> | null = null;
 
   constructor(
@@ -101,11 +110,15 @@ export class GitHubPoller {
   async poll(): Promise<void> {
     try {
       if (this.rateRemaining !== null && this.rateRemaining < RATE_RESERVE && this.now() < this.rateResetMs) {
-        throw new Error(`rate limit nearly used (${this.rateRemaining} left): waiting until ${new Date(this.rateResetMs).toISOString()}`);
+        throw new Error(
+          `rate limit nearly used (${this.rateRemaining} left): waiting until ${new Date(this.rateResetMs).toISOString()}`,
+        );
       }
       const jobs: Array<Job & { repo: string }> = [];
       for (const repo of this.config.repos) {
-        const runs = ((await this.get(`/repos/${repo}/actions/runs?per_page=${MAX_RUNS}`)).body as { workflow_runs?: Run[] }).workflow_runs ?? [];
+        const runs =
+          ((await this.get(`/repos/${repo}/actions/runs?per_page=${MAX_RUNS}`)).body as { workflow_runs?: Run[] })
+            .workflow_runs ?? [];
         const keep = new Set<string>();
         for (const run of runs.slice(0, MAX_RUNS)) {
           let url: string | null = `/repos/${repo}/actions/runs/${run.id}/jobs?per_page=100`;
@@ -117,13 +130,20 @@ export class GitHubPoller {
           }
         }
         // Only the runs still in view stay cached: the cache is bounded too.
-        for (const key of this.cache.keys()) if (key.startsWith(`/repos/${repo}/actions/runs/`) && !keep.has(key)) this.cache.delete(key);
+        for (const key of this.cache.keys())
+          if (key.startsWith(`/repos/${repo}/actions/runs/`) && !keep.has(key)) this.cache.delete(key);
       }
       this.latest = { ...this.summarize(jobs), polledAt: new Date(this.now()).toISOString(), error: null };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.log.warn("GitHub poll failed; the last good answer stays", { error: message });
-      this.latest = { ...this.latest, error: message, requests: this.requests, notModified: this.notModified, rateLimitRemaining: this.rateRemaining };
+      this.latest = {
+        ...this.latest,
+        error: message,
+        requests: this.requests,
+        notModified: this.notModified,
+        rateLimitRemaining: this.rateRemaining,
+      };
     }
   }
 
@@ -140,10 +160,24 @@ export class GitHubPoller {
       if (!WAITING.has(j.status) && started >= created) queueTimes.push([started, (started - created) / 1000]);
       const result = hookResult(j.conclusion);
       if (j.status === "completed" && result !== null && j.runner_name) {
-        completed.push({ repo: j.repo, runId: j.run_id, runAttempt: j.run_attempt ?? 1, runner: j.runner_name, job: j.name, result });
+        completed.push({
+          repo: j.repo,
+          runId: j.run_id,
+          runAttempt: j.run_attempt ?? 1,
+          runner: j.runner_name,
+          job: j.name,
+          result,
+        });
       }
     }
-    return { waiting, queueTimes, completed, requests: this.requests, notModified: this.notModified, rateLimitRemaining: this.rateRemaining };
+    return {
+      waiting,
+      queueTimes,
+      completed,
+      requests: this.requests,
+      notModified: this.notModified,
+      rateLimitRemaining: this.rateRemaining,
+    };
   }
 
   /** A GET with the cached ETag; a 304 answers from the cache. */
@@ -170,7 +204,12 @@ export class GitHubPoller {
     const body: unknown = await res.json();
     const next = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1] ?? null;
     // The next page's URL is absolute: keep its path, so a test's base URL works too.
-    const nextPath = next === null ? null : next.startsWith(this.config.apiUrl) ? next.slice(this.config.apiUrl.length) : new URL(next).pathname + new URL(next).search;
+    const nextPath =
+      next === null
+        ? null
+        : next.startsWith(this.config.apiUrl)
+          ? next.slice(this.config.apiUrl.length)
+          : new URL(next).pathname + new URL(next).search;
     const etag = res.headers.get("etag");
     const entry = { etag: etag ?? "", body, next: nextPath };
     if (etag) this.cache.set(path, entry);

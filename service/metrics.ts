@@ -30,12 +30,30 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
 
   // Metrics that mirror values kept in the snapshot: reset, then set from it.
   type Fill<L extends string> = (set: (value: number, labels?: Partial<Record<L, string>>) => void) => void;
-  function mirror<L extends string>(kind: "counter" | "gauge", name: string, help: string, labelNames: L[], fill: Fill<L>) {
+  function mirror<L extends string>(
+    kind: "counter" | "gauge",
+    name: string,
+    help: string,
+    labelNames: L[],
+    fill: Fill<L>,
+  ) {
     const config = { name, help, labelNames, registers };
     if (kind === "counter") {
-      return new Counter<L>({ ...config, collect() { this.reset(); fill((v, labels = {}) => this.inc(labels, v)); } });
+      return new Counter<L>({
+        ...config,
+        collect() {
+          this.reset();
+          fill((v, labels = {}) => this.inc(labels, v));
+        },
+      });
     }
-    return new Gauge<L>({ ...config, collect() { this.reset(); fill((v, labels = {}) => this.set(labels, v)); } });
+    return new Gauge<L>({
+      ...config,
+      collect() {
+        this.reset();
+        fill((v, labels = {}) => this.set(labels, v));
+      },
+    });
   }
   const mirroredCounter = <L extends string>(name: string, help: string, labelNames: L[], fill: Fill<L>) =>
     mirror("counter", name, help, labelNames, fill);
@@ -51,26 +69,48 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
   mirroredCounter("cco_events_duplicate_total", "Events delivered twice and counted once.", [], (set) =>
     set(snap().events.duplicates),
   );
-  mirroredCounter("cco_events_dropped_total", "What aggregation let go to stay within its limits, by reason.", ["reason"], (set) => {
-    for (const [reason, n] of Object.entries(snap().events.dropped)) set(n, { reason });
-  });
-  mirroredCounter("cco_jobs_abandoned_total", "Jobs started more than 5 days ago and never completed.", [], (set) => set(snap().jobs.abandoned));
-  mirroredGauge("cco_runner_listener_up", "1 when the runner's last heartbeat said its listener is running, 0 otherwise (absent: never said).", ["runner", "state"], (set) => {
-    for (const [runner, r] of Object.entries(snap().runners)) {
-      if (r.listener) set(r.listener === "running" ? 1 : 0, { runner, state: r.listener });
-    }
-  });
-  mirroredGauge("cco_github_jobs_waiting", "Jobs GitHub reports queued, waiting for a runner (absent without GitHub polling).", [], (set) => {
-    const g = snap().github;
-    if (g) set(g.waiting);
-  });
-  mirroredCounter("cco_github_reconciliation_total", "GitHub's completed jobs compared with the hooks', by outcome.", ["outcome"], (set) => {
-    const g = snap().github;
-    if (!g) return;
-    set(g.matched, { outcome: "matched" });
-    set(g.resultMismatch, { outcome: "result_mismatch" });
-    set(g.missingHook, { outcome: "missing_hook" });
-  });
+  mirroredCounter(
+    "cco_events_dropped_total",
+    "What aggregation let go to stay within its limits, by reason.",
+    ["reason"],
+    (set) => {
+      for (const [reason, n] of Object.entries(snap().events.dropped)) set(n, { reason });
+    },
+  );
+  mirroredCounter("cco_jobs_abandoned_total", "Jobs started more than 5 days ago and never completed.", [], (set) =>
+    set(snap().jobs.abandoned),
+  );
+  mirroredGauge(
+    "cco_runner_listener_up",
+    "1 when the runner's last heartbeat said its listener is running, 0 otherwise (absent: never said).",
+    ["runner", "state"],
+    (set) => {
+      for (const [runner, r] of Object.entries(snap().runners)) {
+        if (r.listener) set(r.listener === "running" ? 1 : 0, { runner, state: r.listener });
+      }
+    },
+  );
+  mirroredGauge(
+    "cco_github_jobs_waiting",
+    "Jobs GitHub reports queued, waiting for a runner (absent without GitHub polling).",
+    [],
+    (set) => {
+      const g = snap().github;
+      if (g) set(g.waiting);
+    },
+  );
+  mirroredCounter(
+    "cco_github_reconciliation_total",
+    "GitHub's completed jobs compared with the hooks', by outcome.",
+    ["outcome"],
+    (set) => {
+      const g = snap().github;
+      if (!g) return;
+      set(g.matched, { outcome: "matched" });
+      set(g.resultMismatch, { outcome: "result_mismatch" });
+      set(g.missingHook, { outcome: "missing_hook" });
+    },
+  );
   mirroredCounter("cco_jobs_started_total", "Jobs started.", [], (set) => set(snap().jobs.started));
   mirroredCounter("cco_jobs_completed_total", "Jobs completed, by result.", ["result"], (set) => {
     const j = snap().jobs;
@@ -128,15 +168,10 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
     set(h.passes, { outcome: "ok" });
     set(h.failedPasses, { outcome: "failed" });
   });
-  mirroredGauge(
-    "cco_snapshot_age_seconds",
-    "Age of the last complete snapshot (-1 before the first).",
-    [],
-    (set) => {
-      const age = store.health().body.ageMs;
-      set(age === null ? -1 : age / 1000);
-    },
-  );
+  mirroredGauge("cco_snapshot_age_seconds", "Age of the last complete snapshot (-1 before the first).", [], (set) => {
+    const age = store.health().body.ageMs;
+    set(age === null ? -1 : age / 1000);
+  });
   registry.registerMetric(durationHistogram(store) as unknown as Metric);
 
   const refused = Object.create(null) as Record<string, number>;

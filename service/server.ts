@@ -44,20 +44,29 @@ export async function startService(config: StatsConfig, log: Logger): Promise<Ru
   await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
   const ingestToken = await resolveIngestToken(config.dataDir, config.ingestToken, log);
   const backend = createBackend(config);
-  const store = new SnapshotStore(warmingUpSnapshot(backend.mode, new Date(), config.runners), config.historyLimit, config.intervalMs);
+  const store = new SnapshotStore(
+    warmingUpSnapshot(backend.mode, new Date(), config.runners),
+    config.historyLimit,
+    config.intervalMs,
+  );
   const eventLog = new EventLog(config.dataDir);
   const metrics = createMetrics(store);
   const credentials = new CredentialStore(config.credentialsFile, ingestToken, log);
   await credentials.refresh();
   // The credentials are read again before each pass too, so a removed runner shows as removed without a POST.
-  const refreshCredentials = () => credentials.refresh().catch((err: unknown) => log.error("credentials not read", { error: String(err) }));
+  const refreshCredentials = () =>
+    credentials.refresh().catch((err: unknown) => log.error("credentials not read", { error: String(err) }));
   const app = createApp({ store, eventLog, ingestToken, credentials, metrics, log });
   // The declared runners: STATS_RUNNERS, or else those holding a credential (a scale-down removes theirs).
   const declaredRunners = () => config.runners ?? (credentials.configured ? credentials.runners : null);
   const github = config.github ? new GitHubPoller(config.github, log) : null;
   const refresher = new Refresher(backend, store, log, () => {
     void refreshCredentials(); // read by the next pass at the latest
-    return { ingestRefused: metrics.ingest.refused, declaredRunners: declaredRunners(), ...(github ? { github: github.input() } : {}) };
+    return {
+      ingestRefused: metrics.ingest.refused,
+      declaredRunners: declaredRunners(),
+      ...(github ? { github: github.input() } : {}),
+    };
   });
 
   const server = await new Promise<Server>((resolve, reject) => {

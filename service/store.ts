@@ -62,7 +62,8 @@ export class SnapshotStore {
     this.complete = true;
     this.lastGoodAt = now;
     this.passes++;
-    this.historyEntries = result.history.length > this.historyLimit ? result.history.slice(-this.historyLimit) : result.history;
+    this.historyEntries =
+      result.history.length > this.historyLimit ? result.history.slice(-this.historyLimit) : result.history;
     this.seriesJson = result.series;
     this.historyMemo = null;
   }

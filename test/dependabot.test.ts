@@ -9,7 +9,8 @@ interface Update {
   directory?: string;
   directories?: string[];
 }
-const updates = (path: string) => (parse(readFileSync(join(PROJECT_ROOT, path), "utf8")) as { updates: Update[] }).updates;
+const updates = (path: string) =>
+  (parse(readFileSync(join(PROJECT_ROOT, path), "utf8")) as { updates: Update[] }).updates;
 
 describe("dependabot: who bumps what", () => {
   it("this repository's covers npm, the Go tools module and the actions of every workflow it owns, in directories that exist", () => {
@@ -18,7 +19,9 @@ describe("dependabot: who bumps what", () => {
     const actions = mine.find((u) => u["package-ecosystem"] === "github-actions")!;
     expect(actions.directories).to.deep.equal(["/.github/workflows", "/infra/github/workflows"]);
     expect(existsSync(join(PROJECT_ROOT, "package.json"))).to.equal(true);
-    expect(existsSync(join(PROJECT_ROOT, mine.find((u) => u["package-ecosystem"] === "gomod")!.directory!, "go.mod"))).to.equal(true);
+    expect(
+      existsSync(join(PROJECT_ROOT, mine.find((u) => u["package-ecosystem"] === "gomod")!.directory!, "go.mod")),
+    ).to.equal(true);
     for (const d of actions.directories!) expect(existsSync(join(PROJECT_ROOT, d)), d).to.equal(true);
   });
 

@@ -9,7 +9,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { PROJECT_ROOT } from "../infra/stackfile";
 
-const PAGES = ["README.md", ...readdirSync(join(PROJECT_ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const PAGES = [
+  "README.md",
+  ...readdirSync(join(PROJECT_ROOT, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** Markdown links and images outside code: [text](target). */
 function links(markdown: string): string[] {
@@ -21,7 +26,11 @@ function anchors(markdown: string): Set<string> {
   const prose = markdown.replace(/^```[\s\S]*?^```$/gm, "");
   return new Set(
     [...prose.matchAll(/^#{1,6} +(.+)$/gm)].map((m) =>
-      m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-"),
+      m[1]!
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, "")
+        .replace(/ /g, "-"),
     ),
   );
 }
@@ -30,7 +39,9 @@ describe("docs: links inside the repository lead somewhere", () => {
   it("finds the pages and their links (the check below can fail)", () => {
     expect(PAGES).to.include.members(["README.md", "docs/deploy.md", "docs/development.md"]);
     expect(links(readFileSync(join(PROJECT_ROOT, "README.md"), "utf8")).length).to.be.greaterThan(5);
-    expect(anchors("# Set up and test\n## The API: `GET /x`\n")).to.deep.equal(new Set(["set-up-and-test", "the-api-get-x"]));
+    expect(anchors("# Set up and test\n## The API: `GET /x`\n")).to.deep.equal(
+      new Set(["set-up-and-test", "the-api-get-x"]),
+    );
   });
 
   for (const page of PAGES) {

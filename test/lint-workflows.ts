@@ -15,7 +15,9 @@ export const INFRA_RUNNER_LABELS = ["cco-infra"];
 export const WORKFLOW_DIR = join(PROJECT_ROOT, ".github", "workflows");
 
 export function workflowFiles(): string[] {
-  return readdirSync(WORKFLOW_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+  return readdirSync(WORKFLOW_DIR)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
 }
 
 const LINT_WORKFLOWS_CLI = {

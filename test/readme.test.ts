@@ -28,7 +28,13 @@ function commandLines(block: string): string[] {
 }
 
 function bash(script: string, env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], { cwd: PROJECT_ROOT, env, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
+    cwd: PROJECT_ROOT,
+    env,
+    encoding: "utf8",
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -60,19 +66,41 @@ describe("README: a newcomer's commands run as written", function () {
 
   it("npm start, then the three kinds of event posted with the generated token, then the stats show the job", async () => {
     const port = await freePort();
-    const env = { ...process.env, STATS_PORT: String(port), STATS_DATA_DIR: join(tmp.path, "stats"), STATS_INTERVAL_MS: "200" };
+    const env = {
+      ...process.env,
+      STATS_PORT: String(port),
+      STATS_DATA_DIR: join(tmp.path, "stats"),
+      STATS_INTERVAL_MS: "200",
+    };
     expect(commandLines(start)).to.deep.equal(["npm start"]);
-    const service: ChildProcess = spawn("bash", ["-c", commandLines(start)[0]!], { cwd: PROJECT_ROOT, env, detached: true, stdio: "ignore" });
+    const service: ChildProcess = spawn("bash", ["-c", commandLines(start)[0]!], {
+      cwd: PROJECT_ROOT,
+      env,
+      detached: true,
+      stdio: "ignore",
+    });
     try {
-      await waitFor("npm start to answer", async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200, 60_000);
+      await waitFor(
+        "npm start to answer",
+        async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200,
+        60_000,
+      );
       // The second terminal: the events, then (after a pass) the stats.
       const r = bash(`${events}\nsleep 1\n${stats}`, env);
       expect(r.status, r.stderr).to.equal(0);
       const answer = /^\{"accepted":2\}\{"accepted":1\}(\{[\s\S]*)$/.exec(r.stdout);
       expect(answer, r.stdout).to.not.equal(null);
-      expect(JSON.parse(answer![1]!)).to.deep.include({ started: 1, completed: 1, running: 0, succeeded: 1, failed: 0 });
+      expect(JSON.parse(answer![1]!)).to.deep.include({
+        started: 1,
+        completed: 1,
+        running: 0,
+        succeeded: 1,
+        failed: 0,
+      });
       // Stamped with the current time: the job ended seconds ago, not days.
-      const snapshot = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as { runners: Record<string, { lastHeartbeatAt: string }> };
+      const snapshot = (await (await fetch(`http://127.0.0.1:${port}/api/stats`)).json()) as {
+        runners: Record<string, { lastHeartbeatAt: string }>;
+      };
       expect(Date.now() - Date.parse(snapshot.runners["runner-01"]!.lastHeartbeatAt)).to.be.lessThan(60_000);
     } finally {
       process.kill(-service.pid!, "SIGTERM");

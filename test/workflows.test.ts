@@ -11,7 +11,12 @@ import { parse } from "yaml";
 import { actionlint } from "./helpers/actionlint";
 import { INFRA_RUNNER_LABELS, WORKFLOW_DIR, workflowFiles } from "./lint-workflows";
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
 interface Job {
   "runs-on"?: string | string[];
   uses?: string;
@@ -21,7 +26,12 @@ interface Job {
   permissions?: Record<string, string>;
   steps?: Step[];
 }
-interface Workflow { on: Record<string, unknown>; permissions?: unknown; concurrency?: { group: string; "cancel-in-progress": boolean }; jobs: Record<string, Job> }
+interface Workflow {
+  on: Record<string, unknown>;
+  permissions?: unknown;
+  concurrency?: { group: string; "cancel-in-progress": boolean };
+  jobs: Record<string, Job>;
+}
 
 const text = (f: string) => readFileSync(join(WORKFLOW_DIR, f), "utf8");
 const load = (f: string) => parse(text(f)) as Workflow;
@@ -44,7 +54,8 @@ describe("this repository's workflows", () => {
         expect(job.permissions, `${f} ${name}`).to.be.an("object");
         for (const [scope, level] of Object.entries(job.permissions!)) {
           // upkeep pushes a branch and opens a pull request; it runs no code of a pull request.
-          const writes = f === "upkeep.yml" ? ["contents", "pull-requests"] : f === "preview.yml" ? ["pull-requests"] : [];
+          const writes =
+            f === "upkeep.yml" ? ["contents", "pull-requests"] : f === "preview.yml" ? ["pull-requests"] : [];
           const allowed = writes.includes(scope) ? ["write"] : scope === "contents" ? ["read"] : [];
           expect(allowed, `${f} ${name}: ${scope}: ${level}`).to.include(level);
         }
@@ -52,7 +63,9 @@ describe("this repository's workflows", () => {
     });
 
     it(`${f} pins every action by commit SHA, with its version beside it`, () => {
-      for (const line of text(f).split("\n").filter((l) => /^\s*-?\s*uses:/.test(l))) {
+      for (const line of text(f)
+        .split("\n")
+        .filter((l) => /^\s*-?\s*uses:/.test(l))) {
         const ref = /uses:\s*(\S+)/.exec(line)![1]!;
         if (ref.startsWith("./")) continue;
         expect(line, line).to.match(/uses:\s*[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
@@ -61,7 +74,8 @@ describe("this repository's workflows", () => {
 
     it(`${f} never checks out with a persisted token`, () => {
       for (const job of Object.values(load(f).jobs)) {
-        for (const s of job.steps ?? []) if (s.uses?.startsWith("actions/checkout@")) expect(s.with?.["persist-credentials"]).to.equal(false);
+        for (const s of job.steps ?? [])
+          if (s.uses?.startsWith("actions/checkout@")) expect(s.with?.["persist-credentials"]).to.equal(false);
       }
     });
   }
@@ -91,7 +105,8 @@ describe("this repository's workflows", () => {
     expect(selfHosted(preview)).to.equal(true);
     expect(preview.if).to.include("github.event.pull_request.head.repo.full_name == github.repository");
     // Every job that can see a secret is the guarded one.
-    for (const [name, job] of Object.entries(w.jobs)) if (name !== "preview") expect(JSON.stringify(job), name).to.not.include("secrets.");
+    for (const [name, job] of Object.entries(w.jobs))
+      if (name !== "preview") expect(JSON.stringify(job), name).to.not.include("secrets.");
     expect(selfHosted({ "runs-on": load("checks.yml").jobs.checks!["runs-on"] })).to.equal(false);
   });
 
@@ -99,7 +114,10 @@ describe("this repository's workflows", () => {
     const preview = load("preview.yml").jobs.preview!;
     const step = preview.steps!.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
     expect(step.with).to.include({ command: "preview", policyPacks: "infra/policy", "comment-on-pr": true });
-    expect((preview as { strategy?: { matrix: { stack: string[] } } }).strategy!.matrix.stack).to.deep.equal(["dev", "prod"]);
+    expect((preview as { strategy?: { matrix: { stack: string[] } } }).strategy!.matrix.stack).to.deep.equal([
+      "dev",
+      "prod",
+    ]);
   });
 
   it("deploys prod from main only, behind the prod environment, one deploy at a time", () => {
@@ -115,8 +133,17 @@ describe("this repository's workflows", () => {
   });
 
   it("runs the checks: tests, lint, actionlint and the offline plan of both stacks", () => {
-    const runs = load("checks.yml").jobs.checks!.steps!.map((s) => s.run ?? "").join("\n");
-    for (const cmd of ["npm ci", "npm test", "npm run lint", "npm run lint:workflows", 'npm run -s plan -- --stack "$stack"']) expect(runs).to.include(cmd);
+    const runs = load("checks.yml")
+      .jobs.checks!.steps!.map((s) => s.run ?? "")
+      .join("\n");
+    for (const cmd of [
+      "npm ci",
+      "npm test",
+      "npm run lint",
+      "npm run lint:workflows",
+      'npm run -s plan -- --stack "$stack"',
+    ])
+      expect(runs).to.include(cmd);
     expect(runs).to.include("for stack in dev prod");
   });
 });

@@ -125,9 +125,15 @@ export class NodeController extends pulumi.ComponentResource {
         "cco-controller.service": { path: join(CONTROLLER_FILES, "cco-controller.service") },
         "lib.sh": { path: SHARED_FILES.lib },
         "controller.js": { path: bundleController(CONTROLLER_BUNDLE_PATH).path },
-        "controller.json": { text: `${JSON.stringify(controllerConfig({ ...args, statsUrl: args.stats.url }, repository), null, 2)}\n` },
+        "controller.json": {
+          text: `${JSON.stringify(controllerConfig({ ...args, statsUrl: args.stats.url }, repository), null, 2)}\n`,
+        },
         "controller.env": {
-          text: envFile({ NODE_VERSION: args.nodejs.version, NODE_SHA256: args.nodejs.sha256, NODE_URL: args.nodejs.tarballUrl }),
+          text: envFile({
+            NODE_VERSION: args.nodejs.version,
+            NODE_SHA256: args.nodejs.sha256,
+            NODE_URL: args.nodejs.tarballUrl,
+          }),
         },
       }),
     );

@@ -47,8 +47,15 @@ export function gatewayParams(p: GatewayParamsInput): Record<string, string> {
 
 /** Everything copied into the gateway's container but its gateway.env, by name in the bundle. */
 export function gatewayFiles(): Record<string, ProvisionFile> {
-  const own = ["provision-gateway.sh", "gateway-firewall.sh", "squid.conf", "cco-gateway.service", "cco-gateway-firewall.service", "logrotate-cco-gateway",
-    "egress-summary.sh"];
+  const own = [
+    "provision-gateway.sh",
+    "gateway-firewall.sh",
+    "squid.conf",
+    "cco-gateway.service",
+    "cco-gateway-firewall.service",
+    "logrotate-cco-gateway",
+    "egress-summary.sh",
+  ];
   return {
     ...Object.fromEntries(own.map((f) => [f, { path: join(GATEWAY_FILES, f) }])),
     "lib.sh": { path: SHARED_FILES.lib },

@@ -31,7 +31,8 @@ function source(relative: string): string {
  * configured labels instead (self-hosted first); comments and layout stay.
  */
 export function renderWorkflow(file: Workflow, labels: readonly string[]): string {
-  if (labels[0] !== "self-hosted") throw new Error(`runner labels must start with self-hosted, got ${JSON.stringify(labels)}`);
+  if (labels[0] !== "self-hosted")
+    throw new Error(`runner labels must start with self-hosted, got ${JSON.stringify(labels)}`);
   const doc = parseDocument(source(`workflows/${file}`));
   const jobs = doc.get("jobs");
   if (!isMap(jobs)) throw new Error(`${file}: no jobs`);

@@ -68,7 +68,11 @@ export class CcoRepository extends pulumi.ComponentResource {
       { repository, branch: DEFAULT_BRANCH, rename: true, waitForRename: true },
       parent,
     );
-    const alerts = new github.RepositoryVulnerabilityAlerts(`${name}-vulnerability-alerts`, { repository, enabled: true }, parent);
+    const alerts = new github.RepositoryVulnerabilityAlerts(
+      `${name}-vulnerability-alerts`,
+      { repository, enabled: true },
+      parent,
+    );
     new github.RepositoryDependabotSecurityUpdates(
       `${name}-dependabot-security-updates`,
       { repository, enabled: true },

@@ -28,12 +28,27 @@ interface Options {
 
 const PLAN_CLI = {
   command: "npm run plan --",
-  summary: "The offline plan: every resource `pulumi up` would declare for a stack's committed config, without credentials.",
+  summary:
+    "The offline plan: every resource `pulumi up` would declare for a stack's committed config, without credentials.",
   options: {
-    stack: { type: "string", value: "NAME", short: "s", description: `the stack (Pulumi.<NAME>.yaml): ${stackNames().join(", ")}` },
+    stack: {
+      type: "string",
+      value: "NAME",
+      short: "s",
+      description: `the stack (Pulumi.<NAME>.yaml): ${stackNames().join(", ")}`,
+    },
     json: { type: "boolean", description: "print a JSON array of {type, name, parent, inputs, options}" },
-    out: { type: "string", value: "DIR", description: "write every rendered artifact under DIR (empty, or a previous plan's)" },
-    set: { type: "string", value: "KEY=VALUE", multiple: true, description: "override a config value, e.g. runnerCount=7" },
+    out: {
+      type: "string",
+      value: "DIR",
+      description: "write every rendered artifact under DIR (empty, or a previous plan's)",
+    },
+    set: {
+      type: "string",
+      value: "KEY=VALUE",
+      multiple: true,
+      description: "override a config value, e.g. runnerCount=7",
+    },
   },
 } satisfies CliSpec;
 
@@ -49,7 +64,8 @@ function parsePlanArgs(argv: string[]): Options {
   const { values } = parseCommandLine(PLAN_CLI, argv);
   const stacks = stackNames();
   if (values.stack === undefined) throw new UsageError(`--stack is required: one of ${stacks.join(", ")}`);
-  if (!stacks.includes(values.stack)) throw new UsageError(`unknown stack ${values.stack}: the stacks are ${stacks.join(", ")} (Pulumi.<stack>.yaml)`);
+  if (!stacks.includes(values.stack))
+    throw new UsageError(`unknown stack ${values.stack}: the stacks are ${stacks.join(", ")} (Pulumi.<stack>.yaml)`);
   const set: Record<string, string> = {};
   for (const pair of values.set ?? []) {
     const at = pair.indexOf("=");
@@ -73,7 +89,8 @@ const COMMAND_DESCRIPTIONS: Record<string, string> = {
   "github-runner.ts mint": "mints a GitHub registration token (only when the container is new)",
   "github-runner.ts deregister": "removes the runner from GitHub",
   "github-runner.ts retire": "removes every runner of its lives from GitHub (waits while one runs its job)",
-  "cco-node.sh reset": "on the node: stops the controller, waits for a running job, rolls the container back to its clean snapshot",
+  "cco-node.sh reset":
+    "on the node: stops the controller, waits for a running job, rolls the container back to its clean snapshot",
   "cco-node.sh take": "on the node: checks the storage, stops the controller, replaces the clean snapshot",
   "provision-controller.sh": "installs and starts the controller from bundle",
   "provision-controller.sh uninstall": "stops the controller (idle runners removed) and removes it",
@@ -98,12 +115,16 @@ function describeCommand(text: string): string {
 
 /** The inputs a reviewer reads, by type; other types show their first scalar inputs. */
 const KEY_INPUTS: Record<string, (i: Inputs) => Array<[string, unknown]>> = {
-  "github:index/repository:Repository": (i) => pick(i, ["name", "visibility", "deleteBranchOnMerge", "archiveOnDestroy"]),
+  "github:index/repository:Repository": (i) =>
+    pick(i, ["name", "visibility", "deleteBranchOnMerge", "archiveOnDestroy"]),
   "github:index/repositoryFile:RepositoryFile": (i) => pick(i, ["file", "content"]),
-  "github:index/branchProtection:BranchProtection": (i) => pick(i, ["pattern", "requiredPullRequestReviews", "requiredStatusChecks", "allowsForcePushes", "allowsDeletions"]),
+  "github:index/branchProtection:BranchProtection": (i) =>
+    pick(i, ["pattern", "requiredPullRequestReviews", "requiredStatusChecks", "allowsForcePushes", "allowsDeletions"]),
   "github:index/repositoryRuleset:RepositoryRuleset": (i) => pick(i, ["target", "enforcement", "rules"]),
   "proxmoxve:index/containerLegacy:ContainerLegacy": (i) => {
-    const features = Object.entries(obj(i.features)).filter(([, on]) => on === true).map(([f]) => f);
+    const features = Object.entries(obj(i.features))
+      .filter(([, on]) => on === true)
+      .map(([f]) => f);
     const addresses = list(obj(i.initialization).ipConfigs).map((c) => obj(obj(c).ipv4).address);
     return [
       ["node", i.nodeName],
@@ -118,7 +139,19 @@ const KEY_INPUTS: Record<string, (i: Inputs) => Array<[string, unknown]>> = {
       ["unprivileged", i.unprivileged],
     ];
   },
-  "proxmoxve:firewall/optionsLegacy:OptionsLegacy": (i) => pick(i, ["nodeName", "containerId", "enabled", "inputPolicy", "outputPolicy", "ipfilter", "macfilter", "dhcp", "ndp", "radv"]),
+  "proxmoxve:firewall/optionsLegacy:OptionsLegacy": (i) =>
+    pick(i, [
+      "nodeName",
+      "containerId",
+      "enabled",
+      "inputPolicy",
+      "outputPolicy",
+      "ipfilter",
+      "macfilter",
+      "dhcp",
+      "ndp",
+      "radv",
+    ]),
   "proxmoxve:firewall/rulesLegacy:RulesLegacy": (i) => [
     ["rules", list(i.rules).length],
     ["in", list(i.rules).filter((r) => obj(r).type === "in").length],
@@ -143,8 +176,10 @@ function commandInputs(i: Inputs): Array<[string, unknown]> {
 function short(v: unknown): string {
   if (v instanceof SecretValue) return "[secret]";
   if (v instanceof AssetValue) return `<${v.path ?? `${Buffer.byteLength(v.text ?? "")} bytes`}>`;
-  if (v instanceof ArchiveValue) return v.path !== undefined ? `<${v.path}/>` : `<${Object.keys(v.assets).length} files>`;
-  if (typeof v === "string") return v.includes("\n") ? `<${v.split("\n").length} lines>` : v.length > 72 ? `${v.slice(0, 69)}...` : v;
+  if (v instanceof ArchiveValue)
+    return v.path !== undefined ? `<${v.path}/>` : `<${Object.keys(v.assets).length} files>`;
+  if (typeof v === "string")
+    return v.includes("\n") ? `<${v.split("\n").length} lines>` : v.length > 72 ? `${v.slice(0, 69)}...` : v;
   return JSON.stringify(v, (_k, x: unknown) => (x instanceof SecretValue ? "[secret]" : x));
 }
 
@@ -154,7 +189,14 @@ function keyInputs(r: PlannedResource): string {
   const pairs = chosen
     ? chosen(r.inputs).filter(([, v]) => v !== undefined && v !== "")
     : Object.entries(r.inputs)
-        .filter(([, v]) => v === null || typeof v !== "object" || v instanceof SecretValue || v instanceof AssetValue || v instanceof ArchiveValue)
+        .filter(
+          ([, v]) =>
+            v === null ||
+            typeof v !== "object" ||
+            v instanceof SecretValue ||
+            v instanceof AssetValue ||
+            v instanceof ArchiveValue,
+        )
         .slice(0, 8);
   return pairs.map(([k, v]) => `${k}=${k === "does" ? String(v) : short(v)}`).join(" ");
 }
@@ -213,12 +255,18 @@ const FIREWALL_RULES = "proxmoxve:firewall/rulesLegacy:RulesLegacy";
 /** Every rendered artifact of the plan, by path relative to --out. */
 function artifacts(resources: PlannedResource[]): Map<string, string | Buffer> {
   const files = new Map<string, string | Buffer>();
-  const put = (path: string, content: string | Buffer) => files.set(normalize(path).replace(/^(\.\.(\/|$))+/, ""), content);
-  const firewallRules = new Map(resources.filter((r) => r.type === FIREWALL_RULES).map((r) => [r.parent, r.inputs.rules as FirewallRule[]]));
+  const put = (path: string, content: string | Buffer) =>
+    files.set(normalize(path).replace(/^(\.\.(\/|$))+/, ""), content);
+  const firewallRules = new Map(
+    resources.filter((r) => r.type === FIREWALL_RULES).map((r) => [r.parent, r.inputs.rules as FirewallRule[]]),
+  );
   for (const r of resources) {
     const i = r.inputs;
     if (r.type === FIREWALL_OPTIONS) {
-      put(join("containers", r.parent ?? r.name, "proxmox-firewall", `${String(i.containerId)}.fw`), renderPveFirewall(i, firewallRules.get(r.parent) ?? []));
+      put(
+        join("containers", r.parent ?? r.name, "proxmox-firewall", `${String(i.containerId)}.fw`),
+        renderPveFirewall(i, firewallRules.get(r.parent) ?? []),
+      );
     } else if (r.type === "github:index/repositoryFile:RepositoryFile") {
       put(join("github", String(i.repository), String(i.file)), String(i.content));
     } else if (r.type === "command:remote:CopyToRemote" && i.source instanceof AssetValue) {
@@ -226,7 +274,8 @@ function artifacts(resources: PlannedResource[]): Map<string, string | Buffer> {
     } else if (r.type === "command:remote:CopyToRemote" && i.source instanceof ArchiveValue) {
       // The directory copied into the container, file by file (units, scripts, parameters).
       // A local directory lands under its own name inside remotePath.
-      const into = i.source.path !== undefined ? join(String(i.remotePath), basename(i.source.path)) : String(i.remotePath);
+      const into =
+        i.source.path !== undefined ? join(String(i.remotePath), basename(i.source.path)) : String(i.remotePath);
       for (const [name, asset] of Object.entries(i.source.assets)) {
         if (asset instanceof AssetValue) {
           put(join("containers", r.parent ?? r.name, into, name), asset.text ?? readFileSync(asset.path!));
@@ -257,12 +306,17 @@ function prepareOut(dir: string): void {
     entries = [];
   }
   if (entries.length > 0 && !entries.includes(PLAN_MARKER)) {
-    throw new UsageError(`--out ${dir} is not empty and not a previous plan's (it has no ${PLAN_MARKER}): give an empty or new directory`);
+    throw new UsageError(
+      `--out ${dir} is not empty and not a previous plan's (it has no ${PLAN_MARKER}): give an empty or new directory`,
+    );
   }
   try {
     for (const e of entries) rmSync(join(dir, e), { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, PLAN_MARKER), "Written by `npm run plan -- --out`: the next plan empties this directory and writes it again.\n");
+    writeFileSync(
+      join(dir, PLAN_MARKER),
+      "Written by `npm run plan -- --out`: the next plan empties this directory and writes it again.\n",
+    );
   } catch (err) {
     throw new UsageError(`--out ${dir} cannot be written (${why(err)})`);
   }
@@ -289,7 +343,8 @@ function pruneBundles(resources: PlannedResource[]): void {
   }
   const root = join(PROJECT_ROOT, BUNDLE_ROOT);
   for (const entry of existsSync(root) ? readdirSync(root) : []) {
-    if (entry.startsWith("cco-provision-") && !used.has(entry)) rmSync(join(root, entry), { recursive: true, force: true });
+    if (entry.startsWith("cco-provision-") && !used.has(entry))
+      rmSync(join(root, entry), { recursive: true, force: true });
   }
 }
 
@@ -320,7 +375,10 @@ export function planConfig(stackName: string, set: Record<string, string> = {}):
   const placeholders: string[] = [];
   for (const key of secretKeys) {
     if (values[key] === undefined) {
-      values[key] = key === `${NAMESPACE}:${SSH_PRIVATE_KEY}` ? placeholderPrivateKey("cco-infra offline plan") : `PLACEHOLDER-${key.replace(":", "-").toUpperCase()}`;
+      values[key] =
+        key === `${NAMESPACE}:${SSH_PRIVATE_KEY}`
+          ? placeholderPrivateKey("cco-infra offline plan")
+          : `PLACEHOLDER-${key.replace(":", "-").toUpperCase()}`;
       placeholders.push(key);
     }
   }
@@ -353,7 +411,9 @@ async function main(argv: string[]): Promise<number> {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(resources.map(jsonResource), null, 2)}\n`);
   } else {
-    process.stdout.write(`Offline plan of stack ${opts.stack} (project ${project}): ${resources.length} resources, under Pulumi's mock runtime.\n`);
+    process.stdout.write(
+      `Offline plan of stack ${opts.stack} (project ${project}): ${resources.length} resources, under Pulumi's mock runtime.\n`,
+    );
     if (placeholders.length > 0) {
       process.stdout.write(`Placeholders stand in for secrets not set here: ${placeholders.join(", ")}.\n`);
     }

@@ -34,7 +34,9 @@ export class AssetValue {
     readonly path: string | undefined,
   ) {}
   toJSON(): unknown {
-    return this.path !== undefined ? { asset: "file", path: this.path } : { asset: "text", bytes: Buffer.byteLength(this.text ?? "") };
+    return this.path !== undefined
+      ? { asset: "file", path: this.path }
+      : { asset: "text", bytes: Buffer.byteLength(this.text ?? "") };
   }
 }
 
@@ -45,7 +47,9 @@ export class ArchiveValue {
     readonly path: string | undefined,
   ) {}
   toJSON(): unknown {
-    return this.path !== undefined ? { archive: "file", path: this.path } : { archive: "assets", files: Object.keys(this.assets).sort() };
+    return this.path !== undefined
+      ? { archive: "file", path: this.path }
+      : { archive: "assets", files: Object.keys(this.assets).sort() };
   }
 }
 
@@ -116,7 +120,8 @@ async function unwrap(value: unknown): Promise<unknown> {
     const path = await a.path;
     // A directory archive (what CopyToRemote copies): its files, as the engine would read them.
     if (path !== undefined && statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-      for (const name of filesUnder(path)) entries.push([name, new AssetValue(readFileSync(join(path, name), "utf8"), join(path, name))]);
+      for (const name of filesUnder(path))
+        entries.push([name, new AssetValue(readFileSync(join(path, name), "utf8"), join(path, name))]);
     }
     return new ArchiveValue(Object.fromEntries(entries), path);
   }
@@ -131,7 +136,8 @@ async function unwrap(value: unknown): Promise<unknown> {
 export function reveal(value: unknown): unknown {
   if (value instanceof SecretValue) return reveal(value.value);
   if (Array.isArray(value)) return value.map(reveal);
-  if (value instanceof AssetValue || value instanceof ArchiveValue || value === null || typeof value !== "object") return value;
+  if (value instanceof AssetValue || value instanceof ArchiveValue || value === null || typeof value !== "object")
+    return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
 }
 
@@ -143,9 +149,15 @@ const owner = () => pulumi.runtime.allConfig()["github:owner"] ?? "OWNER";
 const COMPUTED: Record<string, Computed> = {
   // What the commands would print: a placeholder token from the mint step, a
   // runner id from provisioning, nothing otherwise.
-  "command:local:Command": (i) => ({ stdout: text(i.create).endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "", stderr: "" }),
+  "command:local:Command": (i) => ({
+    stdout: text(i.create).endsWith(" mint") ? "PLACEHOLDER-REGISTRATION-TOKEN" : "",
+    stderr: "",
+  }),
   "random:index/randomPassword:RandomPassword": (_i, name) => ({ result: `PLACEHOLDER-GENERATED-${name}` }),
-  "command:remote:Command": (i) => ({ stdout: text(i.create).includes("provision.sh") ? "runner-id=0\n" : "", stderr: "" }),
+  "command:remote:Command": (i) => ({
+    stdout: text(i.create).includes("provision.sh") ? "runner-id=0\n" : "",
+    stderr: "",
+  }),
   "github:index/repository:Repository": (i) => ({
     htmlUrl: `https://github.com/${owner()}/${String(i.name)}`,
     fullName: `${owner()}/${String(i.name)}`,
@@ -171,7 +183,8 @@ const STACK_TYPE = pulumi.runtime.rootPulumiStackTypeName;
 async function resourcesOf(v: unknown): Promise<pulumi.Resource[]> {
   const value: unknown = await v;
   if (Array.isArray(value)) return (await Promise.all(value.map(resourcesOf))).flat();
-  if (pulumi.Output.isInstance(value)) return resourcesOf(await new Promise((done) => value.apply((x: unknown) => done(x))));
+  if (pulumi.Output.isInstance(value))
+    return resourcesOf(await new Promise((done) => value.apply((x: unknown) => done(x))));
   return pulumi.Resource.isInstance(value) ? [value] : [];
 }
 
@@ -248,13 +261,16 @@ export class PlanRecorder implements pulumi.runtime.Mocks {
         inputs,
       });
     }
-    const state = { ...(reveal(inputs) as Record<string, unknown>), ...(COMPUTED[args.type]?.(inputs, args.name) ?? {}) };
+    const state = {
+      ...(reveal(inputs) as Record<string, unknown>),
+      ...(COMPUTED[args.type]?.(inputs, args.name) ?? {}),
+    };
     return { id: args.custom === false ? undefined : `${args.name}-id`, state };
   }
 
   /** Waits until every registration the program started, and what is noted of it, is recorded. */
   async settle(): Promise<void> {
-    for (let seen = -1; seen !== this.pending.length; ) {
+    for (let seen = -1; seen !== this.pending.length;) {
       seen = this.pending.length;
       await waitForRPCs();
       await Promise.all(this.pending);

@@ -14,7 +14,8 @@ import { PolicyPack } from "@pulumi/policy";
 import { policies } from "./policies";
 
 new PolicyPack("cco-infra", {
-  description: "Guardrails of cco-infra: unprivileged, firewalled, provisioned runners in range; a private repository with a protected main; no credential in clear config.",
+  description:
+    "Guardrails of cco-infra: unprivileged, firewalled, provisioned runners in range; a private repository with a protected main; no credential in clear config.",
   enforcementLevel: "mandatory",
   policies: policies(),
 });

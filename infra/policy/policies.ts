@@ -82,7 +82,9 @@ export function ancestorTypesOf(urn: string): string[] {
  */
 export function isRunnerContainer(type: string, urn: string): boolean {
   const ancestors = ancestorTypesOf(urn);
-  return type === TYPES.container && !ancestors.includes(TYPES.statsService) && !ancestors.includes(TYPES.egressGateway);
+  return (
+    type === TYPES.container && !ancestors.includes(TYPES.statsService) && !ancestors.includes(TYPES.egressGateway)
+  );
 }
 
 type Props = Record<string, unknown>;
@@ -90,7 +92,11 @@ const obj = (v: unknown): Props => (v !== null && typeof v === "object" ? (v as 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** A property value as a message shows it: a number or text as it is, anything else as JSON, nothing as `none`. */
 const shown = (v: unknown, none = "no"): string =>
-  v === undefined || v === null || v === UNKNOWN ? none : typeof v === "number" || typeof v === "string" ? String(v) : JSON.stringify(v);
+  v === undefined || v === null || v === UNKNOWN
+    ? none
+    : typeof v === "number" || typeof v === "string"
+      ? String(v)
+      : JSON.stringify(v);
 
 /** @pulumi/policy hands resources of one type to a resource policy through this guard. */
 function onlyType(type: string, check: (props: Props, args: ResourceValidationArgs, report: ReportViolation) => void) {
@@ -119,13 +125,19 @@ export function validateRunnerSize(props: Props, args: ResourceValidationArgs, r
   const disk = obj(props.disk).size;
   const below = (value: unknown, floor: number) => typeof value !== "number" || value < floor;
   if (below(cores, RUNNER_FLOORS.cores)) {
-    report(`Runner ${args.name} has ${shown(cores)} CPU cores (cpu.cores); runners need at least ${RUNNER_FLOORS.cores}.`);
+    report(
+      `Runner ${args.name} has ${shown(cores)} CPU cores (cpu.cores); runners need at least ${RUNNER_FLOORS.cores}.`,
+    );
   }
   if (below(memory, RUNNER_FLOORS.memoryMb)) {
-    report(`Runner ${args.name} has ${shown(memory)} MB of memory (memory.dedicated); runners need at least ${RUNNER_FLOORS.memoryMb} MB.`);
+    report(
+      `Runner ${args.name} has ${shown(memory)} MB of memory (memory.dedicated); runners need at least ${RUNNER_FLOORS.memoryMb} MB.`,
+    );
   }
   if (below(disk, RUNNER_FLOORS.diskGb)) {
-    report(`Runner ${args.name} has a ${shown(disk)} GB disk (disk.size); runners need at least ${RUNNER_FLOORS.diskGb} GB.`);
+    report(
+      `Runner ${args.name} has a ${shown(disk)} GB disk (disk.size); runners need at least ${RUNNER_FLOORS.diskGb} GB.`,
+    );
   }
 }
 
@@ -156,9 +168,13 @@ function runnerContainers(resources: PolicyResource[]): PolicyResource[] {
 
 /** The stack has 4 to 10 runner containers: those of Runner components (the fleet itself). */
 export function validateRunnerCount(args: StackValidationArgs, report: ReportViolation): void {
-  const count = args.resources.filter((r) => r.type === TYPES.container && ancestorTypesOf(r.urn).includes(TYPES.runner)).length;
+  const count = args.resources.filter(
+    (r) => r.type === TYPES.container && ancestorTypesOf(r.urn).includes(TYPES.runner),
+  ).length;
   if (count < RUNNER_COUNT.min || count > RUNNER_COUNT.max) {
-    report(`The stack declares ${count} runner containers; the fleet must have ${RUNNER_COUNT.min} to ${RUNNER_COUNT.max} (cco-infra:runnerCount).`);
+    report(
+      `The stack declares ${count} runner containers; the fleet must have ${RUNNER_COUNT.min} to ${RUNNER_COUNT.max} (cco-infra:runnerCount).`,
+    );
   }
 }
 
@@ -182,7 +198,10 @@ export function validateRunnerIsolation(args: StackValidationArgs, report: Repor
 
     const nics = list(known((): unknown => c.props.networkInterfaces));
     if (nics.length === 0 || nics.some((n) => obj(n).firewall !== true)) {
-      report(`Runner ${name}: every network interface needs firewall: true, or the Proxmox firewall does not filter its traffic.`, c.urn);
+      report(
+        `Runner ${name}: every network interface needs firewall: true, or the Proxmox firewall does not filter its traffic.`,
+        c.urn,
+      );
     }
 
     const mine = options.filter((o) => {
@@ -193,33 +212,52 @@ export function validateRunnerIsolation(args: StackValidationArgs, report: Repor
       return id === vmId && (on === UNKNOWN || node === UNKNOWN || on === node);
     });
     if (mine.length === 0) {
-      report(`Runner ${name} (vmId ${shown(vmId, "?")}) has no Proxmox firewall options (${TYPES.firewallOptions}) with containerId ${shown(vmId, "?")}.`, c.urn);
+      report(
+        `Runner ${name} (vmId ${shown(vmId, "?")}) has no Proxmox firewall options (${TYPES.firewallOptions}) with containerId ${shown(vmId, "?")}.`,
+        c.urn,
+      );
     }
     for (const o of mine) {
       const enabled = known((): unknown => o.props.enabled);
       if (enabled !== UNKNOWN && enabled !== true) {
         report(`Runner ${name}: its Proxmox firewall (${o.name}) must be enabled (enabled: true).`, o.urn);
       }
-      for (const [key, fallback] of [["inputPolicy", "DROP"], ["outputPolicy", "ACCEPT"]] as const) {
+      for (const [key, fallback] of [
+        ["inputPolicy", "DROP"],
+        ["outputPolicy", "ACCEPT"],
+      ] as const) {
         // Proxmox's own defaults apply when unset: DROP in, ACCEPT out.
         const value = known((): unknown => o.props[key]);
         const effective = value === undefined || value === null ? fallback : value;
         if (effective !== UNKNOWN && effective !== "DROP" && effective !== "REJECT") {
-          report(`Runner ${name}: its Proxmox firewall (${o.name}) must drop what its rules do not allow: ${key} is ${shown(effective)}, expected DROP.`, o.urn);
+          report(
+            `Runner ${name}: its Proxmox firewall (${o.name}) must drop what its rules do not allow: ${key} is ${shown(effective)}, expected DROP.`,
+            o.urn,
+          );
         }
       }
     }
 
     const provision = args.resources.find(
-      (r) => r.type === TYPES.remoteCommand && r.name === `${name}-provision` && r.parent !== undefined && r.parent.urn === c.parent?.urn,
+      (r) =>
+        r.type === TYPES.remoteCommand &&
+        r.name === `${name}-provision` &&
+        r.parent !== undefined &&
+        r.parent.urn === c.parent?.urn,
     );
     if (provision === undefined) {
-      report(`Runner ${name} has no provisioning step (${TYPES.remoteCommand} "${name}-provision" beside the container): its egress allowlist would never be installed.`, c.urn);
+      report(
+        `Runner ${name} has no provisioning step (${TYPES.remoteCommand} "${name}-provision" beside the container): its egress allowlist would never be installed.`,
+        c.urn,
+      );
       continue;
     }
     const create = known((): unknown => provision.props.create);
     if (create !== UNKNOWN && !(typeof create === "string" && /(^|[\s/])provision\.sh(\s|$|&|;)/.test(create))) {
-      report(`Runner ${name}: ${provision.name} must run provision.sh (which installs cco-egress.service); it runs ${JSON.stringify(create)}.`, provision.urn);
+      report(
+        `Runner ${name}: ${provision.name} must run provision.sh (which installs cco-egress.service); it runs ${JSON.stringify(create)}.`,
+        provision.urn,
+      );
     }
   }
 }
@@ -231,7 +269,9 @@ export function validateRepositoryPrivate(props: Props, args: ResourceValidation
   // `private` is the provider's deprecated spelling; visibility wins when both are set.
   const visibility = props.visibility ?? (props.private === true ? "private" : undefined);
   if (visibility !== "private") {
-    report(`Repository ${shown(props.name ?? args.name)} must be private (visibility: "private"); it is ${JSON.stringify(visibility ?? "public (unset)")}.`);
+    report(
+      `Repository ${shown(props.name ?? args.name)} must be private (visibility: "private"); it is ${JSON.stringify(visibility ?? "public (unset)")}.`,
+    );
   }
 }
 
@@ -250,7 +290,9 @@ function protectsMainWithReview(r: PolicyResource): boolean | typeof UNKNOWN {
   if ([enforcement, target, includes, excludes, count].includes(UNKNOWN)) return UNKNOWN;
   const names = ["~DEFAULT_BRANCH", "~ALL", `refs/heads/${PROTECTED_BRANCH}`];
   const covers = (l: unknown) => (l as unknown[]).some((x) => names.includes(String(x)));
-  return enforcement === "active" && target === "branch" && covers(includes) && !covers(excludes) && Number(count ?? 0) >= 1;
+  return (
+    enforcement === "active" && target === "branch" && covers(includes) && !covers(excludes) && Number(count ?? 0) >= 1
+  );
 }
 
 /**
@@ -268,7 +310,9 @@ export function validateMainProtected(args: StackValidationArgs, report: ReportV
     report(
       `Repository ${shown(name === UNKNOWN ? repo.name : name)}: ${PROTECTED_BRANCH} must be protected with at least one approving review ` +
         `(a ${TYPES.branchProtection} with pattern ${PROTECTED_BRANCH}, or an active ${TYPES.ruleset} on the default branch, with requiredApprovingReviewCount >= 1); ` +
-        (beside.length === 0 ? "none is declared." : `${beside.map((g) => g.name).join(", ")} do not require a review of ${PROTECTED_BRANCH}.`),
+        (beside.length === 0
+          ? "none is declared."
+          : `${beside.map((g) => g.name).join(", ")} do not require a review of ${PROTECTED_BRANCH}.`),
       repo.urn,
     );
   }
@@ -352,19 +396,26 @@ export function secretsPolicyValidation(source: StackConfigSource) {
     for (const p of args.resources.filter((r) => r.type.startsWith("pulumi:providers:"))) {
       const pkg = p.type.slice("pulumi:providers:".length);
       for (const key of plain.filter((k) => k.startsWith(`${pkg}:`))) {
-        report(`Provider ${pkg} takes ${key} from ${file.path} in clear text; set it with \`pulumi config set --secret ${key.split(".")[0]}\`.`, p.urn);
+        report(
+          `Provider ${pkg} takes ${key} from ${file.path} in clear text; set it with \`pulumi config set --secret ${key.split(".")[0]}\`.`,
+          p.urn,
+        );
         reported.add(key);
       }
     }
     for (const key of plain.filter((k) => !reported.has(k))) {
-      report(`${key} is a credential held in clear text in ${file.path}; set it with \`pulumi config set --secret ${key.split(".")[0]}\`.`);
+      report(
+        `${key} is a credential held in clear text in ${file.path}; set it with \`pulumi config set --secret ${key.split(".")[0]}\`.`,
+      );
     }
   };
 }
 
 // --- the pack ------------------------------------------------------------------------
 
-export function policies(secrets: StackConfigSource = projectStackFile()): (ResourceValidationPolicy | StackValidationPolicy)[] {
+export function policies(
+  secrets: StackConfigSource = projectStackFile(),
+): (ResourceValidationPolicy | StackValidationPolicy)[] {
   return [
     {
       name: "containers-unprivileged",
@@ -392,7 +443,8 @@ export function policies(secrets: StackConfigSource = projectStackFile()): (Reso
     },
     {
       name: "runner-firewall-and-egress",
-      description: "Every runner container has its Proxmox firewall enabled (dropping by default) on every interface, and its provisioning step with the egress allowlist.",
+      description:
+        "Every runner container has its Proxmox firewall enabled (dropping by default) on every interface, and its provisioning step with the egress allowlist.",
       enforcementLevel: "mandatory",
       validateStack: validateRunnerIsolation,
     },

@@ -32,7 +32,13 @@ import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewal
 import { ProvisionedContainer } from "../proxmox/container";
 import type { LxcTemplates } from "../proxmox/templates";
 import { RUNNER_FILES, SHARED_FILES, type ProvisionFile } from "../provisioning";
-import { NodeController, nodeConnection, nodeStep, type NodeConnection, type NodeControllerArgs } from "../controller/controller";
+import {
+  NodeController,
+  nodeConnection,
+  nodeStep,
+  type NodeConnection,
+  type NodeControllerArgs,
+} from "../controller/controller";
 import { RunnerCredential, type CredentialTarget } from "../stats/service";
 
 /** github.com: its API is github-runner.ts's default. */
@@ -116,7 +122,11 @@ export interface RunnerSpec {
  * GitHub: actions/runner v2.329.0 src/Runner.Sdk/RunnerWebProxy.cs).
  * Without a gateway both are empty.
  */
-export function proxyParams(gateway: RunnerSpec["gateway"], statsIp: string, extraCidrs: string[]): { EGRESS_PROXY: string; EGRESS_NO_PROXY: string } {
+export function proxyParams(
+  gateway: RunnerSpec["gateway"],
+  statsIp: string,
+  extraCidrs: string[],
+): { EGRESS_PROXY: string; EGRESS_NO_PROXY: string } {
   if (!gateway) return { EGRESS_PROXY: "", EGRESS_NO_PROXY: "" };
   return {
     EGRESS_PROXY: `http://${gateway.ip}:${gateway.port}`,
@@ -141,7 +151,10 @@ export interface RunnerArgs extends RunnerSpec {
 
 /** The parameters provision.sh reads (runner.env). */
 export function runnerParams(
-  args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats" | "gateway"> & { ssh: Pick<RunnerSpec["ssh"], "user">; instance: RunnerInstance },
+  args: Pick<RunnerSpec, "runners" | "network" | "egress" | "stats" | "gateway"> & {
+    ssh: Pick<RunnerSpec["ssh"], "user">;
+    instance: RunnerInstance;
+  },
   repository: string,
 ): Record<string, string> {
   const { runners: r, instance } = args;
@@ -189,9 +202,17 @@ export class Runner extends pulumi.ComponentResource {
     const ephemeral = r.mode === "ephemeral";
     const host = args.nodeHosts[instance.node];
     if (ephemeral && host === undefined) throw new Error(`${instance.name}: no SSH address for node ${instance.node}`);
-    const nodeAt: NodeConnection | undefined = ephemeral ? { node: instance.node, host: host!, ssh: args.ssh } : undefined;
+    const nodeAt: NodeConnection | undefined = ephemeral
+      ? { node: instance.node, host: host!, ssh: args.ssh }
+      : undefined;
     // What a rollback would bring back of the container's config: a change retakes the snapshot.
-    const containerDigest = JSON.stringify({ cores: r.cores, memoryMb: r.memoryMb, swapMb: r.swapMb, diskGb: r.diskGb, docker });
+    const containerDigest = JSON.stringify({
+      cores: r.cores,
+      memoryMb: r.memoryMb,
+      swapMb: r.swapMb,
+      diskGb: r.diskGb,
+      docker,
+    });
 
     const github = {
       GITHUB_TOKEN: args.githubToken,
@@ -203,7 +224,11 @@ export class Runner extends pulumi.ComponentResource {
       ...(r.githubUrl === GITHUB_COM ? {} : { GITHUB_API_URL: r.githubApiUrl }),
     };
     // Its own ingest token: the stats service takes from it only this runner's events.
-    const credential = new RunnerCredential(`${instance.name}-ingest`, { runner: instance.name, target: args.stats.credentialTarget }, { parent: this });
+    const credential = new RunnerCredential(
+      `${instance.name}-ingest`,
+      { runner: instance.name, target: args.stats.credentialTarget },
+      { parent: this },
+    );
     const box = new ProvisionedContainer(
       instance.name,
       {
@@ -237,21 +262,34 @@ export class Runner extends pulumi.ComponentResource {
         // (killing running jobs) replaces each instead: deregistered first.
         replaceInsteadOfReboot: true,
         files: runnerFiles(),
-        env: { file: "runner.env", values: pulumi.output(args.repository).apply((repository) => runnerParams(args, repository)) },
+        env: {
+          file: "runner.env",
+          values: pulumi.output(args.repository).apply((repository) => runnerParams(args, repository)),
+        },
         script: "provision.sh",
         stdin: (container) =>
           ephemeral
             ? // No registration token: the controller registers a JIT runner per life.
               pulumi.interpolate`INGEST_TOKEN=${credential.token}\n`
             : pulumi.interpolate`REGISTRATION_TOKEN=${this.mintRegistrationToken(container, github)}\nINGEST_TOKEN=${credential.token}\n`,
-        ...(ephemeral ? { before: (filesHash: pulumi.Output<string>) => this.nodeStep("reset", nodeAt!, [filesHash, containerDigest]) } : {}),
+        ...(ephemeral
+          ? {
+              before: (filesHash: pulumi.Output<string>) =>
+                this.nodeStep("reset", nodeAt!, [filesHash, containerDigest]),
+            }
+          : {}),
       },
       { parent: this },
     );
     this.container = box.container;
 
     if (ephemeral) {
-      this.snapshot = this.nodeStep("take", nodeAt!, [box.filesHash, containerDigest, this.container.id], [box.provision]);
+      this.snapshot = this.nodeStep(
+        "take",
+        nodeAt!,
+        [box.filesHash, containerDigest, this.container.id],
+        [box.provision],
+      );
       this.retire(github, [this.container, this.snapshot]);
     } else {
       this.persistentRemoval(box, github);
@@ -260,7 +298,10 @@ export class Runner extends pulumi.ComponentResource {
   }
 
   /** A fresh registration token exactly when this container is new (see the top of this file). */
-  private mintRegistrationToken(container: proxmoxve.ContainerLegacy, github: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+  private mintRegistrationToken(
+    container: proxmoxve.ContainerLegacy,
+    github: Record<string, pulumi.Input<string>>,
+  ): pulumi.Output<string> {
     const mint = new command.local.Command(
       `${this.name}-registration-token`,
       { create: `node --import tsx ${RUNNER_SCRIPT} mint`, environment: github, logging: "stderr" },
@@ -270,7 +311,12 @@ export class Runner extends pulumi.ComponentResource {
   }
 
   /** cco-node.sh on the runner's node: the reset before the container changes, the snapshot after. */
-  private nodeStep(action: "reset" | "take", at: NodeConnection, triggers: pulumi.Input<unknown>[], after: pulumi.Resource[] = []): command.remote.Command {
+  private nodeStep(
+    action: "reset" | "take",
+    at: NodeConnection,
+    triggers: pulumi.Input<unknown>[],
+    after: pulumi.Resource[] = [],
+  ): command.remote.Command {
     const step = nodeStep(action, this.instance.vmId, action === "reset" ? DEREGISTER_TIMEOUT_S : undefined);
     return new command.remote.Command(
       `${this.name}-${action === "reset" ? "reset" : "snapshot"}`,
@@ -292,7 +338,12 @@ export class Runner extends pulumi.ComponentResource {
         triggers: [this.container.id],
         environment: { ...github, DEREGISTER_TIMEOUT_S: String(DEREGISTER_TIMEOUT_S) },
       },
-      { parent: this, dependsOn: after, replaceWith: [this.container], customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` } },
+      {
+        parent: this,
+        dependsOn: after,
+        replaceWith: [this.container],
+        customTimeouts: { delete: `${DEREGISTER_TIMEOUT_S + 120}s` },
+      },
     );
   }
 
@@ -359,7 +410,12 @@ export class RunnerFleet extends pulumi.ComponentResource {
     super("cco:runners:RunnerFleet", name, {}, opts);
     const { instances, templates, controller, ...spec } = args;
     this.runners = instances.map(
-      (instance) => new Runner(instance.name, { ...spec, instance, templateFileId: templates.fileId(instance.node) }, { parent: this }),
+      (instance) =>
+        new Runner(
+          instance.name,
+          { ...spec, instance, templateFileId: templates.fileId(instance.node) },
+          { parent: this },
+        ),
     );
     this.controllers = [];
     if (spec.runners.mode === "ephemeral") {

@@ -57,7 +57,12 @@ export function githubEnv(): GitHubEnv {
   return { token: env("GITHUB_TOKEN"), repository, api: githubApiUrl() };
 }
 
-async function call(gh: GitHubEnv, method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
+async function call(
+  gh: GitHubEnv,
+  method: string,
+  path: string,
+  json?: unknown,
+): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${gh.api}/repos/${gh.repository}${path}`, {
     method,
     headers: {
@@ -90,7 +95,8 @@ export async function mintRegistrationToken(gh: GitHubEnv): Promise<string> {
   const r = await call(gh, "POST", "/actions/runners/registration-token");
   if (r.status !== 201) throw new GitHubError(`registration token: HTTP ${r.status} ${describe(r.body)}`, r.status);
   const token = (r.body as { token?: unknown }).token;
-  if (typeof token !== "string" || !token) throw new GitHubError("registration token: no token in the answer", r.status);
+  if (typeof token !== "string" || !token)
+    throw new GitHubError("registration token: no token in the answer", r.status);
   return token;
 }
 
@@ -155,7 +161,10 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
     o.log(`${o.name}: runner ${id} is already gone`);
     return "already gone";
   }
-  if (unlabel.status !== 200) o.log(`${o.name}: could not remove its labels (HTTP ${unlabel.status} ${describe(unlabel.body)}); removing it anyway`);
+  if (unlabel.status !== 200)
+    o.log(
+      `${o.name}: could not remove its labels (HTTP ${unlabel.status} ${describe(unlabel.body)}); removing it anyway`,
+    );
   const deadline = Date.now() + o.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     const r = await call(gh, "DELETE", `/actions/runners/${id}`);
@@ -172,7 +181,11 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
       // Back in rotation as it was: it stays, so it should keep its labels.
       if (custom.length > 0) {
         const restore = await call(gh, "PUT", `/actions/runners/${id}/labels`, { labels: custom });
-        o.log(restore.status === 200 ? `${o.name}: labels ${custom.join(",")} restored` : `${o.name}: could not restore labels ${custom.join(",")} (HTTP ${restore.status})`);
+        o.log(
+          restore.status === 200
+            ? `${o.name}: labels ${custom.join(",")} restored`
+            : `${o.name}: could not restore labels ${custom.join(",")} (HTTP ${restore.status})`,
+        );
       }
       throw new GitHubError(
         `${o.name}: runner ${id} is still running a job after ${Math.round(o.timeoutMs / 1000)} s; its container is kept so that ` +
@@ -190,7 +203,11 @@ export async function deregister(gh: GitHubEnv, o: DeregisterOptions): Promise<D
  * has (an idle one the controller did not remove, a busy one: waited for as
  * deregister waits, until its job ends and GitHub removes it).
  */
-export async function retireLives(gh: GitHubEnv, slot: string, o: Omit<DeregisterOptions, "name" | "id">): Promise<DeregisterOutcome[]> {
+export async function retireLives(
+  gh: GitHubEnv,
+  slot: string,
+  o: Omit<DeregisterOptions, "name" | "id">,
+): Promise<DeregisterOutcome[]> {
   const lives = (await listRunners(gh)).filter((r) => isLifeOf(r.name, slot));
   if (lives.length === 0) o.log(`${slot}: no runner of its lives in ${gh.repository}`);
   const out: DeregisterOutcome[] = [];

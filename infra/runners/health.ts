@@ -92,7 +92,9 @@ export function bySlot(runners: GitHubRunner[], slots: string[]): Map<string, Gi
 export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth[] {
   const inStats = Object.keys(snapshot.runners).filter((n) => !isControllerName(n));
   const byGitHub = bySlot(o.github ?? [], [...(o.expected ?? []), ...inStats]);
-  const names = o.expected ? [...new Set([...o.expected, ...byGitHub.keys()])] : [...new Set([...inStats, ...byGitHub.keys()])];
+  const names = o.expected
+    ? [...new Set([...o.expected, ...byGitHub.keys()])]
+    : [...new Set([...inStats, ...byGitHub.keys()])];
   return names.sort().map((name) => {
     const stats = snapshot.runners[name];
     const gh = byGitHub.get(name);
@@ -105,15 +107,21 @@ export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth
       if (!ghost) problems.push("no heartbeat ever");
     } else {
       heartbeat = `heartbeat ${formatAge((o.now - beat) / 1000)}`;
-      if (o.now - beat > o.staleAfterS * 1000 && !ghost) problems.push(`heartbeat older than ${formatDuration(o.staleAfterS)}`);
+      if (o.now - beat > o.staleAfterS * 1000 && !ghost)
+        problems.push(`heartbeat older than ${formatDuration(o.staleAfterS)}`);
     }
 
     const listener = stats?.listener;
     if (listener) {
       const code = stats?.listenerExitCode ?? null;
-      heartbeat += listener === "running" ? ", listener running" : `, listener ${listener}${code === null ? "" : ` (exit ${code})`}`;
+      heartbeat +=
+        listener === "running"
+          ? ", listener running"
+          : `, listener ${listener}${code === null ? "" : ` (exit ${code})`}`;
       if (listener === "refused" && !ghost) {
-        problems.push(`the listener stopped: GitHub refuses this runner (exit ${code ?? "?"}: deleted, access denied or version too old)`);
+        problems.push(
+          `the listener stopped: GitHub refuses this runner (exit ${code ?? "?"}: deleted, access denied or version too old)`,
+        );
       } else if (listener === "failed" && !ghost) {
         problems.push(`the listener failed${code === null ? "" : ` (exit ${code})`}`);
       }
@@ -136,7 +144,8 @@ export function assess(snapshot: HealthSnapshot, o: AssessOptions): RunnerHealth
         if (gh.status !== "online") problems.push(`GitHub says ${gh.status}`);
       }
     }
-    if (ghost && gh) problems.push("registered in GitHub but not declared by the stack (a ghost: pulumi up removes it)");
+    if (ghost && gh)
+      problems.push("registered in GitHub but not declared by the stack (a ghost: pulumi up removes it)");
     return { name, healthy: problems.length === 0, heartbeat, lastJob, github, problems };
   });
 }
@@ -154,7 +163,9 @@ export function formatReport(rows: RunnerHealth[]): string {
         r.lastJob.padEnd(job),
         r.github,
         r.problems.length ? `  <- ${r.problems.join("; ")}` : "",
-      ].join("  ").trimEnd(),
+      ]
+        .join("  ")
+        .trimEnd(),
     )
     .join("\n");
 }
@@ -169,20 +180,34 @@ export interface HealthArgs {
 
 export const HEALTH_CLI = {
   command: "npm run health --",
-  summary: "One line per runner: last heartbeat, last job, GitHub's view. Exit 0 healthy, 1 unhealthy, 2 the check could not run.",
+  summary:
+    "One line per runner: last heartbeat, last job, GitHub's view. Exit 0 healthy, 1 unhealthy, 2 the check could not run.",
   options: {
     "stats-url": { type: "string", value: "URL", description: "the stats service (default with --stack: the stack's)" },
-    "github-token-env": { type: "string", value: "VAR", description: "the environment variable holding a GitHub token (with --repo)" },
+    "github-token-env": {
+      type: "string",
+      value: "VAR",
+      description: "the environment variable holding a GitHub token (with --repo)",
+    },
     repo: { type: "string", value: "OWNER/NAME", description: "the repository the runners are registered with" },
-    stack: { type: "string", value: "NAME", description: "take the runners, stats URL and repository from Pulumi.<NAME>.yaml" },
-    "stale-after": { type: "string", value: "SECONDS", description: `a heartbeat older than this is unhealthy (default ${STALE_AFTER_SECONDS})` },
+    stack: {
+      type: "string",
+      value: "NAME",
+      description: "take the runners, stats URL and repository from Pulumi.<NAME>.yaml",
+    },
+    "stale-after": {
+      type: "string",
+      value: "SECONDS",
+      description: `a heartbeat older than this is unhealthy (default ${STALE_AFTER_SECONDS})`,
+    },
   },
 } satisfies CliSpec;
 
 export function parseHealthArgs(argv: string[]): HealthArgs {
   const { values: v } = parseCommandLine(HEALTH_CLI, argv);
   const stale = v["stale-after"];
-  if (stale !== undefined && (!/^\d+$/.test(stale) || Number(stale) < 1)) throw new UsageError(`--stale-after must be a whole number of seconds, got ${stale}`);
+  if (stale !== undefined && (!/^\d+$/.test(stale) || Number(stale) < 1))
+    throw new UsageError(`--stale-after must be a whole number of seconds, got ${stale}`);
   return {
     statsUrl: v["stats-url"],
     tokenEnv: v["github-token-env"],
@@ -199,12 +224,17 @@ async function fetchSnapshot(statsUrl: string): Promise<HealthSnapshot> {
     res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     const cause = (err as Error).cause;
-    throw new Error(`stats service unreachable at ${url}: ${cause instanceof Error ? String(cause) : (err as Error).message}`, { cause: err });
+    throw new Error(
+      `stats service unreachable at ${url}: ${cause instanceof Error ? String(cause) : (err as Error).message}`,
+      { cause: err },
+    );
   }
   if (res.status !== 200) throw new Error(`stats service at ${url} answered HTTP ${res.status}`);
   const parsed = SnapshotSchema.safeParse(await res.json());
-  if (!parsed.success) throw new Error(`stats service at ${url} answered a snapshot without runners: ${parsed.error.issues[0]?.message}`);
-  if (parsed.data.status === "warming_up") throw new Error("stats service is still warming up (no aggregation pass yet): try again in a minute");
+  if (!parsed.success)
+    throw new Error(`stats service at ${url} answered a snapshot without runners: ${parsed.error.issues[0]?.message}`);
+  if (parsed.data.status === "warming_up")
+    throw new Error("stats service is still warming up (no aggregation pass yet): try again in a minute");
   return parsed.data;
 }
 
@@ -222,17 +252,24 @@ export async function runHealth(argv: string[], env: NodeJS.ProcessEnv, out: (s:
     if (a.tokenEnv && values["github:owner"]) a.repo ??= `${values["github:owner"]}/${c.repository.name}`;
   }
   if (!a.statsUrl) throw new UsageError("--stats-url is required (or --stack)");
-  if ((a.tokenEnv === undefined) !== (a.repo === undefined)) throw new UsageError("--github-token-env and --repo go together");
-  if (a.repo !== undefined && !REPOSITORY_NAME.test(a.repo)) throw new UsageError(`--repo must be OWNER/NAME, got ${a.repo}`);
+  if ((a.tokenEnv === undefined) !== (a.repo === undefined))
+    throw new UsageError("--github-token-env and --repo go together");
+  if (a.repo !== undefined && !REPOSITORY_NAME.test(a.repo))
+    throw new UsageError(`--repo must be OWNER/NAME, got ${a.repo}`);
 
   const token = a.tokenEnv ? env[a.tokenEnv] : undefined;
-  if (a.tokenEnv && !token) throw new UsageError(`environment variable ${a.tokenEnv} (--github-token-env) is empty or not set`);
+  if (a.tokenEnv && !token)
+    throw new UsageError(`environment variable ${a.tokenEnv} (--github-token-env) is empty or not set`);
 
   const snapshot = await fetchSnapshot(a.statsUrl);
   let github: GitHubRunner[] | undefined;
   if (token && a.repo) {
     // The stack's GitHub (githubServerUrl), unless GITHUB_API_URL says otherwise.
-    github = await listRunners({ token, repository: a.repo, api: env.GITHUB_API_URL || !stackApi ? githubApiUrl(env) : stackApi });
+    github = await listRunners({
+      token,
+      repository: a.repo,
+      api: env.GITHUB_API_URL || !stackApi ? githubApiUrl(env) : stackApi,
+    });
   }
   const rows = assess(snapshot, { now: Date.now(), staleAfterS: a.staleAfterS, expected, github });
   if (rows.length === 0) {

@@ -56,5 +56,6 @@ export function writeDashboardAssets(): void {
 export function checkDashboardAssets(path = ASSETS_MODULE): void {
   const current = existsSync(path) ? readFileSync(path, "utf8") : undefined;
   if (current === undefined) throw new Error(`${path} is missing: run npm ci or npm run build:dashboard`);
-  if (current !== dashboardAssetsModule()) throw new Error(`${path} is older than the dashboard's sources: run npm run build:dashboard`);
+  if (current !== dashboardAssetsModule())
+    throw new Error(`${path} is older than the dashboard's sources: run npm run build:dashboard`);
 }

@@ -62,9 +62,12 @@ function usageMessage(err: Error & { code?: string }, spec: CliSpec): string {
   const help = `see ${spec.command} --help`;
   const option = (/'(?:-\w, )?(--?[^'<, ]+)/.exec(err.message)?.[1] ?? "").trim();
   if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option ?? ""} (${help})`;
-  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument ${/'([^']*)'/.exec(err.message)?.[1] ?? ""} (${help})`;
+  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL")
+    return `unexpected argument ${/'([^']*)'/.exec(err.message)?.[1] ?? ""} (${help})`;
   if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    return err.message.includes("does not take an argument") ? `${option ?? "a flag"} takes no value (${help})` : `${option ?? "an option"} needs a value (${help})`;
+    return err.message.includes("does not take an argument")
+      ? `${option ?? "a flag"} takes no value (${help})`
+      : `${option ?? "an option"} needs a value (${help})`;
   }
   return `${err.message.split("\n")[0]} (${help})`;
 }
@@ -73,8 +76,13 @@ function usageMessage(err: Error & { code?: string }, spec: CliSpec): string {
  * Parses `argv` by `spec`. `--help` throws `HelpRequested`, which `runCli`
  * prints (exit 0); anything else wrong throws a UsageError.
  */
-export function parseCommandLine<S extends CliSpec>(spec: S, argv: string[]): { values: Values<S>; positionals: string[] } {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = { help: { type: "boolean", short: "h" } };
+export function parseCommandLine<S extends CliSpec>(
+  spec: S,
+  argv: string[],
+): { values: Values<S>; positionals: string[] } {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
   for (const [name, o] of Object.entries(spec.options)) {
     options[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
   }

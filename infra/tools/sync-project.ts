@@ -5,7 +5,14 @@ import { projectFile } from "../project";
 import { parseCommandLine, runCli } from "./cli";
 
 runCli("sync:project", () => {
-  parseCommandLine({ command: "npm run sync:project --", summary: "Writes Pulumi.yaml (project and config schema) from infra/config.ts.", options: {} }, process.argv.slice(2));
+  parseCommandLine(
+    {
+      command: "npm run sync:project --",
+      summary: "Writes Pulumi.yaml (project and config schema) from infra/config.ts.",
+      options: {},
+    },
+    process.argv.slice(2),
+  );
   writeFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), projectFile());
   process.stdout.write("Pulumi.yaml written\n");
   return 0;

@@ -68,7 +68,14 @@ export function templatePin(aplinfo: string, currentUrl: string): TemplatePin {
     return fields;
   });
   const candidates = stanzas
-    .filter((f) => f.package === pkg && f.type === "lxc" && f.architecture === "amd64" && f.location && /^[0-9a-f]{128}$/.test(f.sha512sum ?? ""))
+    .filter(
+      (f) =>
+        f.package === pkg &&
+        f.type === "lxc" &&
+        f.architecture === "amd64" &&
+        f.location &&
+        /^[0-9a-f]{128}$/.test(f.sha512sum ?? ""),
+    )
     .sort((a, b) => compareVersions(b.version ?? "", a.version ?? ""));
   const newest = candidates[0];
   if (newest === undefined) throw new Error(`the template index lists no amd64 ${pkg}`);
@@ -79,9 +86,11 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 /** The runner version and its linux-x64 tarball's SHA-256 from a release; the asset digest and the notes must agree. */
 export function runnerPin(release: GitHubRelease): Pin {
-  if (release.draft || release.prerelease) throw new Error(`actions/runner ${release.tag_name} is a draft or a pre-release`);
+  if (release.draft || release.prerelease)
+    throw new Error(`actions/runner ${release.tag_name} is a draft or a pre-release`);
   const version = release.tag_name.replace(/^v/, "");
-  if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`actions/runner's latest tag ${release.tag_name} is not vX.Y.Z`);
+  if (!/^\d+\.\d+\.\d+$/.test(version))
+    throw new Error(`actions/runner's latest tag ${release.tag_name} is not vX.Y.Z`);
   const tarball = `actions-runner-linux-x64-${version}.tar.gz`;
   const digest = release.assets.find((a) => a.name === tarball)?.digest?.replace(/^sha256:/, "");
   const noted = /<!-- BEGIN SHA linux-x64 -->([0-9a-f]{64})<!-- END SHA linux-x64 -->/.exec(release.body ?? "")?.[1];
@@ -89,7 +98,8 @@ export function runnerPin(release: GitHubRelease): Pin {
     throw new Error(`actions/runner ${version}: the asset's digest ${digest} and the release notes' ${noted} differ`);
   }
   const sha256 = digest ?? noted;
-  if (sha256 === undefined || !SHA256.test(sha256)) throw new Error(`actions/runner ${version}: no SHA-256 of ${tarball} in the release`);
+  if (sha256 === undefined || !SHA256.test(sha256))
+    throw new Error(`actions/runner ${version}: no SHA-256 of ${tarball} in the release`);
   return { version, sha256 };
 }
 
@@ -117,7 +127,8 @@ export function nodeSha256(shasums: string, version: string): string {
 function compareVersions(a: string, b: string): number {
   const pa = a.split(/[.-]/).map(Number);
   const pb = b.split(/[.-]/).map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++)
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
   return 0;
 }
 
@@ -153,7 +164,9 @@ export function changes(runner: Pin, node: Pin, template: TemplatePin): Change[]
     lxcTemplateUrl: template.url,
     lxcTemplateChecksum: template.sha512,
   };
-  return (Object.keys(now) as Change["key"][]).filter((k) => now[k] !== next[k]).map((k) => ({ key: k, from: now[k], to: next[k] }));
+  return (Object.keys(now) as Change["key"][])
+    .filter((k) => now[k] !== next[k])
+    .map((k) => ({ key: k, from: now[k], to: next[k] }));
 }
 
 /** config.ts with each change applied: every default appears once, in quotes, so it is replaced there and only there. */
@@ -162,7 +175,8 @@ export function applyChanges(configText: string, list: Change[]): string {
   for (const c of list) {
     const quoted = `"${c.from}"`;
     const count = text.split(quoted).length - 1;
-    if (count !== 1) throw new Error(`${c.key}: its default ${quoted} appears ${count} times in infra/config.ts, not once`);
+    if (count !== 1)
+      throw new Error(`${c.key}: its default ${quoted} appears ${count} times in infra/config.ts, not once`);
     text = text.replace(quoted, `"${c.to}"`);
   }
   return text;
@@ -170,7 +184,8 @@ export function applyChanges(configText: string, list: Change[]): string {
 
 const UPKEEP_CLI = {
   command: "npm run upkeep --",
-  summary: "Compares the pinned Actions runner, Node.js and LXC template with their newest releases; --write moves the defaults in infra/config.ts.",
+  summary:
+    "Compares the pinned Actions runner, Node.js and LXC template with their newest releases; --write moves the defaults in infra/config.ts.",
   options: { write: { type: "boolean", description: "write the new versions and checksums into infra/config.ts" } },
 } satisfies CliSpec;
 
@@ -182,13 +197,26 @@ async function getJson<T>(url: string, headers: Record<string, string> = {}): Pr
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseCommandLine(UPKEEP_CLI, argv);
-  const auth: Record<string, string> = process.env.GITHUB_TOKEN ? { authorization: `Bearer ${process.env.GITHUB_TOKEN}` } : {};
-  const release = await getJson<GitHubRelease>("https://api.github.com/repos/actions/runner/releases/latest", { accept: "application/vnd.github+json", ...auth });
+  const auth: Record<string, string> = process.env.GITHUB_TOKEN
+    ? { authorization: `Bearer ${process.env.GITHUB_TOKEN}` }
+    : {};
+  const release = await getJson<GitHubRelease>("https://api.github.com/repos/actions/runner/releases/latest", {
+    accept: "application/vnd.github+json",
+    ...auth,
+  });
   const major = Number(pinned("nodeVersion").split(".")[0]);
   const version = nodeVersion(await getJson<NodeRelease[]>("https://nodejs.org/dist/index.json"), major);
-  const shasums = await (await fetch(`https://nodejs.org/dist/v${version}/SHASUMS256.txt`, { signal: AbortSignal.timeout(30_000) })).text();
-  const aplinfo = await (await fetch(`${APLINFO_BASE}/aplinfo-pve-8.dat`, { signal: AbortSignal.timeout(30_000) })).text();
-  const list = changes(runnerPin(release), { version, sha256: nodeSha256(shasums, version) }, templatePin(aplinfo, pinned("lxcTemplateUrl")));
+  const shasums = await (
+    await fetch(`https://nodejs.org/dist/v${version}/SHASUMS256.txt`, { signal: AbortSignal.timeout(30_000) })
+  ).text();
+  const aplinfo = await (
+    await fetch(`${APLINFO_BASE}/aplinfo-pve-8.dat`, { signal: AbortSignal.timeout(30_000) })
+  ).text();
+  const list = changes(
+    runnerPin(release),
+    { version, sha256: nodeSha256(shasums, version) },
+    templatePin(aplinfo, pinned("lxcTemplateUrl")),
+  );
   for (const c of list) process.stdout.write(`${c.key}: ${c.from} -> ${c.to}\n`);
   if (list.length === 0) process.stdout.write("the runner, Node.js and template pins are current\n");
   if (values.write && list.length > 0) {

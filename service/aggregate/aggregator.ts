@@ -286,7 +286,11 @@ export class Aggregator {
   private undeclared = 0;
   private readonly dropped: Dropped = { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 };
   private readonly timeline = new Timeline();
-  private lastCompletion: { ms: number; e: JobCompletedEvent | null; job: (LastJob & { runner: string }) | null } = { ms: -Infinity, e: null, job: null };
+  private lastCompletion: { ms: number; e: JobCompletedEvent | null; job: (LastJob & { runner: string }) | null } = {
+    ms: -Infinity,
+    e: null,
+    job: null,
+  };
 
   constructor(options: AggregatorOptions = {}) {
     this.declaredList = options.declaredRunners ? [...options.declaredRunners] : null;
@@ -407,7 +411,14 @@ export class Aggregator {
     return undefined;
   }
 
-  private addJob(e: JobEvent, runner: RunnerState, repo: RepoStats, job: string, startMs: number, doneMs: number): JobEntry {
+  private addJob(
+    e: JobEvent,
+    runner: RunnerState,
+    repo: RepoStats,
+    job: string,
+    startMs: number,
+    doneMs: number,
+  ): JobEntry {
     const next = this.jobs.get(e.runId) ?? null;
     let entry = this.spare;
     if (entry) {
@@ -776,8 +787,8 @@ export class Aggregator {
       for (const j of r.open) {
         if (Number.isNaN(j.startMs)) continue;
         for (let i = 0; i < n; i++) {
-          const a = Math.max(j.startMs, (first * MINUTE_MS) + i * stepMs);
-          const b = Math.min(endMs, (first * MINUTE_MS) + (i + 1) * stepMs);
+          const a = Math.max(j.startMs, first * MINUTE_MS + i * stepMs);
+          const b = Math.min(endMs, first * MINUTE_MS + (i + 1) * stepMs);
           if (b > a) spans[i]!.busyMs += b - a;
         }
       }
@@ -847,7 +858,12 @@ export class Aggregator {
       const d = sp.durations.reduce((a, b) => a + b, 0);
       out[i] = {
         at: new Date((from + i) * MINUTE_MS).toISOString(),
-        events, started, completed, succeeded, failed, cancelled,
+        events,
+        started,
+        completed,
+        succeeded,
+        failed,
+        cancelled,
         running: round3(sp.busyMs / MINUTE_MS),
         p50: roundOrNull(histQuantile(sp.durations, d, 0.5)),
         p95: roundOrNull(histQuantile(sp.durations, d, 0.95)),

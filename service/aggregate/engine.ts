@@ -6,7 +6,14 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
-import { Aggregator, WINDOW_KEYS, type AggregationInfo, type CompactSnapshot, type Snapshot, type WindowKey } from "./aggregator";
+import {
+  Aggregator,
+  WINDOW_KEYS,
+  type AggregationInfo,
+  type CompactSnapshot,
+  type Snapshot,
+  type WindowKey,
+} from "./aggregator";
 import type { PassInput } from "./input";
 import { DirectoryTailer } from "./tailer";
 
@@ -61,8 +68,14 @@ function noPassYet(mode: string): AggregationInfo {
 }
 
 /** What `/api/stats` says before the first pass has published anything. */
-export function warmingUpSnapshot(mode: string, now = new Date(), declaredRunners: readonly string[] | null = null): Published {
-  return publish(new Aggregator({ declaredRunners, now: () => now.getTime() }).snapshot(now, "warming_up", noPassYet(mode)));
+export function warmingUpSnapshot(
+  mode: string,
+  now = new Date(),
+  declaredRunners: readonly string[] | null = null,
+): Published {
+  return publish(
+    new Aggregator({ declaredRunners, now: () => now.getTime() }).snapshot(now, "warming_up", noPassYet(mode)),
+  );
 }
 
 export class AggregationEngine {
@@ -91,7 +104,11 @@ export class AggregationEngine {
         line: (text) => this.aggregator.line(text),
         reject: () => this.aggregator.reject(),
       },
-      { chunkBytes: options.chunkBytes, readBytes: options.readBytes ?? 1024 * 1024, afterChunk: () => this.maybeReportProgress() },
+      {
+        chunkBytes: options.chunkBytes,
+        readBytes: options.readBytes ?? 1024 * 1024,
+        afterChunk: () => this.maybeReportProgress(),
+      },
     );
   }
 

@@ -221,7 +221,7 @@ export class DirectoryTailer {
   private async handOn(buf: Buffer, from: number, end: number): Promise<void> {
     const text = buf.toString("utf8", from, end);
     const n = text.length;
-    for (let a = 0; a < n; ) {
+    for (let a = 0; a < n;) {
       let b = n;
       if (b - a > this.chunkBytes) {
         const nl = text.lastIndexOf("\n", a + this.chunkBytes - 1);

@@ -134,7 +134,7 @@ export class Timeline {
     if (e < 0 || endMs < startMs) return;
     const loMs = this.lo * MINUTE_MS;
     const from = Math.max(startMs, loMs);
-    const s = (Math.floor(from / MINUTE_MS)) % SLOTS;
+    const s = Math.floor(from / MINUTE_MS) % SLOTS;
     this.startN[s]!++;
     this.startOff[s]! += from - Math.floor(from / MINUTE_MS) * MINUTE_MS;
     this.endN[e]!++;
@@ -165,7 +165,10 @@ export class Timeline {
     let running = this.base;
     for (let m = this.lo; m < toMinute && m < this.lo + SLOTS; m++) {
       const s = m % SLOTS;
-      const busy = running * MINUTE_MS + (this.startN[s]! * MINUTE_MS - this.startOff[s]!) - (this.endN[s]! * MINUTE_MS - this.endOff[s]!);
+      const busy =
+        running * MINUTE_MS +
+        (this.startN[s]! * MINUTE_MS - this.startOff[s]!) -
+        (this.endN[s]! * MINUTE_MS - this.endOff[s]!);
       running += this.startN[s]! - this.endN[s]!;
       if (m >= fromMinute) visit(s, busy);
     }
@@ -175,7 +178,18 @@ export class Timeline {
   spans(fromMinute: number, stepMinutes: number, count: number): Span[] {
     const out: Span[] = [];
     for (let i = 0; i < count; i++) {
-      out.push({ started: 0, completed: 0, succeeded: 0, failed: 0, cancelled: 0, events: 0, busyMs: 0, durations: newHist(), queue: newHist(), queueCount: 0 });
+      out.push({
+        started: 0,
+        completed: 0,
+        succeeded: 0,
+        failed: 0,
+        cancelled: 0,
+        events: 0,
+        busyMs: 0,
+        durations: newHist(),
+        queue: newHist(),
+        queueCount: 0,
+      });
     }
     this.walk(fromMinute, fromMinute + stepMinutes * count, (s, busy) => {
       const m = this.minuteOf(s);

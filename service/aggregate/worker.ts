@@ -55,10 +55,12 @@ function runWorker(init: WorkerInit): void {
   const port = parentPort!;
   const send = (m: FromWorker) => port.postMessage(m);
   port.on("message", ({ id, input }: ToWorker) => {
-    engine.pass((published) => send({ kind: "progress", published }), input).then(
-      (result) => send({ kind: "done", id, result }),
-      (err: unknown) => send({ kind: "failed", id, message: err instanceof Error ? err.message : String(err) }),
-    );
+    engine
+      .pass((published) => send({ kind: "progress", published }), input)
+      .then(
+        (result) => send({ kind: "done", id, result }),
+        (err: unknown) => send({ kind: "failed", id, message: err instanceof Error ? err.message : String(err) }),
+      );
   });
 }
 

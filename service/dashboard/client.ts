@@ -25,7 +25,6 @@ function toDom(node: Child, inSvg = false): Node {
   return el;
 }
 
-
 function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (!el) throw new Error(`the page has no #${id}`);
@@ -100,7 +99,8 @@ function start(): void {
     if (!document.hidden && timer === undefined && !inFlight) void refresh();
   });
   setInterval(showAge, 5000);
-  for (const chart of Array.from(document.querySelectorAll<HTMLElement>(".chart"))) hovers.push(hover(chart, () => series, window));
+  for (const chart of Array.from(document.querySelectorAll<HTMLElement>(".chart")))
+    hovers.push(hover(chart, () => series, window));
   void refresh();
 }
 

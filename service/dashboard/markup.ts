@@ -64,7 +64,13 @@ function bar(share: number, cls: string): El {
   const w = Math.max(0, Math.min(1, share)) * 100;
   return h(
     "svg",
-    { class: `bar ${cls}`, viewBox: "0 0 100 10", preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" },
+    {
+      class: `bar ${cls}`,
+      viewBox: "0 0 100 10",
+      preserveAspectRatio: "none",
+      "aria-hidden": "true",
+      focusable: "false",
+    },
     h("rect", { class: "track", width: 100, height: 10 }),
     h("rect", { class: "fill", width: Number(w.toFixed(2)), height: 10 }),
   );
@@ -118,7 +124,12 @@ export function runnerRowMarkup(r: RunnerRow, clock: Clock): El {
       busy && h("span", { class: "badge busy" }, busy),
       !r.removed && !r.stale && !busy && !listener && h("span", { class: "badge idle" }, "idle"),
     ),
-    h("td", { class: "share", "data-label": "Busy" }, bar(r.busyShare, "busy"), h("span", { class: "num" }, formatPercent(r.busyShare))),
+    h(
+      "td",
+      { class: "share", "data-label": "Busy" },
+      bar(r.busyShare, "busy"),
+      h("span", { class: "num" }, formatPercent(r.busyShare)),
+    ),
     h("td", { class: "num", "data-field": "completed", "data-label": "Jobs" }, formatCount(r.completed)),
     h("td", { class: "num", "data-field": "failed", "data-label": "Failed" }, formatCount(r.failed)),
     h(
@@ -156,7 +167,11 @@ export const RUNNER_COLUMNS = ["Runner", "Now", "Busy share", "Jobs", "Failed", 
 export const REPO_COLUMNS = ["Repository", "Failed", "Rate", "Completed"];
 
 /** The bodies of the page's dynamic parts, by element id. */
-export function sections(view: DashboardView, series: readonly SeriesPoint[], clock: Clock = utcClock): Record<string, El[]> {
+export function sections(
+  view: DashboardView,
+  series: readonly SeriesPoint[],
+  clock: Clock = utcClock,
+): Record<string, El[]> {
   const maxFailed = view.repos.reduce((m, r) => Math.max(m, r.failed), 0);
   return {
     tiles: view.tiles.map(tileMarkup),
@@ -237,21 +252,32 @@ export function timeChart(
   for (const s of series) for (const v of s.values) if (v !== null && v > top) top = v;
   const max = y.ceil(top);
   const grid = [0, 0.5, 1].map((f) => h("line", { class: "grid", x1: 0, x2: W, y1: f * H, y2: f * H }));
-  const lines = series.map((s) => h("path", { class: `line ${s.key}`, d: pathOf(xs, s.values, max), "data-series": s.key }));
+  const lines = series.map((s) =>
+    h("path", { class: `line ${s.key}`, d: pathOf(xs, s.values, max), "data-series": s.key }),
+  );
   const mid = times.length ? new Date(t0 + span / 2).toISOString() : "";
   const xLabels = times.length ? distinct([times[0]!, mid, times[times.length - 1]!].map(axisClock)) : ["no data yet"];
   const yLabels = distinct([y.format(max), y.format(max / 2), y.format(0)]);
   // What the lines show, for screen readers (the plot itself is hidden from them).
   const told = series.map((s) => {
     const known = s.values.filter((v): v is number => v !== null);
-    return known.length ? `${s.label} now ${y.format(known[known.length - 1]!)}, highest ${y.format(Math.max(...known))}` : `${s.label}: no data yet`;
+    return known.length
+      ? `${s.label} now ${y.format(known[known.length - 1]!)}, highest ${y.format(Math.max(...known))}`
+      : `${s.label}: no data yet`;
   });
   return [
     h("p", { class: "visually-hidden" }, `Over the last ${formatDuration(span / 1000)}: ${told.join("; ")}.`),
     h("div", { class: "y-axis", "aria-hidden": "true" }, ...yLabels.map((l) => h("span", {}, l))),
     h(
       "svg",
-      { class: "plot", id: `${id}-plot`, viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" },
+      {
+        class: "plot",
+        id: `${id}-plot`,
+        viewBox: `0 0 ${W} ${H}`,
+        preserveAspectRatio: "none",
+        "aria-hidden": "true",
+        focusable: "false",
+      },
       ...grid,
       ...lines,
       h("line", { class: "cursor", x1: 0, x2: 0, y1: 0, y2: H, hidden: true }),
@@ -274,7 +300,8 @@ export function pointText(id: string, series: readonly SeriesPoint[], i: number,
   const at = `${pointClock(p.at)}${step > 1 ? ` (${step} min)` : ""}`;
   const d = (v: number | null) => (v === null ? "–" : formatDuration(v));
   if (id === "chart-running") return `${at}: ${formatDecimal(p.running)} running on average`;
-  if (id === "chart-rate") return `${at}: ${formatDecimal(p.completed / step)} completed a minute (${formatCount(p.completed)}), ${formatCount(p.failed)} failed`;
+  if (id === "chart-rate")
+    return `${at}: ${formatDecimal(p.completed / step)} completed a minute (${formatCount(p.completed)}), ${formatCount(p.failed)} failed`;
   if (id === "chart-queue") return `${at}: queue p50 ${d(p.queueP50)}, p95 ${d(p.queueP95)}`;
   return `${at}: p50 ${d(p.p50)}, p95 ${d(p.p95)}`;
 }
@@ -291,23 +318,69 @@ export function charts(series: readonly SeriesPoint[], window: WindowKey): Recor
     { key: "p95", label: `p95 ${what}`, values: series.map(p95) },
   ];
   return {
-    "chart-running": timeChart("chart-running", times, [{ key: "running", label: "running jobs", values: series.map((p) => p.running) }], count, clock),
-    "chart-rate": timeChart("chart-rate", times, [{ key: "rate", label: "jobs completed per minute", values: series.map((p) => p.completed / step) }], count, clock),
-    "chart-duration": timeChart("chart-duration", times, quantiles("duration", (p) => p.p50, (p) => p.p95), time, clock),
-    "chart-queue": timeChart("chart-queue", times, quantiles("queue time", (p) => p.queueP50, (p) => p.queueP95), time, clock),
+    "chart-running": timeChart(
+      "chart-running",
+      times,
+      [{ key: "running", label: "running jobs", values: series.map((p) => p.running) }],
+      count,
+      clock,
+    ),
+    "chart-rate": timeChart(
+      "chart-rate",
+      times,
+      [{ key: "rate", label: "jobs completed per minute", values: series.map((p) => p.completed / step) }],
+      count,
+      clock,
+    ),
+    "chart-duration": timeChart(
+      "chart-duration",
+      times,
+      quantiles(
+        "duration",
+        (p) => p.p50,
+        (p) => p.p95,
+      ),
+      time,
+      clock,
+    ),
+    "chart-queue": timeChart(
+      "chart-queue",
+      times,
+      quantiles(
+        "queue time",
+        (p) => p.queueP50,
+        (p) => p.queueP95,
+      ),
+      time,
+      clock,
+    ),
   };
 }
 
 export const CHART_TITLES: Record<string, { title: string; keys: Array<[string, string]> }> = {
   "chart-running": { title: "Running jobs", keys: [["running", "on average"]] },
   "chart-rate": { title: "Jobs completed per minute", keys: [["rate", "completed"]] },
-  "chart-duration": { title: "Job duration", keys: [["p50", "p50"], ["p95", "p95"]] },
-  "chart-queue": { title: "Queue time (GitHub)", keys: [["p50", "p50"], ["p95", "p95"]] },
+  "chart-duration": {
+    title: "Job duration",
+    keys: [
+      ["p50", "p50"],
+      ["p95", "p95"],
+    ],
+  },
+  "chart-queue": {
+    title: "Queue time (GitHub)",
+    keys: [
+      ["p50", "p50"],
+      ["p95", "p95"],
+    ],
+  },
 };
 
 /** What the status line says about a snapshot that is not from a finished pass; null when it is. */
 export function statusMessage(status: DashboardView["status"]): string | null {
-  if (status === "warming_up") return "Warming up: the first aggregation pass has not finished. Numbers appear when it has.";
-  if (status === "partial") return "The first aggregation pass is still reading the event files: numbers are incomplete.";
+  if (status === "warming_up")
+    return "Warming up: the first aggregation pass has not finished. Numbers appear when it has.";
+  if (status === "partial")
+    return "The first aggregation pass is still reading the event files: numbers are incomplete.";
   return null;
 }

@@ -9,7 +9,17 @@ import { createHash } from "node:crypto";
 import type { SeriesPoint, Snapshot } from "../aggregate/aggregator";
 import { WINDOW_KEYS, type WindowKey } from "../aggregate/windows";
 import { DASHBOARD_CSS, DASHBOARD_JS } from "./assets.generated";
-import { CHART_TITLES, h, REPO_COLUMNS, RUNNER_COLUMNS, sections, statusMessage, toHtml, utcClock, type El } from "./markup";
+import {
+  CHART_TITLES,
+  h,
+  REPO_COLUMNS,
+  RUNNER_COLUMNS,
+  sections,
+  statusMessage,
+  toHtml,
+  utcClock,
+  type El,
+} from "./markup";
 import { dashboardView, MIN_REFRESH_MS, WINDOW_LABELS } from "./view";
 
 /**
@@ -107,12 +117,23 @@ function windowNav(current: WindowKey): El {
   return h(
     "nav",
     { class: "windows", "aria-label": "Window" },
-    ...WINDOW_KEYS.map((k) => h("a", { href: `/?window=${k}`, "data-window": k, "aria-current": k === current ? "page" : undefined }, WINDOW_LABELS[k])),
+    ...WINDOW_KEYS.map((k) =>
+      h(
+        "a",
+        { href: `/?window=${k}`, "data-window": k, "aria-current": k === current ? "page" : undefined },
+        WINDOW_LABELS[k],
+      ),
+    ),
   );
 }
 
 /** The whole page for one snapshot and the chart of the chosen window. */
-export function renderPage(snapshot: Snapshot, series: readonly SeriesPoint[], intervalMs: number, window: WindowKey): string {
+export function renderPage(
+  snapshot: Snapshot,
+  series: readonly SeriesPoint[],
+  intervalMs: number,
+  window: WindowKey,
+): string {
   const view = dashboardView(snapshot, window, intervalMs);
   const parts = sections(view, series, utcClock);
   const refreshMs = Math.max(MIN_REFRESH_MS, intervalMs);
@@ -150,7 +171,12 @@ export function renderPage(snapshot: Snapshot, series: readonly SeriesPoint[], i
       "section",
       { class: "panel", "aria-labelledby": "runners-title" },
       h("h2", { id: "runners-title" }, "Runners"),
-      table("runners", "Runners: state, share of the fleet's busy time, jobs, last heartbeat and last job", RUNNER_COLUMNS, parts["runner-rows"]!),
+      table(
+        "runners",
+        "Runners: state, share of the fleet's busy time, jobs, last heartbeat and last job",
+        RUNNER_COLUMNS,
+        parts["runner-rows"]!,
+      ),
     ),
     h(
       "section",

@@ -158,9 +158,17 @@ export function repoRows(s: Snapshot): RepoRow[] {
   return Object.keys(s.repos)
     .map((name) => {
       const r = s.repos[name]!;
-      return { name, completed: r.completed, failed: r.failed, failureRate: r.completed > 0 ? r.failed / r.completed : 0 };
+      return {
+        name,
+        completed: r.completed,
+        failed: r.failed,
+        failureRate: r.completed > 0 ? r.failed / r.completed : 0,
+      };
     })
-    .sort((a, b) => b.failed - a.failed || b.failureRate - a.failureRate || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort(
+      (a, b) =>
+        b.failed - a.failed || b.failureRate - a.failureRate || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
 }
 
 export function formatResult(result: string | undefined): string {
@@ -187,8 +195,20 @@ export function dashboardView(s: Snapshot, window: WindowKey = DEFAULT_WINDOW, i
   const last = s.fleet.lastJob;
   const now = Date.parse(s.generatedAt);
   const tiles: Tile[] = [
-    { key: "running", label: "Running now", value: formatCount(j.running), detail: `on ${busy} of ${live.length} runners`, alert: false },
-    { key: "completed", label: `Completed, ${label}`, value: formatCount(w.completed), detail: `${window === "1h" ? `${formatDecimal(w.jobsPerMinute)} a minute` : `${formatDecimal(w.jobsPerMinute * 60)} an hour`} · all time ${formatCount(j.completed)}`, alert: false },
+    {
+      key: "running",
+      label: "Running now",
+      value: formatCount(j.running),
+      detail: `on ${busy} of ${live.length} runners`,
+      alert: false,
+    },
+    {
+      key: "completed",
+      label: `Completed, ${label}`,
+      value: formatCount(w.completed),
+      detail: `${window === "1h" ? `${formatDecimal(w.jobsPerMinute)} a minute` : `${formatDecimal(w.jobsPerMinute * 60)} an hour`} · all time ${formatCount(j.completed)}`,
+      alert: false,
+    },
     {
       key: "failed",
       label: `Failed, ${label}`,
@@ -206,7 +226,12 @@ export function dashboardView(s: Snapshot, window: WindowKey = DEFAULT_WINDOW, i
     {
       key: "utilisation",
       label: `Utilisation, ${label}`,
-      value: w.utilisation === null ? "–" : w.utilisation < 0.1 ? `${formatDecimal(w.utilisation * 100)} %` : formatPercent(w.utilisation),
+      value:
+        w.utilisation === null
+          ? "–"
+          : w.utilisation < 0.1
+            ? `${formatDecimal(w.utilisation * 100)} %`
+            : formatPercent(w.utilisation),
       detail: `busy ${formatDuration(w.busySeconds)} of ${w.runners} runner${w.runners === 1 ? "" : "s"} × ${label.replace("last ", "")}`,
       alert: false,
     },
@@ -214,7 +239,9 @@ export function dashboardView(s: Snapshot, window: WindowKey = DEFAULT_WINDOW, i
       key: "lastJob",
       label: "Last job",
       value: last ? formatResult(last.result) : "–",
-      detail: last ? `${formatAge(Math.max(0, (now - Date.parse(last.at)) / 1000))} · ${last.repo} · ${last.workflow} / ${last.job} on ${last.runner}` : "none completed yet",
+      detail: last
+        ? `${formatAge(Math.max(0, (now - Date.parse(last.at)) / 1000))} · ${last.repo} · ${last.workflow} / ${last.job} on ${last.runner}`
+        : "none completed yet",
       alert: last?.result === "failed",
     },
     {

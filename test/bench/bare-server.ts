@@ -19,6 +19,8 @@ const server = createServer((_req, res) => {
 });
 server.listen(0, "127.0.0.1", () => {
   // Same line shape as the service's log, so the same helper finds the URL.
-  process.stderr.write(`${JSON.stringify({ msg: "listening", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ msg: "listening", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })}\n`,
+  );
 });
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

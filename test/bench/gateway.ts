@@ -42,17 +42,58 @@ function measure(lab: GatewayLab): GatewayFigures {
   const direct = ["--resolve", `github.com:443:${GW.records["github.com"]}`];
   const viaGateway = ["-x", `http://${GW.gateway}:${GW.port}`];
   const curl = (route: string[], path: string, write: string) =>
-    must("ip", ["netns", "exec", GW.runnerNs, "curl", "-sS", "--max-time", "120", "--cacert", lab.ca("ca.crt"), ...route, "-o", "/dev/null", "-w", write, path], { timeoutMs: 130_000 });
+    must(
+      "ip",
+      [
+        "netns",
+        "exec",
+        GW.runnerNs,
+        "curl",
+        "-sS",
+        "--max-time",
+        "120",
+        "--cacert",
+        lab.ca("ca.crt"),
+        ...route,
+        "-o",
+        "/dev/null",
+        "-w",
+        write,
+        path,
+      ],
+      { timeoutMs: 130_000 },
+    );
   const out: GatewayFigures = { direct: [], proxied: [], directConnect: [], proxiedConnect: [] };
   // The baseline's way out: what the host firewall would never allow a runner.
-  must("ip", ["netns", "exec", GW.inet, "iptables", "-I", "INPUT", "1", "-i", GW.runPeer, "-p", "tcp", "--dport", "443", "-j", "ACCEPT"]);
+  must("ip", [
+    "netns",
+    "exec",
+    GW.inet,
+    "iptables",
+    "-I",
+    "INPUT",
+    "1",
+    "-i",
+    GW.runPeer,
+    "-p",
+    "tcp",
+    "--dport",
+    "443",
+    "-j",
+    "ACCEPT",
+  ]);
   for (let i = 0; i < ROUNDS; i++) {
-    const pair = [[direct, out.direct], [viaGateway, out.proxied]] as const;
+    const pair = [
+      [direct, out.direct],
+      [viaGateway, out.proxied],
+    ] as const;
     for (const [route, into] of i % 2 === 0 ? pair : [...pair].reverse()) {
       const [bytes, speed] = curl(route, url, "%{size_download} %{speed_download}").trim().split(" ").map(Number);
       if (bytes !== PAYLOAD_BYTES) throw new Error(`downloaded ${bytes} bytes, expected ${PAYLOAD_BYTES}`);
       into.push(speed!);
-      process.stdout.write(`  round ${i + 1}: ${route === direct ? "direct " : "gateway"} ${(speed! / 1e6).toFixed(0)} MB/s\n`);
+      process.stdout.write(
+        `  round ${i + 1}: ${route === direct ? "direct " : "gateway"} ${(speed! / 1e6).toFixed(0)} MB/s\n`,
+      );
     }
   }
   for (let i = 0; i < HANDSHAKES; i++) {

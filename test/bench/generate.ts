@@ -48,22 +48,42 @@ export class EventGenerator {
         out.push(`{"v":1,"type":"job_started","ts":"${new Date(this.clockMs).toISOString()}","runner":`); // torn
         malformed++;
       } else if (r < 0.093) {
-        out.push(JSON.stringify({ v: 1, type: "job_queued", ts: new Date(this.clockMs).toISOString(), runner: "runner-01" }));
+        out.push(
+          JSON.stringify({ v: 1, type: "job_queued", ts: new Date(this.clockMs).toISOString(), runner: "runner-01" }),
+        );
         malformed++;
       } else if (r < 0.143) {
-        out.push(JSON.stringify({ v: 1, type: "heartbeat", ts: new Date(this.clockMs).toISOString(), runner: this.runner() }));
+        out.push(
+          JSON.stringify({ v: 1, type: "heartbeat", ts: new Date(this.clockMs).toISOString(), runner: this.runner() }),
+        );
       } else if (out.length + 2 <= n) {
         const runner = this.runner();
         const repo = `brentley/repo-${Math.floor(this.rand() * 20)}`;
         const runId = this.runId++;
         const base = {
-          v: 1, runner, repo, workflow: this.rand() < 0.7 ? "build" : "security", job: this.rand() < 0.5 ? "test" : "lint",
-          runId, runAttempt: 1, actor: "octocat", sha: (runId * 2654435761).toString(16).padStart(40, "0"), ref: "refs/heads/main", event: "push",
+          v: 1,
+          runner,
+          repo,
+          workflow: this.rand() < 0.7 ? "build" : "security",
+          job: this.rand() < 0.5 ? "test" : "lint",
+          runId,
+          runAttempt: 1,
+          actor: "octocat",
+          sha: (runId * 2654435761).toString(16).padStart(40, "0"),
+          ref: "refs/heads/main",
+          event: "push",
         };
         const duration = 5000 + Math.floor(this.rand() ** 3 * 3_600_000);
         const result = this.rand() < 0.85 ? "succeeded" : this.rand() < 0.7 ? "failed" : "cancelled";
         out.push(JSON.stringify({ ...base, type: "job_started", ts: new Date(this.clockMs).toISOString() }));
-        out.push(JSON.stringify({ ...base, type: "job_completed", ts: new Date(this.clockMs + duration).toISOString(), result }));
+        out.push(
+          JSON.stringify({
+            ...base,
+            type: "job_completed",
+            ts: new Date(this.clockMs + duration).toISOString(),
+            result,
+          }),
+        );
       }
     }
     return { text: `${out.join("\n")}\n`, malformed };
@@ -75,13 +95,18 @@ export class EventGenerator {
 }
 
 /** Writes `total` lines across `files` files named history-NN.jsonl. */
-export async function writeHistory(dir: string, total: number, files = 10, gen = new EventGenerator()): Promise<Generated> {
+export async function writeHistory(
+  dir: string,
+  total: number,
+  files = 10,
+  gen = new EventGenerator(),
+): Promise<Generated> {
   const result: Generated = { lines: 0, bytes: 0, malformed: 0 };
   const perFile = Math.ceil(total / files);
   for (let f = 0; f < files; f++) {
     const path = join(dir, `history-${String(f).padStart(2, "0")}.jsonl`);
     await writeFile(path, "");
-    for (let written = 0; written < perFile && result.lines < total; ) {
+    for (let written = 0; written < perFile && result.lines < total;) {
       const n = Math.min(50_000, perFile - written, total - result.lines);
       const { text, malformed } = gen.lines(n);
       await appendFile(path, text);

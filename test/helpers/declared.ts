@@ -23,7 +23,10 @@ export interface Declared {
  * undefined is left out) and returns what each resource declared, and the
  * recorder's view (inputs).
  */
-export async function declare(config: Record<string, string | undefined>, stack = "test"): Promise<{ declared: Declared[]; recorder: PlanRecorder }> {
+export async function declare(
+  config: Record<string, string | undefined>,
+  stack = "test",
+): Promise<{ declared: Declared[]; recorder: PlanRecorder }> {
   const values = Object.fromEntries(Object.entries(config).filter((e): e is [string, string] => e[1] !== undefined));
   const secrets = Object.keys(TEST_SECRETS).filter((k) => k in values);
   const recorder = await startRecording("cco-infra", stack, values, secrets);
@@ -39,7 +42,10 @@ export async function declare(config: Record<string, string | undefined>, stack 
 }
 
 /** A committed stack's config, as `npm run plan` runs it (test secrets in place of the encrypted ones). */
-export function stackConfig(stack: string, set: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function stackConfig(
+  stack: string,
+  set: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
   return { ...readStackFile(stack).values, ...TEST_SECRETS, ...set };
 }
 

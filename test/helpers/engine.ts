@@ -9,7 +9,15 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { createWorkspace, ensureStack, NOT_BUILT, PROJECT_ROOT, pulumiCli, runPulumi, type Workspace } from "../../tools/pulumi/cli";
+import {
+  createWorkspace,
+  ensureStack,
+  NOT_BUILT,
+  PROJECT_ROOT,
+  pulumiCli,
+  runPulumi,
+  type Workspace,
+} from "../../tools/pulumi/cli";
 import { declinedLayer } from "./layers";
 
 export const TEST_PASSPHRASE = "cco-engine-test-passphrase";
@@ -83,13 +91,32 @@ let runs = 0;
 async function runProgram(ws: Workspace, stack: string, opts: ProgramOptions): Promise<ProgramRun> {
   const eventsFile = join(ws.dir, `events-${++runs}.jsonl`);
   const prefix = offlinePrefix();
-  const args = [process.execPath, "--import", "tsx", ENGINE_TS, "--dir", ws.dir, "--stack", stack, "program", opts.operation ?? "preview", "--events", eventsFile];
+  const args = [
+    process.execPath,
+    "--import",
+    "tsx",
+    ENGINE_TS,
+    "--dir",
+    ws.dir,
+    "--stack",
+    stack,
+    "program",
+    opts.operation ?? "preview",
+    "--events",
+    eventsFile,
+  ];
   if (opts.policyPack) args.push("--policy-pack", opts.policyPack);
   const argv = [...prefix, ...args];
   const started = process.hrtime.bigint();
   let r: { status: number; stdout: string; stderr: string };
   try {
-    const { stdout, stderr } = await execFileAsync(argv[0]!, argv.slice(1), { cwd: PROJECT_ROOT, env: ws.env, encoding: "utf8", timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync(argv[0]!, argv.slice(1), {
+      cwd: PROJECT_ROOT,
+      env: ws.env,
+      encoding: "utf8",
+      timeout: 180_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     r = { status: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: unknown; stdout?: string; stderr?: string };
@@ -117,7 +144,9 @@ export function registered(run: ProgramRun): { urn: string; type: string; parent
 
 /** The engine's error diagnostics, each message without its final newline. */
 export function engineErrors(run: ProgramRun): string[] {
-  return run.events.flatMap((e) => (e.diagnosticEvent?.severity === "error" ? [e.diagnosticEvent.message.replace(/\n$/, "")] : []));
+  return run.events.flatMap((e) =>
+    e.diagnosticEvent?.severity === "error" ? [e.diagnosticEvent.message.replace(/\n$/, "")] : [],
+  );
 }
 
 export function useEngine(): Engine {

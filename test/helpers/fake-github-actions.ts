@@ -43,7 +43,12 @@ export class FakeGitHubActions {
       const url = new URL(req.url ?? "/", "http://x");
       const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
         this.calls.push({ path: `${url.pathname}${url.search}`, status });
-        res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "x-ratelimit-remaining": String(this.rateRemaining), "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600), ...headers });
+        res.writeHead(status, {
+          "Content-Type": "application/json; charset=utf-8",
+          "x-ratelimit-remaining": String(this.rateRemaining),
+          "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600),
+          ...headers,
+        });
         res.end(body === undefined ? "" : JSON.stringify(body));
       };
       if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, { message: "Bad credentials" });
@@ -66,7 +71,13 @@ export class FakeGitHubActions {
       let m = /^\/repos\/([^/]+\/[^/]+)\/actions\/runs$/.exec(url.pathname);
       if (m) {
         const runs = this.runs.get(m[1]!) ?? [];
-        return answer({ total_count: runs.length, workflow_runs: paged(runs).map((r) => ({ id: r.id, run_attempt: 1, status: "completed" })) }, runs.length);
+        return answer(
+          {
+            total_count: runs.length,
+            workflow_runs: paged(runs).map((r) => ({ id: r.id, run_attempt: 1, status: "completed" })),
+          },
+          runs.length,
+        );
       }
       m = /^\/repos\/([^/]+\/[^/]+)\/actions\/runs\/(\d+)\/jobs$/.exec(url.pathname);
       if (m) {

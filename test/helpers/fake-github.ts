@@ -42,7 +42,10 @@ export class FakeGitHub {
       };
       if (call.authorization !== `Bearer ${this.token}`) return send(401, { message: "Bad credentials" });
       const labels = /^\/repos\/([^/]+\/[^/]+)\/actions\/runners\/(\d+)\/labels$/.exec(call.path);
-      const labelsOf = (r: FakeRunner) => [{ id: 1, name: "self-hosted", type: "read-only" }, ...(r.labels ?? []).map((name, i) => ({ id: i + 2, name, type: "custom" }))];
+      const labelsOf = (r: FakeRunner) => [
+        { id: 1, name: "self-hosted", type: "read-only" },
+        ...(r.labels ?? []).map((name, i) => ({ id: i + 2, name, type: "custom" })),
+      ];
       if (labels && (call.method === "DELETE" || call.method === "PUT")) {
         const runner = this.runners.find((r) => r.id === Number(labels[2]));
         if (!runner || labels[1] !== "brentley/cco") return send(404, { message: "Not Found" });
@@ -53,11 +56,14 @@ export class FakeGitHub {
         }
         // PUT: "Set custom labels for a self-hosted runner" replaces them with the body's.
         let body = "";
-        req.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => {
-          runner.labels = (JSON.parse(body || "{}") as { labels?: string[] }).labels ?? [];
-          runner.unlabelled = false;
-          send(200, { total_count: runner.labels.length + 1, labels: labelsOf(runner) });
-        });
+        req
+          .setEncoding("utf8")
+          .on("data", (d: string) => (body += d))
+          .on("end", () => {
+            runner.labels = (JSON.parse(body || "{}") as { labels?: string[] }).labels ?? [];
+            runner.unlabelled = false;
+            send(200, { total_count: runner.labels.length + 1, labels: labelsOf(runner) });
+          });
         return;
       }
       const m = /^\/repos\/([^/]+\/[^/]+)\/actions\/runners(\/registration-token|\/(\d+))?(\?.*)?$/.exec(call.path);
@@ -68,19 +74,28 @@ export class FakeGitHub {
       if (!m[2] && call.method === "GET") {
         const page = Number(new URLSearchParams(m[4]?.slice(1)).get("page") ?? 1);
         const slice = this.runners.slice((page - 1) * 100, page * 100);
-        return send(200, { total_count: this.runners.length, runners: slice.map((r) => ({ id: r.id, name: r.name, status: r.status ?? "online", busy: r.busyFor > 0 })) });
+        return send(200, {
+          total_count: this.runners.length,
+          runners: slice.map((r) => ({ id: r.id, name: r.name, status: r.status ?? "online", busy: r.busyFor > 0 })),
+        });
       }
       if (m[3] && call.method === "GET") {
         const runner = this.runners.find((r) => r.id === Number(m[3]));
         if (!runner) return send(404, { message: "Not Found" });
-        return send(200, { id: runner.id, name: runner.name, status: runner.status ?? "online", busy: runner.busyFor > 0, labels: labelsOf(runner) });
+        return send(200, {
+          id: runner.id,
+          name: runner.name,
+          status: runner.status ?? "online",
+          busy: runner.busyFor > 0,
+          labels: labelsOf(runner),
+        });
       }
       if (m[3] && call.method === "DELETE") {
         const runner = this.runners.find((r) => r.id === Number(m[3]));
         if (!runner) return send(404, { message: "Not Found" });
         if (runner.busyFor > 0) {
           runner.busyFor--;
-          return send(422, { message: "Bad request - Runner \"x\" is still running a job\"" });
+          return send(422, { message: 'Bad request - Runner "x" is still running a job"' });
         }
         this.runners = this.runners.filter((r) => r !== runner);
         return send(204);

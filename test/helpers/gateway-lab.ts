@@ -27,7 +27,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NAMESPACE, parseConfig } from "../../infra/config";
 import { firewallRules, type FirewallNetwork, type FirewallRule } from "../../infra/firewall";
-import { GATEWAY_ENV_FILE, gatewayFiles, gatewayParams, GATEWAY_FILES, runnerSources } from "../../infra/gateway/params";
+import {
+  GATEWAY_ENV_FILE,
+  gatewayFiles,
+  gatewayParams,
+  GATEWAY_FILES,
+  runnerSources,
+} from "../../infra/gateway/params";
 import { envFile, provisionBundle, provisionCommand } from "../../infra/provisioning";
 import { projectKeys, PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
 import { Container, ensureLine, has, must, removeLine, run, type Run } from "./lxc";
@@ -72,7 +78,19 @@ const tsx = (script: string) => [process.execPath, "--import", "tsx", script];
 /** Why this machine cannot run the lab, or "". */
 export function labUnavailable(): string {
   if (process.getuid?.() !== 0) return "needs root (LXC containers, network namespaces)";
-  const tools = ["lxc-create", "lxc-start", "lxc-attach", "lxc-usernsexec", "newuidmap", "debootstrap", "ip", "iptables", "dnsmasq", "openssl", "curl"];
+  const tools = [
+    "lxc-create",
+    "lxc-start",
+    "lxc-attach",
+    "lxc-usernsexec",
+    "newuidmap",
+    "debootstrap",
+    "ip",
+    "iptables",
+    "dnsmasq",
+    "openssl",
+    "curl",
+  ];
   const missing = tools.filter((t) => !has(t));
   if (missing.length > 0) return `needs ${missing.join(", ")} (.ci/run installs them)`;
   if (!existsSync("/usr/share/lxc/templates/lxc-debian")) return "needs lxc's debian template (package lxc-templates)";
@@ -134,7 +152,14 @@ export class GatewayLab {
       .must("cat /var/log/cco-gateway/access.log")
       .split("\n")
       .filter(Boolean)
-      .map((line) => Object.fromEntries(line.split(" ").slice(1).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])));
+      .map((line) =>
+        Object.fromEntries(
+          line
+            .split(" ")
+            .slice(1)
+            .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+        ),
+      );
   }
 
   /** Removes whatever an earlier, interrupted run left behind (same fixed names). */
@@ -147,7 +172,8 @@ export class GatewayLab {
     for (const ns of [GW.inet, GW.runnerNs]) {
       if (run("ip", ["netns", "pids", ns]).status === 0) {
         // Only processes of our own namespaces: the servers this lab started.
-        for (const pid of run("ip", ["netns", "pids", ns]).stdout.split("\n").filter(Boolean)) run("kill", ["-KILL", pid]);
+        for (const pid of run("ip", ["netns", "pids", ns]).stdout.split("\n").filter(Boolean))
+          run("kill", ["-KILL", pid]);
         run("ip", ["netns", "del", ns]);
       }
     }
@@ -178,14 +204,59 @@ export class GatewayLab {
 
   private certificates(): void {
     const ca = (f: string) => this.ca(f);
-    must("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-      "-subj", "/CN=cco gateway test CA", "-keyout", ca("ca.key"), "-out", ca("ca.crt")]);
-    must("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=github.com",
-      "-keyout", ca("server.key"), "-out", ca("server.csr")]);
+    must("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=cco gateway test CA",
+      "-keyout",
+      ca("ca.key"),
+      "-out",
+      ca("ca.crt"),
+    ]);
+    must("openssl", [
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-subj",
+      "/CN=github.com",
+      "-keyout",
+      ca("server.key"),
+      "-out",
+      ca("server.csr"),
+    ]);
     const addresses = [...new Set(Object.values(GW.records).filter((a) => a.startsWith("198.51.100.")))];
-    writeFileSync(ca("san.ext"), `subjectAltName=${[...Object.keys(GW.records).map((n) => `DNS:${n}`), ...addresses.map((a) => `IP:${a}`)].join(",")}\n`);
-    must("openssl", ["x509", "-req", "-in", ca("server.csr"), "-CA", ca("ca.crt"), "-CAkey", ca("ca.key"), "-CAcreateserial",
-      "-days", "2", "-extfile", ca("san.ext"), "-out", ca("server.crt")]);
+    writeFileSync(
+      ca("san.ext"),
+      `subjectAltName=${[...Object.keys(GW.records).map((n) => `DNS:${n}`), ...addresses.map((a) => `IP:${a}`)].join(",")}\n`,
+    );
+    must("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      ca("server.csr"),
+      "-CA",
+      ca("ca.crt"),
+      "-CAkey",
+      ca("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      ca("san.ext"),
+      "-out",
+      ca("server.crt"),
+    ]);
   }
 
   private network(): void {
@@ -201,7 +272,9 @@ export class GatewayLab {
     inet("link", "set", GW.gwPeer, "up");
     inet("addr", "add", `${GW.runnerRouter}/28`, "dev", GW.runPeer);
     inet("link", "set", GW.runPeer, "up");
-    const internetAddresses = [...new Set([...Object.values(GW.records).filter((a) => a.startsWith("198.51.100.")), GW.dns, GW.outsider])];
+    const internetAddresses = [
+      ...new Set([...Object.values(GW.records).filter((a) => a.startsWith("198.51.100.")), GW.dns, GW.outsider]),
+    ];
     for (const a of internetAddresses) inet("addr", "add", `${a}/32`, "dev", "lo");
     const runner = (...args: string[]) => must("ip", ["-n", GW.runnerNs, ...args]);
     runner("link", "set", "lo", "up");
@@ -236,9 +309,17 @@ export class GatewayLab {
     // onAccept RETURN: the packet goes on to the next check (the far end's "in" rules).
     const chain = (name: string, rules: FirewallRule[], onAccept: string, last: string) => [
       ...rules.map((r) =>
-        [`-A ${name}`, r.proto && `-p ${r.proto}`, r.source && `-s ${r.source}`, r.dest && `-d ${r.dest}`,
-          r.dport && (r.dport.includes(",") ? `-m multiport --dports ${r.dport}` : `--dport ${r.dport}`), `-j ${r.action === "ACCEPT" ? onAccept : last}`]
-          .filter(Boolean).join(" ")),
+        [
+          `-A ${name}`,
+          r.proto && `-p ${r.proto}`,
+          r.source && `-s ${r.source}`,
+          r.dest && `-d ${r.dest}`,
+          r.dport && (r.dport.includes(",") ? `-m multiport --dports ${r.dport}` : `--dport ${r.dport}`),
+          `-j ${r.action === "ACCEPT" ? onAccept : last}`,
+        ]
+          .filter(Boolean)
+          .join(" "),
+      ),
       `-A ${name} -j ${last}`,
     ];
     // IPv4 only: this network has no IPv6 (the rules for IPv6 ranges belong to ip6tables, whose FORWARD here drops all).
@@ -264,16 +345,33 @@ export class GatewayLab {
       `-A FORWARD -o ${GW.gwPeer} -j GATEWAY_IN`,
       // Anything else forwarded: dropped (the runner's, counted).
       `-A FORWARD -i ${GW.runPeer} -j RUNNER_DROP`,
-      ...chain("RUNNER_OUT", runnerRules.filter((r) => r.type === "out"), "RETURN", "RUNNER_DROP"),
-      ...chain("GATEWAY_OUT", gatewayRules.filter((r) => r.type === "out"), "ACCEPT", "DROP"),
-      ...chain("GATEWAY_IN", gatewayRules.filter((r) => r.type === "in"), "ACCEPT", "DROP"),
+      ...chain(
+        "RUNNER_OUT",
+        runnerRules.filter((r) => r.type === "out"),
+        "RETURN",
+        "RUNNER_DROP",
+      ),
+      ...chain(
+        "GATEWAY_OUT",
+        gatewayRules.filter((r) => r.type === "out"),
+        "ACCEPT",
+        "DROP",
+      ),
+      ...chain(
+        "GATEWAY_IN",
+        gatewayRules.filter((r) => r.type === "in"),
+        "ACCEPT",
+        "DROP",
+      ),
       "-A RUNNER_DROP -j DROP",
       "COMMIT",
       "",
     ].join("\n");
     writeFileSync(join(this.tmp, "host-firewall.rules"), rules);
     must("ip", ["netns", "exec", GW.inet, "iptables-restore"], { input: rules });
-    must("ip", ["netns", "exec", GW.inet, "ip6tables-restore"], { input: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" });
+    must("ip", ["netns", "exec", GW.inet, "ip6tables-restore"], {
+      input: "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    });
   }
 
   /** Packets from the runner that the emulated host firewall dropped. */
@@ -288,12 +386,25 @@ export class GatewayLab {
     must("sh", ["-c", `head -c ${this.opts.payloadBytes} /dev/urandom > '${payload}'`], { timeoutMs: 120_000 });
     const start = (name: string, args: string[], env: Record<string, string> = {}) => {
       const out = openSync(join(this.tmp, `${name}.log`), "a");
-      const child = spawn("ip", ["netns", "exec", GW.inet, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", out, out] });
+      const child = spawn("ip", ["netns", "exec", GW.inet, ...args], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", out, out],
+      });
       this.children.push(child);
     };
     start("upstream-dns", [
-      "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
-      `--listen-address=${GW.dns}`, "--pid-file=", "--user=nobody", "--log-queries", "--log-facility=-",
+      "dnsmasq",
+      "--keep-in-foreground",
+      "--conf-file=/dev/null",
+      "--no-resolv",
+      "--no-hosts",
+      "--bind-interfaces",
+      `--listen-address=${GW.dns}`,
+      "--pid-file=",
+      "--user=nobody",
+      "--log-queries",
+      "--log-facility=-",
       ...Object.entries(GW.records).map(([n, a]) => `--host-record=${n},${a}`),
     ]);
     start("internet", tsx(join(PROJECT_ROOT, "test", "lxc", "internet.ts")), {
@@ -308,7 +419,8 @@ export class GatewayLab {
     for (;;) {
       const listening = this.inInternet("ss", ["-Hltun"]).stdout;
       if ([`${GW.dns}:53`, ":443", ":80"].every((a) => listening.includes(a))) break;
-      for (const c of this.children) if (c.exitCode !== null) throw new Error(`a server of the internet exited: see ${this.tmp}/*.log`);
+      for (const c of this.children)
+        if (c.exitCode !== null) throw new Error(`a server of the internet exited: see ${this.tmp}/*.log`);
       if (Date.now() > deadline) throw new Error(`the internet did not come up:\n${listening}`);
       run("sleep", ["0.2"]);
     }
@@ -344,7 +456,10 @@ export class GatewayLab {
       writeFileSync(join(ct.rootfs, path), text);
       must("chown", ["100000:100000", join(ct.rootfs, path)]);
     };
-    own("etc/network/interfaces", `auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress ${GW.gateway}/28\n\tgateway ${GW.router}\n`);
+    own(
+      "etc/network/interfaces",
+      `auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet static\n\taddress ${GW.gateway}/28\n\tgateway ${GW.router}\n`,
+    );
     own("etc/hostname", "cco-gateway\n");
     // The image has squid preinstalled (the container has no internet), and Debian
     // enables it: as on a fresh template, where provision-gateway.sh installs it
@@ -360,7 +475,12 @@ export class GatewayLab {
     const stack = readStackFile("prod");
     const c = parseConfig(projectKeys(stack.values, NAMESPACE));
     if (!c.gateway) throw new Error("the prod stack has no egress gateway (egressMode direct): nothing to test");
-    const params = gatewayParams({ gateway: c.gateway, network: c.network, domains: c.egress.domains, clients: runnerSources(c.runners.instances, c.network.cidr) });
+    const params = gatewayParams({
+      gateway: c.gateway,
+      network: c.network,
+      domains: c.egress.domains,
+      clients: runnerSources(c.runners.instances, c.network.cidr),
+    });
     const overrides: Record<string, string> = {
       GATEWAY_ADDRESS: GW.gateway,
       GATEWAY_PORT: String(GW.port),
@@ -369,24 +489,36 @@ export class GatewayLab {
       DNS_SERVERS: GW.dns,
       LAN_CIDR: GW.lan,
     };
-    for (const key of Object.keys(overrides)) if (!(key in params)) throw new Error(`gatewayParams has no ${key}: the contract changed`);
+    for (const key of Object.keys(overrides))
+      if (!(key in params)) throw new Error(`gatewayParams has no ${key}: the contract changed`);
     this.params = new Map(Object.entries({ ...params, ...overrides }));
     // As ProvisionedContainer bundles them: the files and the env file beside them.
-    const bundle = provisionBundle({ ...gatewayFiles(), [GATEWAY_ENV_FILE]: { text: envFile(Object.fromEntries(this.params)) } });
+    const bundle = provisionBundle({
+      ...gatewayFiles(),
+      [GATEWAY_ENV_FILE]: { text: envFile(Object.fromEntries(this.params)) },
+    });
     this.bundleDir = bundle.remoteDir;
     const target = join(this.ct.rootfs, bundle.remoteDir);
     rmSync(target, { recursive: true, force: true });
-    cpSync(join(PROJECT_ROOT, ".build", "provision", bundle.remoteDir.slice("/root/".length)), target, { recursive: true });
+    cpSync(join(PROJECT_ROOT, ".build", "provision", bundle.remoteDir.slice("/root/".length)), target, {
+      recursive: true,
+    });
     must("chown", ["-R", "100000:100000", target]);
   }
 
   /** provision-gateway.sh run as the Pulumi program runs it (provisionCommand). */
   provision(): Run {
-    return this.ct.exec(provisionCommand({ remoteDir: this.bundleDir }, "provision-gateway.sh"), { timeoutMs: 300_000 });
+    return this.ct.exec(provisionCommand({ remoteDir: this.bundleDir }, "provision-gateway.sh"), {
+      timeoutMs: 300_000,
+    });
   }
 
   /** curl in the runner's namespace through the gateway (as a job would with https_proxy set). */
   curl(args: string[], timeoutMs = 20_000): Run {
-    return this.inRunner("curl", ["-sS", "--max-time", "8", "--cacert", this.ca("ca.crt"), "-x", `http://${GW.gateway}:${GW.port}`, ...args], timeoutMs);
+    return this.inRunner(
+      "curl",
+      ["-sS", "--max-time", "8", "--cacert", this.ca("ca.crt"), "-x", `http://${GW.gateway}:${GW.port}`, ...args],
+      timeoutMs,
+    );
   }
 }

@@ -20,9 +20,14 @@ export interface HostileCounts {
 /** The longest line the service reads (the tailer's buffer: 1 MiB). */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
-async function writeLines(path: string, count: number, line: (i: number) => string, counts: HostileCounts): Promise<void> {
+async function writeLines(
+  path: string,
+  count: number,
+  line: (i: number) => string,
+  counts: HostileCounts,
+): Promise<void> {
   await writeFile(path, "");
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const n = Math.min(50_000, count - i);
     let text = "";
     for (let k = 0; k < n; k++) text += `${line(i + k)}\n`;
@@ -57,7 +62,12 @@ export async function writeHostile(dir: string, runner: string, nowMs: number, s
     c,
   );
   c.valid += names;
-  await writeLines(join(dir, "hostile-3-runners.jsonl"), names, (i) => `{"v":1,"type":"heartbeat","ts":"${ts(recent + i)}","runner":"forged-runner-${i}","listener":"running"}`, c);
+  await writeLines(
+    join(dir, "hostile-3-runners.jsonl"),
+    names,
+    (i) => `{"v":1,"type":"heartbeat","ts":"${ts(recent + i)}","runner":"forged-runner-${i}","listener":"running"}`,
+    c,
+  );
   c.valid += names;
   await writeLines(
     join(dir, "hostile-4-times.jsonl"),

@@ -16,7 +16,11 @@ export interface Run {
 }
 
 /** Runs a command to its end (no shell), with a time limit. */
-export function run(cmd: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Run {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Run {
   const r = spawnSync(cmd, args, {
     input: opts.input ?? "",
     encoding: "utf8",
@@ -122,8 +126,20 @@ export const NET = {
 
 /** Every address the internet namespace answers on (its loopback holds them). */
 export function internetAddresses(): string[] {
-  return [...new Set([...Object.values(NET.records), NET.moved.from, NET.moved.to, NET.dns, NET.otherDns, NET.stats, NET.outsider,
-    NET.neverResolved, NET.collector, NET.egressGateway])];
+  return [
+    ...new Set([
+      ...Object.values(NET.records),
+      NET.moved.from,
+      NET.moved.to,
+      NET.dns,
+      NET.otherDns,
+      NET.stats,
+      NET.outsider,
+      NET.neverResolved,
+      NET.collector,
+      NET.egressGateway,
+    ]),
+  ];
 }
 
 /** The packages provision.sh installs (its ensure_packages line): the image has them, the container no internet. */
@@ -147,7 +163,13 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
  * (container root = host uid/gid 100000, as IDMAP lines in /etc/subuid and
  * /etc/subgid allow): `net` and `extra` are its network lines and any others.
  */
-export function unprivilegedConfig(o: { dir: string; rootfs: string; hostname: string; net: readonly string[]; extra?: readonly string[] }): string {
+export function unprivilegedConfig(o: {
+  dir: string;
+  rootfs: string;
+  hostname: string;
+  net: readonly string[];
+  extra?: readonly string[];
+}): string {
   return [
     "lxc.include = /usr/share/lxc/config/debian.common.conf",
     "lxc.include = /usr/share/lxc/config/debian.userns.conf",
@@ -168,7 +190,6 @@ export function unprivilegedConfig(o: { dir: string; rootfs: string; hostname: s
   ].join("\n");
 }
 
-
 /** An LXC container driven from the host. */
 export class Container {
   constructor(
@@ -185,7 +206,10 @@ export class Container {
   }
 
   /** bash -c SCRIPT inside the container, as root or (runuser) as another user, with a clean environment. */
-  exec(script: string, opts: { user?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Run {
+  exec(
+    script: string,
+    opts: { user?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Run {
     const user = opts.user ?? "root";
     const home = user === "root" ? "/root" : `/home/${user}`;
     const vars = { PATH, LANG: "C.UTF-8", HOME: home, USER: user, LOGNAME: user, ...opts.env };
@@ -272,7 +296,9 @@ export class Probes {
     let group = "";
     this.all.forEach((p, i) => {
       if (p.group !== group) lines.push(`  [${(group = p.group)}]`);
-      lines.push(`  ${p.ok ? "ok  " : "FAIL"} ${String(i + 1).padStart(3)}. ${p.name} | expected: ${p.expected} | got: ${p.got}`);
+      lines.push(
+        `  ${p.ok ? "ok  " : "FAIL"} ${String(i + 1).padStart(3)}. ${p.name} | expected: ${p.expected} | got: ${p.got}`,
+      );
     });
     return lines.join("\n");
   }

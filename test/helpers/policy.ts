@@ -24,7 +24,15 @@ import type * as grpcTypes from "@grpc/grpc-js";
 import * as analyzerPb from "@pulumi/pulumi/proto/analyzer_pb";
 import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import { planConfig } from "../../infra/plan/main";
-import { ArchiveValue, AssetValue, reveal, SecretValue, settle, startRecording, type PlannedResource } from "../../infra/plan/recorder";
+import {
+  ArchiveValue,
+  AssetValue,
+  reveal,
+  SecretValue,
+  settle,
+  startRecording,
+  type PlannedResource,
+} from "../../infra/plan/recorder";
 import { program } from "../../infra/program";
 import { PROJECT_ROOT } from "../../infra/stackfile";
 
@@ -90,7 +98,12 @@ export async function evaluate(policies: Policies, resources: PackResource[]): P
         await p.validateStack(args, (message, urn) => violations.push({ policy: p.name, message, urn }));
         continue;
       }
-      const validations = p.validateResource === undefined ? [] : Array.isArray(p.validateResource) ? p.validateResource : [p.validateResource];
+      const validations =
+        p.validateResource === undefined
+          ? []
+          : Array.isArray(p.validateResource)
+            ? p.validateResource
+            : [p.validateResource];
       for (const r of resources) {
         const args: ResourceValidationArgs = {
           ...common,
@@ -102,7 +115,8 @@ export async function evaluate(policies: Policies, resources: PackResource[]): P
           isType: () => false,
           asType: () => undefined,
         };
-        for (const v of validations) await v(args, (message) => violations.push({ policy: p.name, message, urn: r.urn }));
+        for (const v of validations)
+          await v(args, (message) => violations.push({ policy: p.name, message, urn: r.urn }));
       }
     } catch (err) {
       if (!(err instanceof NotApplicable)) throw err;
@@ -144,7 +158,13 @@ export function fromPlan(
       const name = k.slice(pkg.length + 1);
       props[name] = secretKeys.includes(k) ? new SecretValue(v) : v;
     }
-    resources.push({ type: `pulumi:providers:${pkg}`, name: "default", urn: `urn:pulumi:${stack}::${project}::pulumi:providers:${pkg}::default`, parent: undefined, props });
+    resources.push({
+      type: `pulumi:providers:${pkg}`,
+      name: "default",
+      urn: `urn:pulumi:${stack}::${project}::pulumi:providers:${pkg}::default`,
+      parent: undefined,
+      props,
+    });
   }
   return resources;
 }
@@ -166,12 +186,19 @@ export async function planFor(stack: string, set: Record<string, string> = {}): 
 /** The wire form of a property value (what the engine marshals with KeepSecrets). */
 const SIG = "4dabf18193072939515e22adb298388d";
 function wire(value: unknown): unknown {
-  if (value instanceof SecretValue) return { [SIG]: "1b47061264138c4ac30d75fd1eb44270", value: wire(value.value) ?? null };
+  if (value instanceof SecretValue)
+    return { [SIG]: "1b47061264138c4ac30d75fd1eb44270", value: wire(value.value) ?? null };
   if (value instanceof AssetValue) {
-    return { [SIG]: "c44067f5952c0a294b673a41bacd8c17", ...(value.path !== undefined ? { path: value.path } : { text: value.text ?? "" }) };
+    return {
+      [SIG]: "c44067f5952c0a294b673a41bacd8c17",
+      ...(value.path !== undefined ? { path: value.path } : { text: value.text ?? "" }),
+    };
   }
   if (value instanceof ArchiveValue) {
-    return { [SIG]: "0def7320c3a5731c473e5ecbe6d01bc7", assets: Object.fromEntries(Object.entries(value.assets).map(([k, v]) => [k, wire(v)])) };
+    return {
+      [SIG]: "0def7320c3a5731c473e5ecbe6d01bc7",
+      assets: Object.fromEntries(Object.entries(value.assets).map(([k, v]) => [k, wire(v)])),
+    };
   }
   if (Array.isArray(value)) return value.map((v) => wire(v) ?? null);
   if (value === null || typeof value !== "object") return value;
@@ -182,8 +209,12 @@ function wire(value: unknown): unknown {
 
 // The protobuf and gRPC modules @pulumi/pulumi itself loads (no second copy).
 const fromPulumi = createRequire(require.resolve("@pulumi/pulumi/package.json"));
-const { Struct } = fromPulumi("google-protobuf/google/protobuf/struct_pb") as typeof import("google-protobuf/google/protobuf/struct_pb");
-const { Empty } = fromPulumi("google-protobuf/google/protobuf/empty_pb") as typeof import("google-protobuf/google/protobuf/empty_pb");
+const { Struct } = fromPulumi(
+  "google-protobuf/google/protobuf/struct_pb",
+) as typeof import("google-protobuf/google/protobuf/struct_pb");
+const { Empty } = fromPulumi(
+  "google-protobuf/google/protobuf/empty_pb",
+) as typeof import("google-protobuf/google/protobuf/empty_pb");
 const grpc = fromPulumi("@grpc/grpc-js") as typeof grpcTypes;
 
 const ENFORCEMENT = ["advisory", "mandatory", "disabled", "remediate"] as const;
@@ -223,8 +254,13 @@ export async function startPack(env: Record<string, string> = {}): Promise<Runni
     child.on("exit", (code) => reject(new Error(`the policy pack exited (${code}) before serving:\n${stderr}${out}`)));
   });
   const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const call = <Req, Res>(fn: (req: Req, cb: (err: grpcTypes.ServiceError | null, res: Res) => void) => unknown, req: Req) =>
-    new Promise<Res>((resolve, reject) => fn(req, (err, res) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(res))));
+  const call = <Req, Res>(
+    fn: (req: Req, cb: (err: grpcTypes.ServiceError | null, res: Res) => void) => unknown,
+    req: Req,
+  ) =>
+    new Promise<Res>((resolve, reject) =>
+      fn(req, (err, res) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(res))),
+    );
 
   const options = (r: PackResource) => {
     const o = new analyzerPb.AnalyzerResourceOptions();
@@ -251,10 +287,15 @@ export async function startPack(env: Record<string, string> = {}): Promise<Runni
   return {
     process: child,
     async info() {
-      const res = await call<InstanceType<typeof Empty>, analyzerPb.AnalyzerInfo>(client.getAnalyzerInfo.bind(client), new Empty());
+      const res = await call<InstanceType<typeof Empty>, analyzerPb.AnalyzerInfo>(
+        client.getAnalyzerInfo.bind(client),
+        new Empty(),
+      );
       return {
         name: res.getName(),
-        policies: res.getPoliciesList().map((p) => ({ name: p.getName(), enforcementLevel: ENFORCEMENT[p.getEnforcementlevel()] ?? "?" })),
+        policies: res
+          .getPoliciesList()
+          .map((p) => ({ name: p.getName(), enforcementLevel: ENFORCEMENT[p.getEnforcementlevel()] ?? "?" })),
       };
     },
     async analyze(r) {

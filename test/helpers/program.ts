@@ -45,7 +45,11 @@ export const ROOT_LOGIN: Record<string, string | undefined> = {
  * test secrets are filled in. `other` sets other namespaces' keys, and the
  * secrets ("ns:key"; undefined leaves one out).
  */
-export async function runProgram(given: Record<string, string> = {}, stack = "test", other: Record<string, string | undefined> = {}): Promise<ProgramRun> {
+export async function runProgram(
+  given: Record<string, string> = {},
+  stack = "test",
+  other: Record<string, string | undefined> = {},
+): Promise<ProgramRun> {
   const raw = withNodeHosts(given);
   const values: Record<string, string> = { "github:owner": "brentley", ...TEST_SECRETS };
   for (const [k, v] of Object.entries(other)) {

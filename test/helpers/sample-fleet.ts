@@ -41,7 +41,8 @@ export function sampleFleetStore(end = Date.now(), passes = 240, intervalMs = 30
 
   for (let t = from; t <= end; t += 15_000) {
     for (const r of RUNNERS) {
-      if ((t - from) % 60_000 === 0 && (r !== STUCK || t < stuckAt)) events.push({ ms: t, e: { v: 1, type: "heartbeat", ts: at(t), runner: r } });
+      if ((t - from) % 60_000 === 0 && (r !== STUCK || t < stuckAt))
+        events.push({ ms: t, e: { v: 1, type: "heartbeat", ts: at(t), runner: r } });
     }
     // Busier in the middle of the two hours: about 0.4 to 1.5 jobs a minute.
     const phase = (t - from) / (end - from);
@@ -52,7 +53,17 @@ export function sampleFleetStore(end = Date.now(), passes = 240, intervalMs = 30
       queued--;
       const [repo, failRate] = pick(REPOS);
       const [workflow, jobs] = pick(WORKFLOWS);
-      const job = { v: 1, runner, repo, workflow, job: pick(jobs), runId: runId++, runAttempt: 1, actor: "brentley", event: "push" };
+      const job = {
+        v: 1,
+        runner,
+        repo,
+        workflow,
+        job: pick(jobs),
+        runId: runId++,
+        runAttempt: 1,
+        actor: "brentley",
+        event: "push",
+      };
       const startMs = t + Math.floor(rand() * 10_000);
       events.push({ ms: startMs, e: { ...job, type: "job_started", ts: at(startMs) } });
       // The stuck runner's last job never completes.
@@ -75,7 +86,14 @@ export function sampleFleetStore(end = Date.now(), passes = 240, intervalMs = 30
   const text = ndjson(events.map((x) => x.e));
   aggregator.consume(text);
   const bytes = Buffer.byteLength(text);
-  const info = { ...PASS_INFO, durationMs: 1 + Math.round(bytes / 2000), bytesRead: bytes, totalBytesRead: bytes, passes: passes, mode: "inline" };
+  const info = {
+    ...PASS_INFO,
+    durationMs: 1 + Math.round(bytes / 2000),
+    bytesRead: bytes,
+    totalBytesRead: bytes,
+    passes: passes,
+    mode: "inline",
+  };
   store.passSucceeded(passResult(aggregator, aggregator.snapshot(new Date(end), "ok", info)), end);
   return store;
 }

@@ -17,7 +17,11 @@ export function startTestService(dataDir: string, overrides: Partial<StatsConfig
 }
 
 /** Polls `check` every 10 ms until it returns a value, or fails after `ms`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  ms = 10_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check();
@@ -55,9 +59,13 @@ export async function spawnService(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const url = await waitFor("the service to listen", () => {
-    if (child.exitCode !== null) throw new Error(`service exited early: ${err}`);
-    return /"url":"(http:[^"]+)"/.exec(err)?.[1];
-  }, 20_000);
+  const url = await waitFor(
+    "the service to listen",
+    () => {
+      if (child.exitCode !== null) throw new Error(`service exited early: ${err}`);
+      return /"url":"(http:[^"]+)"/.exec(err)?.[1];
+    },
+    20_000,
+  );
   return { child, url, stderr: () => err, exited };
 }

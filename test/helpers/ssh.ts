@@ -16,5 +16,8 @@ export function testKeyPair(): { privateKey: string; publicKey: string } {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
   const blob = Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(raw)]);
-  return { privateKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(), publicKey: `ssh-ed25519 ${blob.toString("base64")}` };
+  return {
+    privateKey: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    publicKey: `ssh-ed25519 ${blob.toString("base64")}`,
+  };
 }

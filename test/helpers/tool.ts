@@ -14,7 +14,11 @@ export interface ToolRun {
 
 export async function runTool(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ToolRun> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, script), ...args], { cwd: PROJECT_ROOT, env, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, script), ...args], {
+      cwd: PROJECT_ROOT,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as ToolRun;

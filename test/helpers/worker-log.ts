@@ -73,7 +73,11 @@ export class WorkerLog {
       .info("Worker", "UI Culture: ")
       .info("Worker", "Waiting to receive the job message from the channel.")
       .info("Worker", "Message received.");
-    const message = JSON.stringify({ jobId: "2e4c…", jobDisplayName: display, jobName: "__default", requestId: 42 }, null, 2);
+    const message = JSON.stringify(
+      { jobId: "2e4c…", jobDisplayName: display, jobName: "__default", requestId: 42 },
+      null,
+      2,
+    );
     this.info("Worker", `Job message:\n ${message}`);
     return this.info("JobRunner", "Job ID 2e4c…").info("JobRunner", "Run all job steps.");
   }
@@ -88,24 +92,34 @@ export class WorkerLog {
 
   /** A step skipped by its condition (StepsRunner: "Skipping step due to condition evaluation."). */
   skipped(name: string, jobState: string): this {
-    this.info("StepsRunner", `Processing step: DisplayName='${name}'`).info("StepsRunner", "Skipping step due to condition evaluation.");
+    this.info("StepsRunner", `Processing step: DisplayName='${name}'`).info(
+      "StepsRunner",
+      "Skipping step due to condition evaluation.",
+    );
     return this.stateAfter("Skipped", jobState);
   }
 
   private stateAfter(stepResult: string, jobState: string): this {
-    if (stepResult === "Failed") this.info("StepsRunner", `Update job result with current step result '${stepResult}'.`);
+    if (stepResult === "Failed")
+      this.info("StepsRunner", `Update job result with current step result '${stepResult}'.`);
     else this.info("StepsRunner", `No need for updating job result with current step result '${stepResult}'.`);
     return this.info("StepsRunner", `Current state: job state = '${jobState}'`);
   }
 
   /** The completed hook's step starts (its own state line comes after it ran, too late for it). */
   completedHook(): this {
-    return this.info("StepsRunner", "Processing step: DisplayName='Complete runner'").info("StepsRunner", "Starting the step.");
+    return this.info("StepsRunner", "Processing step: DisplayName='Complete runner'").info(
+      "StepsRunner",
+      "Starting the step.",
+    );
   }
 
   /** What JobRunner writes after every step, the hook's too: the hook never sees it. */
   finish(result: string): this {
-    return this.info("JobRunner", `Job result after all job steps finish: ${result}`).info("JobRunner", "Completing the job execution context.");
+    return this.info("JobRunner", `Job result after all job steps finish: ${result}`).info(
+      "JobRunner",
+      "Completing the job execution context.",
+    );
   }
 
   /** Filler lines (as a verbose step writes them) until a new page begins. */

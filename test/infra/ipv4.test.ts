@@ -5,7 +5,8 @@ describe("ipv4: address arithmetic", () => {
   it("parses and formats dotted quads", () => {
     expect(formatIpv4(parseIpv4("192.168.1.200")! + 9)).to.equal("192.168.1.209");
     expect(parseIpv4("255.255.255.255")).to.equal(2 ** 32 - 1);
-    for (const bad of ["256.1.1.1", "1.2.3", "01.2.3.4", "a.b.c.d", "1.2.3.4 "]) expect(parseIpv4(bad), bad).to.equal(undefined);
+    for (const bad of ["256.1.1.1", "1.2.3", "01.2.3.4", "a.b.c.d", "1.2.3.4 "])
+      expect(parseIpv4(bad), bad).to.equal(undefined);
   });
 
   it("knows blocks, their network and broadcast addresses", () => {

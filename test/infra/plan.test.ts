@@ -43,10 +43,15 @@ describe("plan: npm run plan, offline", function () {
   });
 
   it("prints JSON: type, name, parent, inputs, URN and resource options of every resource, secrets hidden", async () => {
-    for (const res of prod) expect(Object.keys(res)).to.deep.equal(["type", "name", "parent", "inputs", "urn", "options"]);
+    for (const res of prod)
+      expect(Object.keys(res)).to.deep.equal(["type", "name", "parent", "inputs", "urn", "options"]);
     expect(prod.find((x) => x.type === "github:index/repository:Repository")!.parent).to.equal("cco");
     const r = await plan("--stack", "prod", "--json");
-    for (const secret of ["PLACEHOLDER-GITHUB-TOKEN", "PLACEHOLDER-PROXMOXVE-APITOKEN", "PLACEHOLDER-CCO-INFRA-SSHPRIVATEKEY"]) {
+    for (const secret of [
+      "PLACEHOLDER-GITHUB-TOKEN",
+      "PLACEHOLDER-PROXMOXVE-APITOKEN",
+      "PLACEHOLDER-CCO-INFRA-SSHPRIVATEKEY",
+    ]) {
       expect(r.stdout).to.not.include(secret);
     }
     // The delete-first story, readable from the JSON alone.
@@ -66,7 +71,14 @@ describe("plan: npm run plan, offline", function () {
     program();
     await settle();
     expect(JSON.parse(JSON.stringify(recorder.resources.map(jsonResource)))).to.deep.equal(prod);
-    expect(prod.filter((x) => x.type === CONTAINER).map((x) => x.name)).to.deep.equal(["cco-stats", "cco-gateway", "runner-01", "runner-02", "runner-03", "runner-04"]);
+    expect(prod.filter((x) => x.type === CONTAINER).map((x) => x.name)).to.deep.equal([
+      "cco-stats",
+      "cco-gateway",
+      "runner-01",
+      "runner-02",
+      "runner-03",
+      "runner-04",
+    ]);
   });
 
   for (const stack of ["dev", "prod"]) {
@@ -84,7 +96,8 @@ describe("plan: npm run plan, offline", function () {
       // Every row: indented by its depth, named by the path of its ancestors, under its parent's row.
       const byUrn = new Map(json.map((x) => [x.urn, x]));
       const chain = (x: JsonResource) => x.urn.split("::")[2]!;
-      const parentOf = (x: JsonResource) => json.find((p) => p.name === x.parent && `${chain(p)}$${x.type}` === chain(x));
+      const parentOf = (x: JsonResource) =>
+        json.find((p) => p.name === x.parent && `${chain(p)}$${x.type}` === chain(x));
       const ancestors = (x: JsonResource): JsonResource[] => {
         const p = parentOf(x);
         return p ? [...ancestors(p), p] : [];
@@ -92,7 +105,15 @@ describe("plan: npm run plan, offline", function () {
       const seen = new Set<string>();
       for (const row of rows) {
         const m = /^( *)(\S+) {2}(\S+)/.exec(row)!;
-        const x = json.find((j) => !seen.has(j.urn) && m[3]!.endsWith(j.name) && ancestors(j).map((a) => a.name).concat(j.name).join("/") === m[3]);
+        const x = json.find(
+          (j) =>
+            !seen.has(j.urn) &&
+            m[3]!.endsWith(j.name) &&
+            ancestors(j)
+              .map((a) => a.name)
+              .concat(j.name)
+              .join("/") === m[3],
+        );
         expect(x, row).to.not.equal(undefined);
         seen.add(x!.urn);
         expect(m[1]!.length, row).to.equal(2 * ancestors(x!).length);
@@ -108,13 +129,25 @@ describe("plan: npm run plan, offline", function () {
     expect(row("fleet/runner-01/runner-01/runner-01")).to.include(
       "node=pve vmId=200 cores=4 memory=8192MB swap=1024MB disk=50GB address=192.168.1.200/24 features=none tags=cco,runner,prod unprivileged=true  deleteBeforeReplace",
     );
-    expect(row("fleet/runner-01/runner-01/runner-01-firewall")).to.include("containerId=200 enabled=true inputPolicy=DROP outputPolicy=DROP");
-    expect(row("fleet/runner-01/runner-01/runner-01-firewall-rules")).to.match(/rules=\d+ in=\d+ out=\d+ {2}deleteBeforeReplace/);
-    expect(row("fleet/runner-01/runner-01/runner-01-provision")).to.match(/does=provisions the runner from bundle [0-9a-f]{16}/);
+    expect(row("fleet/runner-01/runner-01/runner-01-firewall")).to.include(
+      "containerId=200 enabled=true inputPolicy=DROP outputPolicy=DROP",
+    );
+    expect(row("fleet/runner-01/runner-01/runner-01-firewall-rules")).to.match(
+      /rules=\d+ in=\d+ out=\d+ {2}deleteBeforeReplace/,
+    );
+    expect(row("fleet/runner-01/runner-01/runner-01-provision")).to.match(
+      /does=provisions the runner from bundle [0-9a-f]{16}/,
+    );
     // Ephemeral mode (prod's): the node's reset, snapshot and controller; no registration token, no drain.
-    expect(row("fleet/runner-01/runner-01-reset")).to.include("does=on the node: stops the controller, waits for a running job, rolls the container back to its clean snapshot");
-    expect(row("fleet/runner-01/runner-01-snapshot")).to.include("does=on the node: checks the storage, stops the controller, replaces the clean snapshot");
-    expect(row("fleet/runner-01/runner-01-retire")).to.include("does=on delete: removes every runner of its lives from GitHub (waits while one runs its job)  replaceWith=runner-01");
+    expect(row("fleet/runner-01/runner-01-reset")).to.include(
+      "does=on the node: stops the controller, waits for a running job, rolls the container back to its clean snapshot",
+    );
+    expect(row("fleet/runner-01/runner-01-snapshot")).to.include(
+      "does=on the node: checks the storage, stops the controller, replaces the clean snapshot",
+    );
+    expect(row("fleet/runner-01/runner-01-retire")).to.include(
+      "does=on delete: removes every runner of its lives from GitHub (waits while one runs its job)  replaceWith=runner-01",
+    );
     expect(row("fleet/cco-controller-pve/cco-controller-pve-install")).to.match(
       /does=installs and starts the controller from bundle [0-9a-f]{16}; on update: installs and starts the controller from bundle [0-9a-f]{16}; on delete: stops the controller \(idle runners removed\) and removes it/,
     );
@@ -124,8 +157,12 @@ describe("plan: npm run plan, offline", function () {
     const p = await plan("--stack", "prod", "--set", "runnerMode=persistent");
     const prow = (path: string) => p.stdout.split("\n").find((l) => l.trimStart().split("  ")[1] === path) ?? "";
     expect(prow("fleet/runner-01/runner-01-registration-token")).to.include("does=mints a GitHub registration token");
-    expect(prow("fleet/runner-01/runner-01-deregistration")).to.include("does=on delete: removes the runner from GitHub  replaceWith=runner-01");
-    expect(prow("fleet/runner-01/runner-01-drain")).to.include("does=starts the runner again; on delete: waits for the running job, then stops the runner");
+    expect(prow("fleet/runner-01/runner-01-deregistration")).to.include(
+      "does=on delete: removes the runner from GitHub  replaceWith=runner-01",
+    );
+    expect(prow("fleet/runner-01/runner-01-drain")).to.include(
+      "does=starts the runner again; on delete: waits for the running job, then stops the runner",
+    );
     expect(p.stdout).to.not.include("cco-controller");
     expect(p.stdout).to.not.include("runner-01-snapshot");
     expect(row("cco-stats/cco-stats-healthz")).to.include("does=waits for http://192.168.1.210:8080/healthz to answer");
@@ -140,20 +177,30 @@ describe("plan: npm run plan, offline", function () {
     const expected = new Map<string, string>([[PLAN_MARKER, ""]]);
     const bundles = new Set<string>();
     for (const x of prod) {
-      if (x.type === "github:index/repositoryFile:RepositoryFile") expected.set(`github/cco/${String(x.inputs.file)}`, String(x.inputs.content));
-      if (x.type === "proxmoxve:firewall/optionsLegacy:OptionsLegacy") expected.set(`containers/${x.parent}/proxmox-firewall/${String(x.inputs.containerId)}.fw`, "");
+      if (x.type === "github:index/repositoryFile:RepositoryFile")
+        expected.set(`github/cco/${String(x.inputs.file)}`, String(x.inputs.content));
+      if (x.type === "proxmoxve:firewall/optionsLegacy:OptionsLegacy")
+        expected.set(`containers/${x.parent}/proxmox-firewall/${String(x.inputs.containerId)}.fw`, "");
       if (x.type === "command:remote:CopyToRemote") {
         const bundle = String((x.inputs.source as { path: string }).path);
         bundles.add(basename(bundle));
         for (const f of filesUnder(join(PROJECT_ROOT, bundle))) {
-          expected.set(`containers/${x.parent}/root/${basename(bundle)}/${f}`, readFileSync(join(PROJECT_ROOT, bundle, f), "utf8"));
+          expected.set(
+            `containers/${x.parent}/root/${basename(bundle)}/${f}`,
+            readFileSync(join(PROJECT_ROOT, bundle, f), "utf8"),
+          );
         }
       }
     }
     expect(filesUnder(out)).to.deep.equal([...expected.keys()].sort());
-    for (const [path, content] of expected) if (content) expect(readFileSync(join(out, path), "utf8"), path).to.equal(content);
-    expect(readFileSync(join(out, "containers/runner-01/proxmox-firewall/200.fw"), "utf8")).to.include("policy_out: DROP");
-    expect(readFileSync(join(out, "github/cco/.github/workflows/build.yml"), "utf8")).to.include("runs-on: [ self-hosted, linux, x64, cco ]");
+    for (const [path, content] of expected)
+      if (content) expect(readFileSync(join(out, path), "utf8"), path).to.equal(content);
+    expect(readFileSync(join(out, "containers/runner-01/proxmox-firewall/200.fw"), "utf8")).to.include(
+      "policy_out: DROP",
+    );
+    expect(readFileSync(join(out, "github/cco/.github/workflows/build.yml"), "utf8")).to.include(
+      "runs-on: [ self-hosted, linux, x64, cco ]",
+    );
     // .build keeps the bundles this plan copies, no others.
     expect(readdirSync(join(PROJECT_ROOT, ".build", "provision")).sort()).to.deep.equal([...bundles].sort());
   });
@@ -167,7 +214,11 @@ describe("plan: npm run plan, offline", function () {
     });
     expect(readdirSync(tmp.path)).to.deep.equal(["keep.txt"]);
     const file = join(tmp.path, "keep.txt");
-    expect(await plan("--stack", "prod", "--out", file)).to.deep.equal({ code: 2, stdout: "", stderr: `plan: --out ${file} is a file, not a directory\n` });
+    expect(await plan("--stack", "prod", "--out", file)).to.deep.equal({
+      code: 2,
+      stdout: "",
+      stderr: `plan: --out ${file} is a file, not a directory\n`,
+    });
   });
 
   it("exits non-zero with the validation message on bad config, declaring nothing", async () => {
@@ -179,9 +230,21 @@ describe("plan: npm run plan, offline", function () {
   });
 
   it("refuses an unknown stack or argument in one line, naming the stacks that exist", async () => {
-    expect(await plan("--stack", "staging")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: unknown stack staging: the stacks are dev, prod (Pulumi.<stack>.yaml)\n" });
-    expect(await plan("--stak", "prod")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: unknown option --stak (see npm run plan -- --help)\n" });
-    expect(await plan("--json")).to.deep.equal({ code: 2, stdout: "", stderr: "plan: --stack is required: one of dev, prod\n" });
+    expect(await plan("--stack", "staging")).to.deep.equal({
+      code: 2,
+      stdout: "",
+      stderr: "plan: unknown stack staging: the stacks are dev, prod (Pulumi.<stack>.yaml)\n",
+    });
+    expect(await plan("--stak", "prod")).to.deep.equal({
+      code: 2,
+      stdout: "",
+      stderr: "plan: unknown option --stak (see npm run plan -- --help)\n",
+    });
+    expect(await plan("--json")).to.deep.equal({
+      code: 2,
+      stdout: "",
+      stderr: "plan: --stack is required: one of dev, prod\n",
+    });
   });
 });
 
@@ -191,14 +254,29 @@ describe("plan: npm run plan, offline", function () {
  * rewritten with the same bytes is still written). .build/ is the build's.
  */
 function sourceTree(): string[] {
-  const status = execFileSync("git", ["status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".", ":(exclude).build", ":(exclude)node_modules"], {
-    cwd: PROJECT_ROOT,
-    encoding: "utf8",
-  });
+  const status = execFileSync(
+    "git",
+    [
+      "status",
+      "--porcelain",
+      "--ignored",
+      "--untracked-files=all",
+      "--",
+      ".",
+      ":(exclude).build",
+      ":(exclude)node_modules",
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+    },
+  );
   return status
     .split("\n")
     .filter(Boolean)
-    .map((line) => `${line} ${statSync(join(PROJECT_ROOT, line.slice(3)), { throwIfNoEntry: false })?.mtimeMs ?? "gone"}`);
+    .map(
+      (line) => `${line} ${statSync(join(PROJECT_ROOT, line.slice(3)), { throwIfNoEntry: false })?.mtimeMs ?? "gone"}`,
+    );
 }
 
 describe("plan: evaluating the program writes nothing into the source tree", function () {
@@ -217,7 +295,11 @@ describe("plan: evaluating the program writes nothing into the source tree", fun
 
 describe("program: nothing is registered when config is bad", () => {
   it("throws the ConfigError before declaring any resource", async () => {
-    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]', "cco-infra:runnerCount": "11" });
+    const recorder = await startRecording("cco-infra", "test", {
+      ...TEST_SECRETS,
+      "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]',
+      "cco-infra:runnerCount": "11",
+    });
     expect(() => program()).to.throw(ConfigError, /cco-infra:runnerCount = 11/);
     await settle();
     expect(recorder.resources).to.deep.equal([]);
@@ -228,8 +310,15 @@ describe("program: nothing is registered when config is bad", () => {
     expect(recorder.resources.length).to.be.greaterThan(5);
   });
   it("refuses a private SSH key it cannot derive the public half from, before declaring anything", async () => {
-    const recorder = await startRecording("cco-infra", "test", { ...TEST_SECRETS, "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]', "cco-infra:sshPrivateKey": "not a key" });
-    expect(() => program()).to.throw(ConfigError, /^Invalid config cco-infra:sshPrivateKey = "\[secret\]" \(not a private key/);
+    const recorder = await startRecording("cco-infra", "test", {
+      ...TEST_SECRETS,
+      "cco-infra:proxmoxNodeHosts": '["192.0.2.10"]',
+      "cco-infra:sshPrivateKey": "not a key",
+    });
+    expect(() => program()).to.throw(
+      ConfigError,
+      /^Invalid config cco-infra:sshPrivateKey = "\[secret\]" \(not a private key/,
+    );
     await settle();
     expect(recorder.resources).to.deep.equal([]);
   });

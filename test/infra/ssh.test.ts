@@ -57,16 +57,24 @@ describe("ssh: the public key is derived from the private one", function () {
     const cases: [string | undefined, RegExp][] = [
       [undefined, /\(required\)/],
       ["  \n", /\(required\)/],
-      [readFileSync(`${encrypted}.pub`, "utf8"), /\(that is a public key: set the private half, the public one is derived from it\)/],
+      [
+        readFileSync(`${encrypted}.pub`, "utf8"),
+        /\(that is a public key: set the private half, the public one is derived from it\)/,
+      ],
       [readFileSync(encrypted, "utf8"), /\(encrypted with a passphrase: Pulumi provisions without one/],
-      [privateKey.replace(/\n[A-Za-z0-9+/]{8}/, "\nAAAAAAAA").slice(0, 60), /\(not a private key in a format this program reads\)/],
+      [
+        privateKey.replace(/\n[A-Za-z0-9+/]{8}/, "\nAAAAAAAA").slice(0, 60),
+        /\(not a private key in a format this program reads\)/,
+      ],
     ];
     for (const [value, problem] of cases) {
       const err = refusal(value);
       expect(err.key).to.equal("sshPrivateKey");
       expect(err.message).to.match(/^Invalid config cco-infra:sshPrivateKey = "\[secret\]" /);
       expect(err.message).to.match(problem);
-      expect(err.message).to.match(/Allowed: an unencrypted SSH private key \(ed25519, ECDSA or RSA; OpenSSH or PEM format\), set with pulumi config set --secret\.$/);
+      expect(err.message).to.match(
+        /Allowed: an unencrypted SSH private key \(ed25519, ECDSA or RSA; OpenSSH or PEM format\), set with pulumi config set --secret\.$/,
+      );
       if (value?.trim()) expect(err.message).to.not.include(value.trim().split("\n")[1] ?? value.trim());
     }
   });

@@ -30,12 +30,20 @@ const tarball = env("CCO_E2E_TARBALL");
 const tarballPath = env("CCO_E2E_TARBALL_PATH");
 const redirectHost = env("CCO_E2E_REDIRECT_HOST");
 
-const record = (entry: Record<string, unknown>) => process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), ...entry }) + "\n");
+const record = (entry: Record<string, unknown>) =>
+  process.stdout.write(JSON.stringify({ ts: new Date().toISOString(), ...entry }) + "\n");
 
 function handler(scheme: string) {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const host = (req.headers.host ?? "").replace(/:\d+$/, "");
-    record({ kind: "request", scheme, host, path: req.url, remote: req.socket.remoteAddress, local: req.socket.localAddress });
+    record({
+      kind: "request",
+      scheme,
+      host,
+      path: req.url,
+      remote: req.socket.remoteAddress,
+      local: req.socket.localAddress,
+    });
     if (req.url === "/stream") {
       // A long download: a line every 100 ms for up to a minute (the test's open connection).
       res.writeHead(200, { "content-type": "text/plain" });
@@ -61,10 +69,18 @@ function handler(scheme: string) {
   };
 }
 
-const tls = https.createServer({ cert: readFileSync(env("CCO_E2E_CERT")), key: readFileSync(env("CCO_E2E_KEY")) }, handler("https"));
+const tls = https.createServer(
+  { cert: readFileSync(env("CCO_E2E_CERT")), key: readFileSync(env("CCO_E2E_KEY")) },
+  handler("https"),
+);
 // Every TLS handshake too, with its SNI: a tunnel that sends no request still shows.
 tls.on("secureConnection", (socket: import("node:tls").TLSSocket) =>
-  record({ kind: "tls", servername: socket.servername || null, remote: socket.remoteAddress, local: socket.localAddress }),
+  record({
+    kind: "tls",
+    servername: socket.servername || null,
+    remote: socket.remoteAddress,
+    local: socket.localAddress,
+  }),
 );
 const plain = http.createServer(handler("http"));
 const banner = net.createServer((socket) => {
@@ -83,7 +99,12 @@ const proxyPort = net.createServer((socket) => {
     if (head.includes("\r\n")) return;
     head += d.toString("latin1");
     if (!head.includes("\r\n")) return;
-    record({ kind: "proxy", line: head.slice(0, head.indexOf("\r\n")), remote: socket.remoteAddress, local: socket.localAddress });
+    record({
+      kind: "proxy",
+      line: head.slice(0, head.indexOf("\r\n")),
+      remote: socket.remoteAddress,
+      local: socket.localAddress,
+    });
     socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   });
 });

@@ -17,19 +17,41 @@ describe("aggregator: statistics from events", () => {
       completed({ runId: 2, runner: "runner-02" }, 70, "failed"),
       started({ runId: 3, repo: "brentley/other" }, 100),
     ]);
-    expect(s.jobs).to.deep.equal({ started: 3, completed: 2, running: 1, succeeded: 1, failed: 1, cancelled: 0, unknown: 0, abandoned: 0 });
+    expect(s.jobs).to.deep.equal({
+      started: 3,
+      completed: 2,
+      running: 1,
+      succeeded: 1,
+      failed: 1,
+      cancelled: 0,
+      unknown: 0,
+      abandoned: 0,
+    });
     expect(s.durationSeconds).to.include({ count: 2, p50: 60, p95: 250.5, max: 250.5 });
     expect(s.runners["runner-01"]).to.include({ started: 2, completed: 1, running: 1, busySeconds: 250.5 });
     expect(s.runners["runner-02"]).to.include({ started: 1, completed: 1, running: 0, failed: 1, busySeconds: 60 });
     expect(s.repos["brentley/cco"]).to.include({ completed: 2, failed: 1 });
     expect(s.repos["brentley/other"]).to.include({ started: 1, completed: 0 });
-    expect(s.events).to.deep.equal({ total: 5, rejected: 0, duplicates: 0, dropped: { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 } });
+    expect(s.events).to.deep.equal({
+      total: 5,
+      rejected: 0,
+      duplicates: 0,
+      dropped: { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 },
+    });
   });
 
   it("counts a completion whose result the hook could not tell as completed, under no result", () => {
     // job-hook.sh reports "unknown" when the Worker log holds no final job state (issue 13).
     const s = snap([started({ runId: 1 }, 0), completed({ runId: 1 }, 30, "unknown")]);
-    expect(s.jobs).to.deep.include({ started: 1, completed: 1, running: 0, succeeded: 0, failed: 0, cancelled: 0, unknown: 1 });
+    expect(s.jobs).to.deep.include({
+      started: 1,
+      completed: 1,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+      unknown: 1,
+    });
     expect(s.durationSeconds).to.include({ count: 1, max: 30 });
     expect(s.runners["runner-01"]).to.include({ completed: 1, succeeded: 0, failed: 0, cancelled: 0 });
     expect(s.events.rejected).to.equal(0);
@@ -48,7 +70,13 @@ describe("aggregator: statistics from events", () => {
   });
 
   it("counts re-sent events once (the forwarder delivers at least once)", () => {
-    const s = snap([started({ runId: 1 }, 0), started({ runId: 1 }, 0), completed({ runId: 1 }, 30), completed({ runId: 1 }, 30), started({ runId: 1 }, 0)]);
+    const s = snap([
+      started({ runId: 1 }, 0),
+      started({ runId: 1 }, 0),
+      completed({ runId: 1 }, 30),
+      completed({ runId: 1 }, 30),
+      started({ runId: 1 }, 0),
+    ]);
     expect(s.jobs).to.include({ started: 1, completed: 1, running: 0 });
     expect(s.events).to.include({ total: 5, duplicates: 3 });
     expect(s.durationSeconds.count).to.equal(1);
@@ -61,13 +89,20 @@ describe("aggregator: statistics from events", () => {
   });
 
   it("skips (and counts) malformed and invalid lines without stopping", () => {
-    const s = snap([started({ runId: 1 }), { v: 1, type: "nope", ts: "x", runner: "r" }], '{"v":1,"type":\nnot json\n\n   \n[1,2]\n');
+    const s = snap(
+      [started({ runId: 1 }), { v: 1, type: "nope", ts: "x", runner: "r" }],
+      '{"v":1,"type":\nnot json\n\n   \n[1,2]\n',
+    );
     expect(s.events).to.include({ total: 1, rejected: 4 });
     expect(s.jobs.started).to.equal(1);
   });
 
   it("shows each runner's last heartbeat and last event", () => {
-    const s = snap([heartbeat("runner-03", 100), heartbeat("runner-03", 50), started({ runId: 1, runner: "runner-03" }, 70)]);
+    const s = snap([
+      heartbeat("runner-03", 100),
+      heartbeat("runner-03", 50),
+      started({ runId: 1, runner: "runner-03" }, 70),
+    ]);
     expect(s.runners["runner-03"]).to.include({
       lastHeartbeatAt: "2026-11-26T18:01:40.000Z",
       lastEventAt: "2026-11-26T18:01:40.000Z",
@@ -103,7 +138,13 @@ describe("aggregator: statistics from events", () => {
 
   it("makes the history from event time: a minute per entry, jobs running on average over it", () => {
     const a = new Aggregator({ now: () => Date.parse(at(600)) });
-    a.consume(ndjson([started({ runId: 1 }, 0), started({ runId: 2, runner: "runner-02" }, 30), completed({ runId: 2, runner: "runner-02" }, 90)]));
+    a.consume(
+      ndjson([
+        started({ runId: 1 }, 0),
+        started({ runId: 2, runner: "runner-02" }, 30),
+        completed({ runId: 2, runner: "runner-02" }, 90),
+      ]),
+    );
     const h = a.history(Date.parse(at(150)), 3);
     expect(h.map((e) => e.at)).to.deep.equal([at(0), at(60), at(120)]);
     // Minute 0: job 1 all of it, job 2 half of it; minute 1: job 1, job 2 until 90 s; minute 2: job 1 (open) to 150 s.
@@ -129,7 +170,11 @@ describe("aggregator: statistics from events", () => {
     a.consume(ndjson([heartbeat("runner-01", 10), heartbeat("runner-09", 10)]));
     const s = a.snapshot(new Date(at(100)), "ok", info);
     expect(Object.keys(s.runners)).to.deep.equal(["runner-01", "runner-02", "runner-09"]);
-    expect([s.runners["runner-01"]!.declared, s.runners["runner-02"]!.declared, s.runners["runner-09"]!.declared]).to.deep.equal([true, true, false]);
+    expect([
+      s.runners["runner-01"]!.declared,
+      s.runners["runner-02"]!.declared,
+      s.runners["runner-09"]!.declared,
+    ]).to.deep.equal([true, true, false]);
     expect(s.runners["runner-02"]!.lastEventAt).to.equal(null);
     expect(s.fleet.declared).to.deep.equal(["runner-01", "runner-02"]);
   });
@@ -139,7 +184,8 @@ describe("aggregator: statistics from events", () => {
     const a = new Aggregator({ now: () => now });
     // Read last, as a forwarder catching up after an outage delivers it: two hours of one job every two minutes.
     const late: unknown[] = [];
-    for (let i = 0; i < 60; i++) late.push(started({ runId: i + 1 }, 3600 + i * 120), completed({ runId: i + 1 }, 3600 + i * 120 + 60));
+    for (let i = 0; i < 60; i++)
+      late.push(started({ runId: i + 1 }, 3600 + i * 120), completed({ runId: i + 1 }, 3600 + i * 120 + 60));
     a.consume(ndjson([heartbeat("runner-01", 4 * 3600 - 10)]));
     a.consume(ndjson(late));
     const s = a.snapshot(new Date(now), "ok", info);

@@ -72,7 +72,14 @@ describe("app: the HTTP API", () => {
       expect(s.events).to.include.keys("total", "rejected");
       expect(s.jobs).to.include.keys("started", "completed", "running", "succeeded", "failed", "cancelled");
       expect(s.durationSeconds).to.include({ p50: 42, p95: 42, max: 42 });
-      expect(s.runners["runner-01"]).to.include.keys("started", "completed", "running", "busySeconds", "lastEventAt", "lastHeartbeatAt");
+      expect(s.runners["runner-01"]).to.include.keys(
+        "started",
+        "completed",
+        "running",
+        "busySeconds",
+        "lastEventAt",
+        "lastHeartbeatAt",
+      );
       expect(s.repos["brentley/cco"]).to.include({ completed: 1, failed: 1 });
       expect(s.aggregation).to.include.keys("durationMs", "bytesRead", "files");
     });
@@ -120,8 +127,10 @@ describe("app: the HTTP API", () => {
   describe("GET /metrics", () => {
     it("exposes the snapshot in Prometheus text format", async () => {
       publishEvents([
-        started({ runId: 1 }), completed({ runId: 1 }, 90, "failed"),
-        started({ runId: 2, runner: "runner-02" }), heartbeat("runner-02", 100),
+        started({ runId: 1 }),
+        completed({ runId: 1 }, 90, "failed"),
+        started({ runId: 2, runner: "runner-02" }),
+        heartbeat("runner-02", 100),
       ]);
       const res = await app.request("/metrics");
       expect(res.headers.get("content-type")).to.match(/^text\/plain; version=0.0.4/);
@@ -168,7 +177,11 @@ describe("app: the HTTP API", () => {
     });
 
     it("refuses a whole batch for one bad line, naming the line and field", async () => {
-      const body = ndjson([started({ runId: 1 }), started({ runId: 2 }), { ...completed({ runId: 1 }, 3), result: "maybe" }]);
+      const body = ndjson([
+        started({ runId: 1 }),
+        started({ runId: 2 }),
+        { ...completed({ runId: 1 }, 3), result: "maybe" },
+      ]);
       const res = await post(body);
       expect(res.status).to.equal(400);
       expect(await jsonOf(res)).to.include({ line: 3, field: "result" });

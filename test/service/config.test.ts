@@ -20,10 +20,22 @@ describe("config: STATS_* environment", () => {
 
   it("reads every variable", () => {
     const c = loadStatsConfig({
-      STATS_HOST: "0.0.0.0", STATS_PORT: "9000", STATS_DATA_DIR: "/var/lib/x", STATS_INGEST_TOKEN: "t".repeat(20),
-      STATS_INTERVAL_MS: "500", STATS_HISTORY_LIMIT: "10", STATS_AGGREGATION: "worker",
+      STATS_HOST: "0.0.0.0",
+      STATS_PORT: "9000",
+      STATS_DATA_DIR: "/var/lib/x",
+      STATS_INGEST_TOKEN: "t".repeat(20),
+      STATS_INTERVAL_MS: "500",
+      STATS_HISTORY_LIMIT: "10",
+      STATS_AGGREGATION: "worker",
     });
-    expect(c).to.include({ host: "0.0.0.0", port: 9000, dataDir: "/var/lib/x", intervalMs: 500, historyLimit: 10, aggregation: "worker" });
+    expect(c).to.include({
+      host: "0.0.0.0",
+      port: 9000,
+      dataDir: "/var/lib/x",
+      intervalMs: 500,
+      historyLimit: 10,
+      aggregation: "worker",
+    });
   });
 
   const bad: Array<[Record<string, string>, RegExp]> = [

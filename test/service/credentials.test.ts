@@ -53,11 +53,16 @@ describe("credentials: one per runner, bound to the runner it names", () => {
   const storedRunners = async () => {
     const names = await readdir(dataDir).catch(() => []);
     const text = (await Promise.all(names.map((n) => readFile(join(dataDir, n), "utf8")))).join("");
-    return text.split("\n").filter(Boolean).map((l) => JSON.parse(l).runner as string);
+    return text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).runner as string);
   };
 
   it("accepts a runner's own events with its own token", async () => {
-    expect((await post(TOKEN_1, [heartbeat("runner-01"), started({ runId: 1, runner: "runner-01" })])).status).to.equal(202);
+    expect((await post(TOKEN_1, [heartbeat("runner-01"), started({ runId: 1, runner: "runner-01" })])).status).to.equal(
+      202,
+    );
     expect((await post(TOKEN_2, [heartbeat("runner-02")])).status).to.equal(202);
     expect(await storedRunners()).to.deep.equal(["runner-01", "runner-01", "runner-02"]);
   });
@@ -67,7 +72,9 @@ describe("credentials: one per runner, bound to the runner it names", () => {
     expect(res.status).to.equal(403);
     const body = await jsonOf(res);
     expect(body).to.include({ event: 2, field: "runner", expected: "runner-01", got: "runner-02" });
-    expect(body.error).to.equal('event 2 of the batch claims runner "runner-02", but the credential belongs to "runner-01"');
+    expect(body.error).to.equal(
+      'event 2 of the batch claims runner "runner-02", but the credential belongs to "runner-01"',
+    );
     expect(await storedRunners()).to.deep.equal([]);
     expect(metrics.ingest.refused).to.deep.include({ forged_runner: 1 });
     const text = await (await app.request("/metrics")).text();
@@ -86,7 +93,11 @@ describe("credentials: one per runner, bound to the runner it names", () => {
   });
 
   it("rotates one runner's token (old and new overlap, then the old is gone) without touching the other", async () => {
-    await writeCredentials([credentialLine("runner-01", TOKEN_1), credentialLine("runner-01", TOKEN_1_NEW), credentialLine("runner-02", TOKEN_2)]);
+    await writeCredentials([
+      credentialLine("runner-01", TOKEN_1),
+      credentialLine("runner-01", TOKEN_1_NEW),
+      credentialLine("runner-02", TOKEN_2),
+    ]);
     expect((await post(TOKEN_1, [heartbeat("runner-01")])).status).to.equal(202);
     expect((await post(TOKEN_1_NEW, [heartbeat("runner-01")])).status).to.equal(202);
     await writeCredentials([credentialLine("runner-01", TOKEN_1_NEW), credentialLine("runner-02", TOKEN_2)]);
@@ -114,10 +125,16 @@ describe("credentials: one per runner, bound to the runner it names", () => {
 
   it("parses the file strictly, naming the bad line; it holds hashes, never tokens", () => {
     const line = credentialLine("runner-01", TOKEN_1);
-    expect(line).to.equal(`runner-01 sha256:${tokenHash(TOKEN_1)}`).and.not.include(TOKEN_1);
+    expect(line)
+      .to.equal(`runner-01 sha256:${tokenHash(TOKEN_1)}`)
+      .and.not.include(TOKEN_1);
     expect(parseCredentials(`# comment\n\n${line}\n`)).to.deep.equal(new Map([[tokenHash(TOKEN_1), "runner-01"]]));
-    expect(() => parseCredentials(`${line}\nrunner-02 sha256:XYZ\n`)).to.throw(/^line 2: expected "<runner> sha256:<64 lowercase hex digits>"/);
-    expect(() => parseCredentials(`${line}\nrunner-02 sha256:${tokenHash(TOKEN_1)}\n`)).to.throw(/same token hash is given to runner-01 and runner-02/);
+    expect(() => parseCredentials(`${line}\nrunner-02 sha256:XYZ\n`)).to.throw(
+      /^line 2: expected "<runner> sha256:<64 lowercase hex digits>"/,
+    );
+    expect(() => parseCredentials(`${line}\nrunner-02 sha256:${tokenHash(TOKEN_1)}\n`)).to.throw(
+      /same token hash is given to runner-01 and runner-02/,
+    );
   });
 
   it("reads a directory of credentials, one file per runner, as runners are added and removed", async () => {

@@ -19,16 +19,30 @@ const EVIL_RUNNER = "<script>window.__pwned = 1</script>";
 /** Events around the real clock (staleness is measured against the snapshot's time). */
 function fleetEvents(now: number): Array<Record<string, unknown>> {
   const ts = (secondsAgo: number) => new Date(now - secondsAgo * 1000).toISOString();
-  const job = (runner: string, runId: number, repo = "brentley/cco") => ({ v: 1, runner, repo, workflow: "build", job: "test", runId, runAttempt: 1 });
+  const job = (runner: string, runId: number, repo = "brentley/cco") => ({
+    v: 1,
+    runner,
+    repo,
+    workflow: "build",
+    job: "test",
+    runId,
+    runAttempt: 1,
+  });
   const events: Array<Record<string, unknown>> = [];
-  for (const runner of ["runner-01", "runner-02", EVIL_RUNNER]) events.push({ v: 1, type: "heartbeat", ts: ts(20), runner });
+  for (const runner of ["runner-01", "runner-02", EVIL_RUNNER])
+    events.push({ v: 1, type: "heartbeat", ts: ts(20), runner });
   events.push({ v: 1, type: "heartbeat", ts: ts(900), runner: "runner-04" }); // stale: 15 minutes
   const durations = [30, 45, 60, 90, 120, 150, 200, 240, 400, 600];
   durations.forEach((d, i) => {
     const runner = ["runner-01", "runner-02", EVIL_RUNNER][i % 3]!;
     const repo = i % 4 === 0 ? "brentley/cco-infra" : "brentley/cco";
     events.push({ ...job(runner, 100 + i, repo), type: "job_started", ts: ts(3000 - i * 100) });
-    events.push({ ...job(runner, 100 + i, repo), type: "job_completed", ts: ts(3000 - i * 100 - d), result: i % 3 === 1 ? "failed" : "succeeded" });
+    events.push({
+      ...job(runner, 100 + i, repo),
+      type: "job_completed",
+      ts: ts(3000 - i * 100 - d),
+      result: i % 3 === 1 ? "failed" : "succeeded",
+    });
   });
   events.push({ ...job("runner-04", 200), type: "job_started", ts: ts(1000) }); // stuck on the stale runner
   events.push({ ...job("runner-01", 201), type: "job_started", ts: ts(10) });
@@ -59,7 +73,11 @@ describe("dashboard in chromium", function () {
   });
 
   const post = async (events: unknown[]) => {
-    const res = await fetch(`${service!.url}/api/events`, { method: "POST", headers: { Authorization: `Bearer ${TEST_TOKEN}` }, body: ndjson(events) });
+    const res = await fetch(`${service!.url}/api/events`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TEST_TOKEN}` },
+      body: ndjson(events),
+    });
     expect(res.status).to.equal(202);
   };
   const stats = async (): Promise<Snapshot> => jsonOf(await fetch(`${service!.url}/api/stats`));
@@ -74,7 +92,10 @@ describe("dashboard in chromium", function () {
   }
 
   /** A page that records everything that went wrong while it was open. */
-  async function open(options: Parameters<Browser["newContext"]>[0] = {}, path = "/"): Promise<{ page: Page; problems: string[] }> {
+  async function open(
+    options: Parameters<Browser["newContext"]>[0] = {},
+    path = "/",
+  ): Promise<{ page: Page; problems: string[] }> {
     context = await browser!.newContext(options);
     const page = await context.newPage();
     const problems: string[] = [];
@@ -95,9 +116,20 @@ describe("dashboard in chromium", function () {
   }
   // Polled from here: page.waitForFunction evaluates strings in the page, which the CSP forbids.
   const drawn = (page: Page) =>
-    waitFor("the script to draw the page", async () => (await page.locator("#dashboard").getAttribute("data-renders")) ?? undefined);
+    waitFor(
+      "the script to draw the page",
+      async () => (await page.locator("#dashboard").getAttribute("data-renders")) ?? undefined,
+    );
   // The script redraws the charts every refresh: a box asked for mid-redraw is null, ask again.
-  const boxOf = (page: Page, selector: string) => waitFor(selector, async () => (await page.locator(selector).boundingBox().catch(() => null)) ?? undefined);
+  const boxOf = (page: Page, selector: string) =>
+    waitFor(
+      selector,
+      async () =>
+        (await page
+          .locator(selector)
+          .boundingBox()
+          .catch(() => null)) ?? undefined,
+    );
   const tile = (page: Page, key: string) => page.locator(`[data-stat="${key}"] .value`).textContent();
 
   it("loads without console errors, draws the charts, and shows the numbers of /api/stats", async () => {
@@ -111,8 +143,13 @@ describe("dashboard in chromium", function () {
       ["chart-rate", ["rate"]],
       ["chart-duration", ["p50", "p95"]],
     ] as const) {
-      const paths = await page.locator(`#${chart} svg.plot path.line`).evaluateAll((els) => els.map((e) => [e.getAttribute("data-series"), e.getAttribute("d")]));
-      expect(paths.map((p) => p[0]), chart).to.deep.equal([...series]);
+      const paths = await page
+        .locator(`#${chart} svg.plot path.line`)
+        .evaluateAll((els) => els.map((e) => [e.getAttribute("data-series"), e.getAttribute("d")]));
+      expect(
+        paths.map((p) => p[0]),
+        chart,
+      ).to.deep.equal([...series]);
       // Drawn from the events' own times: a service seconds old already shows the last hour's jobs.
       for (const [, d] of paths) expect(d, chart).to.match(/^M[\d.]+ [\d.]+L[\d.]+ [\d.]+/);
       const box = await boxOf(page, `#${chart} svg.plot`);
@@ -142,14 +179,29 @@ describe("dashboard in chromium", function () {
       })),
     );
     expect(rows).to.deep.equal(
-      Object.entries(s.runners).map(([name, r]) => ({ name, stale: name === "runner-04", completed: formatCount(r.completed), failed: formatCount(r.failed) })),
+      Object.entries(s.runners).map(([name, r]) => ({
+        name,
+        stale: name === "runner-04",
+        completed: formatCount(r.completed),
+        failed: formatCount(r.failed),
+      })),
     );
-    const repos = await page.locator("#repo-rows tr").evaluateAll((trs) =>
-      trs.map((tr) => [tr.querySelector("th")!.textContent, tr.querySelector('[data-field="failed"]')!.textContent, tr.querySelector('[data-field="completed"]')!.textContent]),
+    const repos = await page
+      .locator("#repo-rows tr")
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.querySelector("th")!.textContent,
+          tr.querySelector('[data-field="failed"]')!.textContent,
+          tr.querySelector('[data-field="completed"]')!.textContent,
+        ]),
+      );
+    expect(repos).to.have.deep.members(
+      Object.entries(s.repos).map(([name, r]) => [name, formatCount(r.failed), formatCount(r.completed)]),
     );
-    expect(repos).to.have.deep.members(Object.entries(s.repos).map(([name, r]) => [name, formatCount(r.failed), formatCount(r.completed)]));
     // The last aggregation is shown in UTC (as the server rendered it) and its age.
-    const [generated, shown] = await page.locator("#generated-at").evaluate((el) => [el.getAttribute("datetime")!, el.textContent!]);
+    const [generated, shown] = await page
+      .locator("#generated-at")
+      .evaluate((el) => [el.getAttribute("datetime")!, el.textContent!]);
     expect(shown).to.equal(utcClock(generated));
     expect(await page.locator("#age").textContent()).to.match(/^ \((just now|[\d.]+s ago)\)$/);
     expect(await page.locator("#offline").isHidden()).to.equal(true);
@@ -172,9 +224,23 @@ describe("dashboard in chromium", function () {
     const before = await startFleet();
     const { page, problems } = await open();
     await drawn(page);
-    const done = { v: 1, type: "job_completed", ts: new Date().toISOString(), runner: "runner-01", repo: "brentley/cco", workflow: "build", job: "test", runId: 201, runAttempt: 1, result: "failed" };
+    const done = {
+      v: 1,
+      type: "job_completed",
+      ts: new Date().toISOString(),
+      runner: "runner-01",
+      repo: "brentley/cco",
+      workflow: "build",
+      job: "test",
+      runId: 201,
+      runAttempt: 1,
+      result: "failed",
+    };
     await post([done]);
-    await waitFor("the failed tile to count the new failure", async () => (await tile(page, "failed")) === formatCount(before.jobs.failed + 1) || undefined);
+    await waitFor(
+      "the failed tile to count the new failure",
+      async () => (await tile(page, "failed")) === formatCount(before.jobs.failed + 1) || undefined,
+    );
     expect(await tile(page, "running")).to.equal(formatCount(before.jobs.running - 1));
     expect(problems).to.deep.equal([]);
   });
@@ -193,7 +259,12 @@ describe("dashboard in chromium", function () {
 
   it("fits a phone's width", async () => {
     await startFleet();
-    const { page, problems } = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const { page, problems } = await open({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      deviceScaleFactor: 2,
+    });
     await drawn(page);
     const widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]");
     expect((widths as number[])[0]).to.be.at.most((widths as number[])[1]!);
@@ -220,7 +291,15 @@ describe("dashboard in chromium", function () {
     const events: Array<Record<string, unknown>> = [];
     for (let k = 0; k < 24; k++) {
       const start = now - 5 * 3600_000 + k * 300_000;
-      const job = { v: 1, runner: "runner-01", repo: "brentley/cco", workflow: "build", job: "test", runId: 500 + k, runAttempt: 1 };
+      const job = {
+        v: 1,
+        runner: "runner-01",
+        repo: "brentley/cco",
+        workflow: "build",
+        job: "test",
+        runId: 500 + k,
+        runAttempt: 1,
+      };
       events.push({ ...job, type: "job_started", ts: new Date(start).toISOString() });
       events.push({ ...job, type: "job_completed", ts: new Date(start + 120_000).toISOString(), result: "succeeded" });
     }
@@ -234,7 +313,9 @@ describe("dashboard in chromium", function () {
     await waitFor("the batch in a pass", async () => (await stats()).jobs.completed === 24 || undefined);
     const { page, problems } = await open({ viewport: { width: 1200, height: 900 } }, "/?window=24h");
     await drawn(page);
-    const points: Array<{ at: string; completed: number }> = await jsonOf(await fetch(`${service.url}/api/stats/series?window=24h`));
+    const points: Array<{ at: string; completed: number }> = await jsonOf(
+      await fetch(`${service.url}/api/stats/series?window=24h`),
+    );
     const n = points.length;
     // Points are 10 minutes: about two jobs in each over the two hours they ran, none since (not 24 "now").
     const busy = points.map((p, i) => [i, p.completed] as const).filter(([, c]) => c > 0);
@@ -254,7 +335,10 @@ describe("dashboard in chromium", function () {
     expect(await page.locator("#chart-duration .cursor").getAttribute("hidden")).to.equal(null);
     expect(await page.locator("#chart-rate .tooltip").isHidden()).to.equal(true); // left that chart
     await page.mouse.move(0, 0);
-    await waitFor("the tooltip to hide", async () => (await page.locator("#chart-duration .tooltip").isHidden()) || undefined);
+    await waitFor(
+      "the tooltip to hide",
+      async () => (await page.locator("#chart-duration .tooltip").isHidden()) || undefined,
+    );
     // The tiles count it in the 24 h window, and not in the last hour.
     expect(await tile(page, "completed")).to.equal("24");
     expect(problems).to.deep.equal([]);
@@ -304,8 +388,20 @@ describe("dashboard in chromium", function () {
 
   it("shows a failed listener as not healthy", async () => {
     await startFleet();
-    await post([{ v: 1, type: "heartbeat", ts: new Date().toISOString(), runner: "runner-02", listener: "failed", listenerExitCode: 1 }]);
-    await waitFor("the heartbeat in a pass", async () => (await stats()).runners["runner-02"]!.listener === "failed" || undefined);
+    await post([
+      {
+        v: 1,
+        type: "heartbeat",
+        ts: new Date().toISOString(),
+        runner: "runner-02",
+        listener: "failed",
+        listenerExitCode: 1,
+      },
+    ]);
+    await waitFor(
+      "the heartbeat in a pass",
+      async () => (await stats()).runners["runner-02"]!.listener === "failed" || undefined,
+    );
     const { page, problems } = await open();
     await drawn(page);
     const row = page.locator('#runner-rows tr[data-runner="runner-02"]');

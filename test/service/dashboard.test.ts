@@ -8,12 +8,7 @@ import { createMetrics } from "../../service/metrics";
 import { SnapshotStore } from "../../service/store";
 import { charts, escapeHtml, h, niceCeil, niceSeconds, toHtml } from "../../service/dashboard/markup";
 import { ASSETS, SCRIPT, STYLE } from "../../service/dashboard/page";
-import {
-  formatDuration,
-  repoRows,
-  runnerRows,
-  STALE_AFTER_SECONDS,
-} from "../../service/dashboard/view";
+import { formatDuration, repoRows, runnerRows, STALE_AFTER_SECONDS } from "../../service/dashboard/view";
 import { at, completed, heartbeat, ndjson, PASS_INFO, started } from "../helpers/events";
 import { useTempDir } from "../helpers/tmp";
 
@@ -27,7 +22,17 @@ const EVIL = {
 
 /** Chart points a minute apart with these completed counts. */
 function seriesOf(completedCounts: Array<number>): SeriesPoint[] {
-  return completedCounts.map((n, i) => ({ at: at(i * 60), started: n, completed: n, failed: 0, running: n / 2, p50: null, p95: null, queueP50: null, queueP95: null }));
+  return completedCounts.map((n, i) => ({
+    at: at(i * 60),
+    started: n,
+    completed: n,
+    failed: 0,
+    running: n / 2,
+    p50: null,
+    p95: null,
+    queueP50: null,
+    queueP95: null,
+  }));
 }
 
 function aggregated(events: unknown[], generatedAtSeconds: number) {
@@ -41,20 +46,36 @@ function snapshotOf(events: unknown[], generatedAtSeconds: number) {
 
 describe("dashboard: what the page computes", () => {
   it("formats durations short enough for a tile", () => {
-    expect([null, 4.25, 42, 60, 250, 3600, 7500].map(formatDuration)).to.deep.equal(["–", "4.3s", "42s", "1m", "4m 10s", "1h 00m", "2h 05m"]);
+    expect([null, 4.25, 42, 60, 250, 3600, 7500].map(formatDuration)).to.deep.equal([
+      "–",
+      "4.3s",
+      "42s",
+      "1m",
+      "4m 10s",
+      "1h 00m",
+      "2h 05m",
+    ]);
   });
 
   it("draws charts from the window's points, with axis labels that never repeat", () => {
     const c = charts(seriesOf([0, 1, 2, 3, 0, 0, 1, 0, 0, 2]), "1h");
-    const rateLine = c["chart-rate"]!.find((e) => e.tag === "svg")!.children.find((e) => typeof e !== "string" && e.tag === "path");
-    expect(rateLine).to.have.nested.property("attrs.d").that.matches(/^M\S+ \S+(L\S+ \S+){9}$/);
+    const rateLine = c["chart-rate"]!.find((e) => e.tag === "svg")!.children.find(
+      (e) => typeof e !== "string" && e.tag === "path",
+    );
+    expect(rateLine)
+      .to.have.nested.property("attrs.d")
+      .that.matches(/^M\S+ \S+(L\S+ \S+){9}$/);
     const labels = (id: string, cls: string) =>
       (c[id]!.find((e) => e.attrs.class === cls)!.children as Array<{ children: string[] }>).map((e) => e.children[0]);
     expect(labels("chart-rate", "x-axis")).to.deep.equal(["18:00", "18:04", "18:09"]);
     expect(labels("chart-rate", "y-axis")).to.deep.equal(["5", "2.5", "0"]);
     // One point: the first, middle and last time are the same, and shown once; an empty chart says so.
     const one = charts(seriesOf([0]), "1h");
-    expect((one["chart-running"]!.find((e) => e.attrs.class === "x-axis")!.children as Array<{ children: string[] }>).map((e) => e.children[0])).to.deep.equal(["18:00"]);
+    expect(
+      (one["chart-running"]!.find((e) => e.attrs.class === "x-axis")!.children as Array<{ children: string[] }>).map(
+        (e) => e.children[0],
+      ),
+    ).to.deep.equal(["18:00"]);
     expect(toHtml(charts([], "24h")["chart-duration"]![3]!)).to.include("no data yet");
   });
 
@@ -72,7 +93,12 @@ describe("dashboard: what the page computes", () => {
       now,
     );
     const rows = Object.fromEntries(runnerRows(s).map((r) => [r.name, r]));
-    expect(rows.fresh).to.include({ stale: false, heartbeatAgeSeconds: 60, busyShare: 0.75, lastJob: "brentley/cco · build / test" });
+    expect(rows.fresh).to.include({
+      stale: false,
+      heartbeatAgeSeconds: 60,
+      busyShare: 0.75,
+      lastJob: "brentley/cco · build / test",
+    });
     expect(rows.late).to.include({ stale: true, heartbeatAgeSeconds: STALE_AFTER_SECONDS + 1, busyShare: 0 });
     expect(rows.silent).to.include({ stale: true, heartbeatAgeSeconds: null, busyShare: 0.25 });
   });
@@ -88,7 +114,13 @@ describe("dashboard: what the page computes", () => {
   });
 
   it("counts a failed or refused listener as not healthy", () => {
-    const s = snapshotOf([{ ...heartbeat("runner-01", 590), listener: "refused", listenerExitCode: 2 }, { ...heartbeat("runner-02", 590), listener: "running" }], 600);
+    const s = snapshotOf(
+      [
+        { ...heartbeat("runner-01", 590), listener: "refused", listenerExitCode: 2 },
+        { ...heartbeat("runner-02", 590), listener: "running" },
+      ],
+      600,
+    );
     const rows = Object.fromEntries(runnerRows(s).map((r) => [r.name, r]));
     expect(rows["runner-01"]).to.include({ stale: false, healthy: false, listener: "refused", listenerExitCode: 2 });
     expect(rows["runner-02"]).to.include({ healthy: true });
@@ -118,7 +150,9 @@ describe("dashboard: what the page computes", () => {
   });
 
   it("escapes text and attribute values, and takes no markup for names", () => {
-    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).to.equal("&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
+    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).to.equal(
+      "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;",
+    );
     expect(toHtml(h("td", { "data-runner": EVIL.workflow, hidden: true, title: null }, EVIL.runner))).to.equal(
       '<td data-runner="&quot;&gt;&lt;svg/onload=alert(3)&gt;" hidden>&lt;script&gt;alert(1)&lt;/script&gt;</td>',
     );
@@ -136,7 +170,13 @@ describe("dashboard: GET / and its assets", () => {
   beforeEach(() => {
     store = new SnapshotStore(warmingUpSnapshot("test"), 100, 30_000);
     eventLog = new EventLog(tmp.path);
-    app = createApp({ store, eventLog, ingestToken: "unused-token-0123456789", metrics: createMetrics(store), log: silentLogger });
+    app = createApp({
+      store,
+      eventLog,
+      ingestToken: "unused-token-0123456789",
+      metrics: createMetrics(store),
+      log: silentLogger,
+    });
   });
   afterEach(() => eventLog.close());
 
@@ -166,7 +206,11 @@ describe("dashboard: GET / and its assets", () => {
     started({ runner: "runner-01", runId: 2 }, 200),
     completed({ runner: "runner-01", runId: 2 }, 440, "failed"),
     started({ runner: EVIL.runner, repo: EVIL.repo, workflow: EVIL.workflow, job: EVIL.job, runId: 3 }, 300),
-    completed({ runner: EVIL.runner, repo: EVIL.repo, workflow: EVIL.workflow, job: EVIL.job, runId: 3 }, 360, "failed"),
+    completed(
+      { runner: EVIL.runner, repo: EVIL.repo, workflow: EVIL.workflow, job: EVIL.job, runId: 3 },
+      360,
+      "failed",
+    ),
     started({ runner: "runner-03", runId: 4 }, 500),
   ];
 
@@ -175,7 +219,9 @@ describe("dashboard: GET / and its assets", () => {
     expect(res.status).to.equal(200);
     expect(res.headers.get("content-type")).to.equal("text/html; charset=utf-8");
     const csp = res.headers.get("content-security-policy")!;
-    const directives = Object.fromEntries(csp.split(/;\s*/).map((d) => [d.split(" ")[0], d.split(" ").slice(1).join(" ")]));
+    const directives = Object.fromEntries(
+      csp.split(/;\s*/).map((d) => [d.split(" ")[0], d.split(" ").slice(1).join(" ")]),
+    );
     expect(directives).to.include({
       "default-src": "'none'",
       "script-src": "'self'",
@@ -194,7 +240,13 @@ describe("dashboard: GET / and its assets", () => {
   it("leaves the JSON API's headers as they were", async () => {
     publishEvents(fleet, 600);
     const res = await app.request("/api/stats");
-    expect([...res.headers.keys()].sort()).to.deep.equal(["cache-control", "content-length", "content-type", "etag", "x-content-type-options"]);
+    expect([...res.headers.keys()].sort()).to.deep.equal([
+      "cache-control",
+      "content-length",
+      "content-type",
+      "etag",
+      "x-content-type-options",
+    ]);
   });
 
   it("serves each asset with its type, the same headers, and a cache-forever name", async () => {
@@ -222,7 +274,9 @@ describe("dashboard: GET / and its assets", () => {
     for (const raw of Object.values(EVIL)) expect(html).to.not.include(raw);
     expect(html).to.include("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(html).to.include("evil/&lt;iframe&gt;&amp;amp;&quot;&#39;");
-    expect(html).to.include(`evil/&lt;iframe&gt;&amp;amp;&quot;&#39; · &quot;&gt;&lt;svg/onload=alert(3)&gt; / &#39;&amp;amp;&#39;`);
+    expect(html).to.include(
+      `evil/&lt;iframe&gt;&amp;amp;&quot;&#39; · &quot;&gt;&lt;svg/onload=alert(3)&gt; / &#39;&amp;amp;&#39;`,
+    );
     expect(html.match(/<script/g)).to.have.length(1);
     // Nothing the CSP would refuse: no inline handlers or styles, no javascript: links.
     expect(html).to.not.match(/\son[a-z]+=|\sstyle=|<style|javascript:/i);
@@ -237,20 +291,36 @@ describe("dashboard: GET / and its assets", () => {
     expect(textOf(html, 'data-stat="failed"')).to.equal("Failed, last 24 h267 % of completed · all time 2");
     // Window quantiles come from 10%-wide buckets (within 5%); all-time ones are exact.
     expect(textOf(html, 'data-stat="p50"')).to.equal("Duration p50, last 24 h2m 03sp95 4m · all time p50 2m");
-    expect(textOf(html, 'data-stat="utilisation"')).to.equal("Utilisation, last 24 h0.2 %busy 8m 40s of 3 runners × 24 h");
-    expect(textOf(html, 'data-stat="lastJob"')).to.equal("Last jobfailed2m 40s ago · brentley/cco · build / test on runner-01");
-    expect(textOf(html, 'data-stat="stale"')).to.equal("Runners not healthy11 without a heartbeat for 5 min · 0 listener failed or refused");
-    expect(textOf(html, 'data-stat="abandoned"')).to.equal("Abandoned jobs0started over 5 days ago, never completed · 0 dropped by limits");
-    expect(textOf(html, 'id="freshness"')).to.equal("Up to 1m 30s behind the runners: forwarders send every 60 s, a pass runs every 30 s.");
+    expect(textOf(html, 'data-stat="utilisation"')).to.equal(
+      "Utilisation, last 24 h0.2 %busy 8m 40s of 3 runners × 24 h",
+    );
+    expect(textOf(html, 'data-stat="lastJob"')).to.equal(
+      "Last jobfailed2m 40s ago · brentley/cco · build / test on runner-01",
+    );
+    expect(textOf(html, 'data-stat="stale"')).to.equal(
+      "Runners not healthy11 without a heartbeat for 5 min · 0 listener failed or refused",
+    );
+    expect(textOf(html, 'data-stat="abandoned"')).to.equal(
+      "Abandoned jobs0started over 5 days ago, never completed · 0 dropped by limits",
+    );
+    expect(textOf(html, 'id="freshness"')).to.equal(
+      "Up to 1m 30s behind the runners: forwarders send every 60 s, a pass runs every 30 s.",
+    );
     expect(textOf(html, 'id="generated-at"')).to.equal(`${at(600).slice(0, 10)} ${at(600).slice(11, 19)} UTC`);
     // Runners, in name order, the stale one marked in words, not only in color.
-    const rows = [...html.matchAll(/<tr (?:class="stale" )?data-runner="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1], m[2]!.replace(/<[^>]*>/g, "|")]);
+    const rows = [...html.matchAll(/<tr (?:class="stale" )?data-runner="([^"]*)">([\s\S]*?)<\/tr>/g)].map((m) => [
+      m[1],
+      m[2]!.replace(/<[^>]*>/g, "|"),
+    ]);
     expect(rows.map((r) => r[0])).to.deep.equal(["&lt;script&gt;alert(1)&lt;/script&gt;", "runner-01", "runner-03"]);
     expect(rows[1]![1]).to.match(/\|idle\|.*\|86 %\|.*\|2\|.*\|1\|.*\|10s ago\|/);
     expect(rows[2]![1]).to.match(/\|stale\|.*\|busy\|.*\|8m 20s ago\|/);
     expect(html).to.match(/<tr class="stale" data-runner="runner-03">/);
     // Failures by repository, the worst first.
-    expect([...html.matchAll(/<tr data-repo="([^"]*)">/g)].map((m) => m[1])).to.deep.equal(["evil/&lt;iframe&gt;&amp;amp;&quot;&#39;", "brentley/cco"]);
+    expect([...html.matchAll(/<tr data-repo="([^"]*)">/g)].map((m) => m[1])).to.deep.equal([
+      "evil/&lt;iframe&gt;&amp;amp;&quot;&#39;",
+      "brentley/cco",
+    ]);
     // The charts are there too, from the history.
     expect(html).to.match(/<path class="line running" d="M[^"]+" data-series="running">/);
     expect(html).to.match(/<p class="visually-hidden">Over the last [^<]*: running jobs now [^<]*<\/p>/);

@@ -27,12 +27,24 @@ describe("events: the contract", () => {
     });
 
     it("keeps extra fields (the audit trail)", () => {
-      const r = parseBatch(JSON.stringify({ ...started({ runId: 1 }), actor: "octocat", sha: "abc", ref: "refs/heads/main", event: "push" }));
+      const r = parseBatch(
+        JSON.stringify({
+          ...started({ runId: 1 }),
+          actor: "octocat",
+          sha: "abc",
+          ref: "refs/heads/main",
+          event: "push",
+        }),
+      );
       expect(r.ok && r.events[0]).to.include({ actor: "octocat", sha: "abc", ref: "refs/heads/main", event: "push" });
     });
 
     it("names the first bad line (1-based, blank lines counted) and its field", () => {
-      const body = [JSON.stringify(started({ runId: 1 })), "", JSON.stringify({ ...started({ runId: 2 }), runId: -4 })].join("\n");
+      const body = [
+        JSON.stringify(started({ runId: 1 })),
+        "",
+        JSON.stringify({ ...started({ runId: 2 }), runId: -4 }),
+      ].join("\n");
       const r = parseBatch(body);
       expect(r).to.deep.include({ ok: false });
       if (!r.ok) {
@@ -49,7 +61,11 @@ describe("events: the contract", () => {
       expect(r.error.line).to.equal(2);
       expect(r.error.field).to.equal("ts");
       expect(r.error.problems).to.deep.equal([
-        { field: "ts", expected: "an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970)", got: "nothing" },
+        {
+          field: "ts",
+          expected: "an ISO-8601 time with a zone, like 2026-11-26T18:00:00.000Z (a real date, from 1970)",
+          got: "nothing",
+        },
         { field: "runId", expected: "a whole number of at least 1", got: '"12"' },
       ]);
       expect(r.error.message).to.equal(
@@ -60,10 +76,17 @@ describe("events: the contract", () => {
     });
 
     it("accepts a heartbeat's listener state and exit code, and says what is wrong with them", () => {
-      expect(parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "failed", listenerExitCode: 3 }))).to.deep.include({ ok: true });
-      expect(parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "stopped", listenerExitCode: null }))).to.deep.include({ ok: true });
+      expect(
+        parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "failed", listenerExitCode: 3 })),
+      ).to.deep.include({ ok: true });
+      expect(
+        parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "stopped", listenerExitCode: null })),
+      ).to.deep.include({ ok: true });
       const r = parseBatch(JSON.stringify({ ...heartbeat("r"), listener: "dead", listenerExitCode: 1.5 }));
-      expect(!r.ok && r.error.problems.map((p) => `${p.field}=${p.got}`)).to.deep.equal(["listener=\"dead\"", "listenerExitCode=1.5"]);
+      expect(!r.ok && r.error.problems.map((p) => `${p.field}=${p.got}`)).to.deep.equal([
+        'listener="dead"',
+        "listenerExitCode=1.5",
+      ]);
     });
 
     it("says which line is not JSON", () => {
@@ -107,9 +130,16 @@ describe("events: the contract", () => {
   describe("parseIsoTime", () => {
     it("reads the time exactly as Date.parse does for real times", () => {
       for (const ts of [
-        "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00Z", "2026-11-26T18:00:00.5Z", "2026-11-26T18:00:00.25Z",
-        "2026-11-26T18:00:00.123456789Z", "2026-11-26T20:30:00+02:30", "2026-11-26T10:00:00-08:00", "2024-02-29T12:00:00Z",
-        "1970-01-01T00:00:00Z", "2099-12-31T23:59:59.999Z",
+        "2026-11-26T18:00:00.000Z",
+        "2026-11-26T18:00:00Z",
+        "2026-11-26T18:00:00.5Z",
+        "2026-11-26T18:00:00.25Z",
+        "2026-11-26T18:00:00.123456789Z",
+        "2026-11-26T20:30:00+02:30",
+        "2026-11-26T10:00:00-08:00",
+        "2024-02-29T12:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "2099-12-31T23:59:59.999Z",
       ]) {
         expect(parseIsoTime(ts), ts).to.equal(Date.parse(ts));
       }
@@ -117,9 +147,20 @@ describe("events: the contract", () => {
 
     it("refuses what is not a real time, even where Date.parse is lenient", () => {
       for (const ts of [
-        "2026-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2026-11-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-26T24:00:00Z",
-        "2026-11-26T18:60:00Z", "2026-11-26T18:00:60Z", "2026-11-26T18:00:00+24:00", "1969-12-31T23:59:59Z",
-        "2026-11-26T18:00:00", "2026-11-26 18:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00.1234567890Z", "2026-11-26",
+        "2026-02-30T00:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2026-11-31T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-11-26T24:00:00Z",
+        "2026-11-26T18:60:00Z",
+        "2026-11-26T18:00:60Z",
+        "2026-11-26T18:00:00+24:00",
+        "1969-12-31T23:59:59Z",
+        "2026-11-26T18:00:00",
+        "2026-11-26 18:00:00Z",
+        "2026-11-26T18:00:00.Z",
+        "2026-11-26T18:00:00.1234567890Z",
+        "2026-11-26",
       ]) {
         expect(parseIsoTime(ts), ts).to.be.NaN;
       }
@@ -128,13 +169,28 @@ describe("events: the contract", () => {
     it("answers the same whatever it read before (minutes it remembers never decide a wrong one)", () => {
       // A valid time, then others sharing its minute (or its cache slot) with a bad rest, in every order.
       const times = [
-        "2026-11-26T18:07:59.250Z", "2026-11-26T18:07:60Z", "2026-11-26T18:07:5xZ", "2026-11-26T18:07-00Z", "2026-11-26T18:07:00+24:00",
-        "2026-11-26T18:07:00.Z", "2026-11-26T18:07:00", "2026-11-26T18:07:00+02:00", "2026-11-26T19:07:00Z", "2026-11-26T28:07:00Z",
-        "2026-11-26T18:17:00Z", "2026-02-30T18:07:00Z", "2026-11-26T18:07:59.9999Z", "1969-11-26T18:07:00Z", "2026-11-26X18:07:00Z",
+        "2026-11-26T18:07:59.250Z",
+        "2026-11-26T18:07:60Z",
+        "2026-11-26T18:07:5xZ",
+        "2026-11-26T18:07-00Z",
+        "2026-11-26T18:07:00+24:00",
+        "2026-11-26T18:07:00.Z",
+        "2026-11-26T18:07:00",
+        "2026-11-26T18:07:00+02:00",
+        "2026-11-26T19:07:00Z",
+        "2026-11-26T28:07:00Z",
+        "2026-11-26T18:17:00Z",
+        "2026-02-30T18:07:00Z",
+        "2026-11-26T18:07:59.9999Z",
+        "1969-11-26T18:07:00Z",
+        "2026-11-26X18:07:00Z",
       ];
       const first = new Map(times.map((ts) => [ts, parseIsoTime(ts)]));
       for (const ts of times) {
-        const want = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(ts) && !Number.isNaN(Date.parse(ts)) && Date.parse(ts) >= 0;
+        const want =
+          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(ts) &&
+          !Number.isNaN(Date.parse(ts)) &&
+          Date.parse(ts) >= 0;
         for (const before of times) {
           parseIsoTime(before);
           const got = parseIsoTime(ts);
@@ -149,15 +205,80 @@ describe("events: the contract", () => {
 
   describe("isValidEvent (the aggregation fast path) agrees with the zod schema", () => {
     // Every field of every type, replaced by values that are wrong in different ways.
-    const variants: unknown[] = [undefined, null, "", "x", 0, -1, 1, 1.5, 2 ** 60, true, [], {}, "a/b", "a b/c", "x".repeat(MAX_NAME_LENGTH + 1),
-      "2026-11-26T18:00:00.000Z", "2026-11-26T18:00:00+02:00", "2026-11-26 18:00:00Z", "2026-02-30T00:00:00Z", "job_started", "job_completed",
-      "heartbeat", "succeeded", "failed", "cancelled", "skipped", "2024-02-29T23:59:59.999999999Z", "2023-02-29T00:00:00Z",
-      "2026-11-26T24:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00.1234567890Z", "2026-11-26T18:00:00+2:00", "1969-12-31T23:59:59Z",
-      "２０２６-11-26T18:00:00Z", "2026-11-26T18:00:00z", "2026-11-26T18:00:00Z ", "running", "stopped", "refused", 3, -2,
+    const variants: unknown[] = [
+      undefined,
+      null,
+      "",
+      "x",
+      0,
+      -1,
+      1,
+      1.5,
+      2 ** 60,
+      true,
+      [],
+      {},
+      "a/b",
+      "a b/c",
+      "x".repeat(MAX_NAME_LENGTH + 1),
+      "2026-11-26T18:00:00.000Z",
+      "2026-11-26T18:00:00+02:00",
+      "2026-11-26 18:00:00Z",
+      "2026-02-30T00:00:00Z",
+      "job_started",
+      "job_completed",
+      "heartbeat",
+      "succeeded",
+      "failed",
+      "cancelled",
+      "skipped",
+      "2024-02-29T23:59:59.999999999Z",
+      "2023-02-29T00:00:00Z",
+      "2026-11-26T24:00:00Z",
+      "2026-11-26T18:00:00.Z",
+      "2026-11-26T18:00:00.1234567890Z",
+      "2026-11-26T18:00:00+2:00",
+      "1969-12-31T23:59:59Z",
+      "２０２６-11-26T18:00:00Z",
+      "2026-11-26T18:00:00z",
+      "2026-11-26T18:00:00Z ",
+      "running",
+      "stopped",
+      "refused",
+      3,
+      -2,
       // Repository names: every kind of whitespace (as \s means it), slashes out of place, control characters (allowed).
-      "a\tb/c", "a/b\n", "a\u00a0b/c", "a/b\u3000", "a/\ufeffb", "a\u2028/b", "a\u200ab/c", "a\u180eb/c", "/b", "a/", "a//b", "a/b/c", "a\u0001b/c", "ä/ö"];
+      "a\tb/c",
+      "a/b\n",
+      "a\u00a0b/c",
+      "a/b\u3000",
+      "a/\ufeffb",
+      "a\u2028/b",
+      "a\u200ab/c",
+      "a\u180eb/c",
+      "/b",
+      "a/",
+      "a//b",
+      "a/b/c",
+      "a\u0001b/c",
+      "ä/ö",
+    ];
     const bases = [started({ runId: 7 }), completed({ runId: 7 }, 9, "failed"), heartbeat("runner-03")];
-    const fields = ["v", "type", "ts", "runner", "repo", "workflow", "job", "runId", "runAttempt", "result", "listener", "listenerExitCode", "extra"];
+    const fields = [
+      "v",
+      "type",
+      "ts",
+      "runner",
+      "repo",
+      "workflow",
+      "job",
+      "runId",
+      "runAttempt",
+      "result",
+      "listener",
+      "listenerExitCode",
+      "extra",
+    ];
 
     it("on valid events and every single-field mutation of them", () => {
       let checked = 0;

@@ -32,32 +32,79 @@ describe("github: queue time and reconciliation from GitHub's jobs API", functio
   const now = Date.now();
   const iso = (secondsAgo: number) => new Date(now - secondsAgo * 1000).toISOString();
   const job = (id: number, runId: number, over: Partial<FakeJob>): FakeJob => ({
-    id, run_id: runId, run_attempt: 1, status: "completed", conclusion: "success", created_at: iso(600), started_at: iso(600 - 30), completed_at: iso(300),
-    name: "test", labels: ["self-hosted", "linux"], runner_name: "runner-01", workflow_name: "build", ...over,
+    id,
+    run_id: runId,
+    run_attempt: 1,
+    status: "completed",
+    conclusion: "success",
+    created_at: iso(600),
+    started_at: iso(600 - 30),
+    completed_at: iso(300),
+    name: "test",
+    labels: ["self-hosted", "linux"],
+    runner_name: "runner-01",
+    workflow_name: "build",
+    ...over,
   });
   const hook = (type: string, runId: number, runner: string, secondsAgo: number, result?: string) => ({
-    v: 1, type, ts: iso(secondsAgo), runner, repo: REPO, workflow: "build", job: "test", runId, runAttempt: 1, ...(result ? { result } : {}),
+    v: 1,
+    type,
+    ts: iso(secondsAgo),
+    runner,
+    repo: REPO,
+    workflow: "build",
+    job: "test",
+    runId,
+    runAttempt: 1,
+    ...(result ? { result } : {}),
   });
 
   it("takes queue times and waiting jobs from GitHub, pages through jobs, and counts mismatches with the hooks", async () => {
     // Run 1: 150 jobs (two pages of 100): queued 30 s each, one per runner-01..; only job 1 is also in the hooks.
-    const many = Array.from({ length: 150 }, (_, i) => job(1000 + i, 1, { runner_name: `runner-0${(i % 3) + 1}`, name: i === 0 ? "test" : `shard-${i}` }));
+    const many = Array.from({ length: 150 }, (_, i) =>
+      job(1000 + i, 1, { runner_name: `runner-0${(i % 3) + 1}`, name: i === 0 ? "test" : `shard-${i}` }),
+    );
     fake.runs.set(REPO, [
       { id: 1, jobs: many },
       // Run 2: the hooks say failed, GitHub says success (a mismatch); run 3: no hook at all (missing); run 4: queued for 90 s now.
       { id: 2, jobs: [job(2000, 2, { created_at: iso(500), started_at: iso(500 - 120) })] },
       { id: 3, jobs: [job(3000, 3, { runner_name: "runner-02" })] },
-      { id: 4, jobs: [job(4000, 4, { status: "queued", conclusion: null, started_at: null, completed_at: null, runner_name: null })] },
+      {
+        id: 4,
+        jobs: [
+          job(4000, 4, { status: "queued", conclusion: null, started_at: null, completed_at: null, runner_name: null }),
+        ],
+      },
       // A GitHub-hosted job: not ours, neither waiting nor a queue time of our fleet.
-      { id: 5, jobs: [job(5000, 5, { status: "queued", conclusion: null, started_at: null, labels: ["ubuntu-latest"], runner_name: null })] },
+      {
+        id: 5,
+        jobs: [
+          job(5000, 5, {
+            status: "queued",
+            conclusion: null,
+            started_at: null,
+            labels: ["ubuntu-latest"],
+            runner_name: null,
+          }),
+        ],
+      },
     ]);
-    service = await startTestService(tmp.path, { github: { token: fake.token, repos: [REPO], apiUrl: fake.url, intervalMs: 200 } });
+    service = await startTestService(tmp.path, {
+      github: { token: fake.token, repos: [REPO], apiUrl: fake.url, intervalMs: 200 },
+    });
     const events = [
-      hook("job_started", 1, "runner-01", 570), hook("job_completed", 1, "runner-01", 300, "succeeded"),
-      hook("job_started", 2, "runner-01", 380), hook("job_completed", 2, "runner-01", 300, "failed"),
-      { v: 1, type: "heartbeat", ts: iso(5), runner: "runner-02" }, { v: 1, type: "heartbeat", ts: iso(5), runner: "runner-03" },
+      hook("job_started", 1, "runner-01", 570),
+      hook("job_completed", 1, "runner-01", 300, "succeeded"),
+      hook("job_started", 2, "runner-01", 380),
+      hook("job_completed", 2, "runner-01", 300, "failed"),
+      { v: 1, type: "heartbeat", ts: iso(5), runner: "runner-02" },
+      { v: 1, type: "heartbeat", ts: iso(5), runner: "runner-03" },
     ];
-    const res = await fetch(`${service.url}/api/events`, { method: "POST", headers: { Authorization: `Bearer ${TEST_TOKEN}` }, body: ndjson(events) });
+    const res = await fetch(`${service.url}/api/events`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TEST_TOKEN}` },
+      body: ndjson(events),
+    });
     expect(res.status).to.equal(202);
     // Two polls: the second is answered 304 throughout.
     const s = await waitFor("two polls in a snapshot", async () => {
@@ -77,15 +124,21 @@ describe("github: queue time and reconciliation from GitHub's jobs API", functio
     expect(fake.calls.filter((c) => c.status === 304).length).to.be.greaterThan(6);
     // /metrics and the page say so too.
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    expect(metrics).to.include("cco_github_jobs_waiting 1").and.include('cco_github_reconciliation_total{outcome="result_mismatch"} 1');
+    expect(metrics)
+      .to.include("cco_github_jobs_waiting 1")
+      .and.include('cco_github_reconciliation_total{outcome="result_mismatch"} 1');
     const page = await (await fetch(`${service.url}/`)).text();
-    expect(page).to.match(/data-stat="queue"><h2>Queue time p50, last 24 h<\/h2><p class="value">(29|30|31)s<\/p><p class="detail">p95 (29|30|31)s · 1 waiting now/);
+    expect(page).to.match(
+      /data-stat="queue"><h2>Queue time p50, last 24 h<\/h2><p class="value">(29|30|31)s<\/p><p class="detail">p95 (29|30|31)s · 1 waiting now/,
+    );
     expect(page).to.match(/data-stat="reconcile"[\s\S]*?<p class="value">151<\/p>/);
   });
 
   it("shows a failed poll, keeps going, and stays within the rate limit", async () => {
     fake.runs.set(REPO, [{ id: 1, jobs: [job(1, 1, {})] }]);
-    service = await startTestService(tmp.path, { github: { token: "wrong-token", repos: [REPO], apiUrl: fake.url, intervalMs: 100 } });
+    service = await startTestService(tmp.path, {
+      github: { token: "wrong-token", repos: [REPO], apiUrl: fake.url, intervalMs: 100 },
+    });
     const s = await waitFor("a failed poll in a snapshot", async () => {
       const snap = await jsonOf(await fetch(`${service!.url}/api/stats`));
       return snap.github?.error ? snap : undefined;
@@ -94,7 +147,9 @@ describe("github: queue time and reconciliation from GitHub's jobs API", functio
     await service.stop();
     const calls = fake.calls.length;
     fake.rateRemaining = 52; // under the reserve: after its first poll the service waits for the reset
-    service = await startTestService(tmp.path, { github: { token: fake.token, repos: [REPO], apiUrl: fake.url, intervalMs: 100 } });
+    service = await startTestService(tmp.path, {
+      github: { token: fake.token, repos: [REPO], apiUrl: fake.url, intervalMs: 100 },
+    });
     const limited = await waitFor("the rate-limit wait in a snapshot", async () => {
       const snap = await jsonOf(await fetch(`${service!.url}/api/stats`));
       return snap.github?.error?.startsWith("rate limit") ? snap : undefined;

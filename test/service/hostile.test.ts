@@ -35,10 +35,19 @@ describe("service: hostile input stays within bounds (bundle, deployed Node flag
   });
   after(() => rm(tmp, { recursive: true, force: true }));
 
-  const env = () => ({ STATS_DATA_DIR: dataDir, STATS_INGEST_TOKEN: TEST_TOKEN, STATS_INTERVAL_MS: "1000", STATS_RUNNERS: DECLARED.join(",") });
+  const env = () => ({
+    STATS_DATA_DIR: dataDir,
+    STATS_INGEST_TOKEN: TEST_TOKEN,
+    STATS_INTERVAL_MS: "1000",
+    STATS_RUNNERS: DECLARED.join(","),
+  });
 
   /** Starts the service, polls /api/stats until every line is counted, and returns what it said. */
-  async function runUntilCounted(): Promise<{ svc: ChildService; stats: Awaited<ReturnType<typeof jsonOf>>; slowestMs: number }> {
+  async function runUntilCounted(): Promise<{
+    svc: ChildService;
+    stats: Awaited<ReturnType<typeof jsonOf>>;
+    slowestMs: number;
+  }> {
     const svc = await spawnService(env(), bundle, STATS_NODE_FLAGS);
     let slowestMs = 0;
     const stats = await waitFor(

@@ -12,8 +12,7 @@ import { useTempDir } from "../helpers/tmp";
 import type { RunningService } from "../../service/server";
 
 const auth = { Authorization: `Bearer ${TEST_TOKEN}` };
-const postEvents = (url: string, body: string) =>
-  fetch(`${url}/api/events`, { method: "POST", headers: auth, body });
+const postEvents = (url: string, body: string) => fetch(`${url}/api/events`, { method: "POST", headers: auth, body });
 const getJson = async (url: string) => jsonOf(await fetch(url));
 
 async function storedLines(dir: string): Promise<string[]> {
@@ -63,7 +62,8 @@ describe("server: real HTTP on 127.0.0.1", function () {
         lines.push(JSON.stringify(completed({ runId: i, runner: `runner-0${i % 8}` }, i + 30)));
       }
       const chunk = `${lines.join("\n")}\n`;
-      for (let f = 0; f < 3; f++) await writeFile(join(coldDir, `history-${f}.jsonl`), chunk.replaceAll('"build"', `"build-${f}"`));
+      for (let f = 0; f < 3; f++)
+        await writeFile(join(coldDir, `history-${f}.jsonl`), chunk.replaceAll('"build"', `"build-${f}"`));
     });
     after(() => rm(coldDir, { recursive: true, force: true }));
     let coldDir = "";
@@ -98,15 +98,31 @@ describe("server: real HTTP on 127.0.0.1", function () {
   });
 
   it("stops on SIGTERM after finishing a request in flight, exit code 0", async () => {
-    const svc = await spawnService({ STATS_DATA_DIR: tmp.path, STATS_INGEST_TOKEN: TEST_TOKEN, STATS_INTERVAL_MS: "100" });
+    const svc = await spawnService({
+      STATS_DATA_DIR: tmp.path,
+      STATS_INGEST_TOKEN: TEST_TOKEN,
+      STATS_INTERVAL_MS: "100",
+    });
     const { port } = new URL(svc.url);
     const body = ndjson([started({ runId: 1 })]);
     // Send the headers and half the body, then SIGTERM, then the rest.
     const reply = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port, path: "/api/events", method: "POST", headers: { ...auth, "Content-Length": Buffer.byteLength(body) } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => resolve({ status: res.statusCode!, text }));
-      });
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/api/events",
+          method: "POST",
+          headers: { ...auth, "Content-Length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = "";
+          res
+            .setEncoding("utf8")
+            .on("data", (d) => (text += d))
+            .on("end", () => resolve({ status: res.statusCode!, text }));
+        },
+      );
       req.on("error", reject);
       req.write(body.slice(0, 10));
       setTimeout(() => {
@@ -181,7 +197,11 @@ describe("server: ingest token and failing passes", function () {
     const second = await startService(config, log);
     try {
       const body = ndjson([started({ runId: 1 })]);
-      const ok = await fetch(`${second.url}/api/events`, { method: "POST", headers: { Authorization: `Bearer ${token}` }, body });
+      const ok = await fetch(`${second.url}/api/events`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
+        body,
+      });
       expect(ok.status).to.equal(202);
     } finally {
       await second.stop();
@@ -191,17 +211,26 @@ describe("server: ingest token and failing passes", function () {
   it("keeps serving the last snapshot when a pass fails, and recovers", async () => {
     const dir = join(tmp.path, "data");
     const lines: string[] = [];
-    const service = await startService(testConfig(dir), createLogger((l) => lines.push(l)));
+    const service = await startService(
+      testConfig(dir),
+      createLogger((l) => lines.push(l)),
+    );
     try {
       await writeFile(join(dir, "a.jsonl"), ndjson([started({ runId: 1 })]));
-      await waitFor("the event", async () => (await getJson(`${service.url}/api/stats`)).jobs.started === 1 || undefined);
+      await waitFor(
+        "the event",
+        async () => (await getJson(`${service.url}/api/stats`)).jobs.started === 1 || undefined,
+      );
       await rm(dir, { recursive: true }); // every pass now fails: readdir ENOENT
       await waitFor("a failed pass", () => service.store.health().body.failedPasses > 0 || undefined);
       expect((await getJson(`${service.url}/api/stats`)).jobs.started).to.equal(1);
       expect(lines.join("")).to.include("aggregation pass failed");
       await mkdir(dir);
       await writeFile(join(dir, "b.jsonl"), ndjson([started({ runId: 2 })]));
-      await waitFor("recovery", async () => (await getJson(`${service.url}/api/stats`)).jobs.started === 2 || undefined);
+      await waitFor(
+        "recovery",
+        async () => (await getJson(`${service.url}/api/stats`)).jobs.started === 2 || undefined,
+      );
     } finally {
       await service.stop();
     }

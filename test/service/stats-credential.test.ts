@@ -20,7 +20,11 @@ describe("stats-credential.sh: adds and removes one runner's credential", () => 
   const dir = () => join(tmp.path, "credentials.d");
   const group = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
   const run = (args: string[], input = "") =>
-    spawnSync("bash", [SCRIPT, ...args], { input, encoding: "utf8", env: { ...process.env, CCO_STATS_CREDENTIALS_DIR: dir(), CCO_STATS_GROUP: group } });
+    spawnSync("bash", [SCRIPT, ...args], {
+      input,
+      encoding: "utf8",
+      env: { ...process.env, CCO_STATS_CREDENTIALS_DIR: dir(), CCO_STATS_GROUP: group },
+    });
 
   it("writes a file the service reads, idempotently, and removes it", async () => {
     const store = new CredentialStore(dir(), "shared-0123456789abcdef", silentLogger);

@@ -36,7 +36,11 @@ describe("tailer: incremental reading of *.jsonl files", () => {
     const lines = Array.from({ length: 40 }, (_, i) => (i % 7 === 0 ? "x".repeat(20) : `line-${i}`));
     await writeFile(file("a.jsonl"), `${lines.join("\n")}\n`);
     const steps: string[] = [];
-    const sink: LineSink = { consume: (t) => (steps.push(t), rec.consume(t)), line: (t) => rec.line(t), reject: () => rec.reject() };
+    const sink: LineSink = {
+      consume: (t) => (steps.push(t), rec.consume(t)),
+      line: (t) => rec.line(t),
+      reject: () => rec.reject(),
+    };
     let turns = 0;
     const ticker = setInterval(() => turns++, 0);
     const t = new DirectoryTailer(tmp.path, sink, { chunkBytes: 16, readBytes: 256, maxLineBytes: 1024 });
@@ -48,7 +52,8 @@ describe("tailer: incremental reading of *.jsonl files", () => {
     }
     expect(rec.lines).to.deep.equal(lines);
     // Each step at most 16 bytes, unless it is one line longer than that.
-    for (const step of steps) expect(step.length <= 16 || step.split("\n").length === 2, JSON.stringify(step)).to.equal(true);
+    for (const step of steps)
+      expect(step.length <= 16 || step.split("\n").length === 2, JSON.stringify(step)).to.equal(true);
     expect(steps.length).to.be.greaterThan(10);
     expect(turns, "the event loop turned between steps").to.be.greaterThan(0);
   });

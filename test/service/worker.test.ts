@@ -27,7 +27,10 @@ describe("worker backend: aggregation in a worker thread", function () {
     // 100k jobs that never complete: bounded aggregation keeps a handful (see
     // hostile.test.ts), so it passes in 32 MB; an 8 MB heap is too small for any pass.
     const lines: string[] = [];
-    for (let i = 1; i <= 100_000; i++) lines.push(`{"v":1,"type":"job_started","ts":"2026-11-26T18:00:00Z","runner":"r","repo":"o/r","workflow":"w","job":"j${i}","runId":${i},"runAttempt":1}`);
+    for (let i = 1; i <= 100_000; i++)
+      lines.push(
+        `{"v":1,"type":"job_started","ts":"2026-11-26T18:00:00Z","runner":"r","repo":"o/r","workflow":"w","job":"j${i}","runId":${i},"runAttempt":1}`,
+      );
     await writeFile(join(tmp.path, "big.jsonl"), `${lines.join("\n")}\n`);
     const roomy = new WorkerBackend(tmp.path, 32);
     try {

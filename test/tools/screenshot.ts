@@ -38,14 +38,25 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), "cco-screenshot-"));
   const store = sampleFleetStore();
   const eventLog = new EventLog(dir);
-  const app = createApp({ store, eventLog, ingestToken: "screenshot-token-unused", metrics: createMetrics(store), log: silentLogger });
+  const app = createApp({
+    store,
+    eventLog,
+    ingestToken: "screenshot-token-unused",
+    metrics: createMetrics(store),
+    log: silentLogger,
+  });
   const server = await new Promise<Server>((ok) => {
     const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => ok(s as Server));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width, height }, locale: "en-US", timezoneId: "UTC", colorScheme: "light" });
+    const page = await browser.newPage({
+      viewport: { width, height },
+      locale: "en-US",
+      timezoneId: "UTC",
+      colorScheme: "light",
+    });
     const errors: string[] = [];
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
     page.on("pageerror", (e) => errors.push(e.message));

@@ -50,7 +50,13 @@ export interface WorkspaceOptions {
 }
 
 /** Environment variables of the caller the CLI must not see: they point it at other backends or accounts. */
-const DROPPED = ["PULUMI_ACCESS_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_API", "PULUMI_STACK", "PULUMI_CONFIG_PASSPHRASE_FILE"];
+const DROPPED = [
+  "PULUMI_ACCESS_TOKEN",
+  "PULUMI_BACKEND_URL",
+  "PULUMI_API",
+  "PULUMI_STACK",
+  "PULUMI_CONFIG_PASSPHRASE_FILE",
+];
 
 export function createWorkspace(opts: WorkspaceOptions = {}): Workspace {
   const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), "cco-engine-"));

@@ -61,7 +61,8 @@ async function program(cli: string, ws: Workspace, stack: string | undefined, ar
   const { values, rest } = takeOptions(argv, ["--policy-pack", "--events"]);
   const [operation, ...extra] = rest;
   if (!stack) throw new UsageError("program needs --stack");
-  if ((operation !== "preview" && operation !== "up") || extra.length > 0) throw new UsageError(`program takes preview or up, not ${rest.join(" ") || "nothing"}`);
+  if ((operation !== "preview" && operation !== "up") || extra.length > 0)
+    throw new UsageError(`program takes preview or up, not ${rest.join(" ") || "nothing"}`);
   return runInline({
     cli,
     projectDir: ws.projectDir,
@@ -84,7 +85,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (args.stack) ensureStack(cli.path, ws, args.stack);
     if (args.rest[0] === "program") return await program(cli.path, ws, args.stack, args.rest.slice(1));
-    const r = runPulumi(cli.path, ws, args.stack ? [...args.rest, "--stack", args.stack] : args.rest, { inherit: true });
+    const r = runPulumi(cli.path, ws, args.stack ? [...args.rest, "--stack", args.stack] : args.rest, {
+      inherit: true,
+    });
     if (r.error) throw r.error;
     return r.status ?? 1;
   } finally {

@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { nodeStep } from "../../../infra/controller/controller";
 import { useTempDir } from "../../helpers/tmp";
 
-const PCT = String.raw`#!/usr/bin/env bash
+const PCT =
+  String.raw`#!/usr/bin/env bash
 set -euo pipefail
 S=$CCO_TEST_STATE
 echo "pct $*" >> "$S/calls"
@@ -30,10 +31,16 @@ case $cmd in
   status) printf 'status: %s\n' "$(cat "$S/$vmid.state")" ;;
   listsnapshot)
     if [ -s "$S/$vmid.snap" ]; then
-      printf '%s %-26s %-23s %s\n' '` + "`->" + String.raw`' "$(cat "$S/$vmid.snap")" "2026-12-02 01:00:00" "cco clean"
-      printf '%s %-25s %-23s %s\n' ' ` + "`->" + String.raw`' current "" "You are here!"
+      printf '%s %-26s %-23s %s\n' '` +
+  "`->" +
+  String.raw`' "$(cat "$S/$vmid.snap")" "2026-12-02 01:00:00" "cco clean"
+      printf '%s %-25s %-23s %s\n' ' ` +
+  "`->" +
+  String.raw`' current "" "You are here!"
     else
-      printf '%s %-26s %-23s %s\n' '` + "`->" + String.raw`' current "" "You are here!"
+      printf '%s %-26s %-23s %s\n' '` +
+  "`->" +
+  String.raw`' current "" "You are here!"
     fi ;;
   snapshot) [ "$(cat "$S/$vmid.snap" 2> /dev/null)" = "$3" ] && { echo "snapshot name '$3' already used" >&2; exit 255; }; echo "$3" > "$S/$vmid.snap" ;;
   delsnapshot) [ "$(cat "$S/$vmid.snap" 2> /dev/null)" = "$3" ] || { echo "snapshot '$3' does not exist" >&2; exit 255; }; rm -f "$S/$vmid.snap" ;;
@@ -70,7 +77,11 @@ describe("controller: cco-node.sh, the reset and the clean snapshot on the node"
     const bin = join(tmp.path, "bin");
     mkdirSync(bin, { recursive: true });
     mkdirSync(state(), { recursive: true });
-    for (const [name, text] of [["pct", PCT], ["pvesm", PVESM], ["systemctl", SYSTEMCTL]] as const) {
+    for (const [name, text] of [
+      ["pct", PCT],
+      ["pvesm", PVESM],
+      ["systemctl", SYSTEMCTL],
+    ] as const) {
       writeFileSync(join(bin, name), text);
       chmodSync(join(bin, name), 0o755);
     }
@@ -139,7 +150,9 @@ describe("controller: cco-node.sh, the reset and the clean snapshot on the node"
     container(205, { state: "running" });
     const fresh = run("reset", 205, 5);
     expect(fresh.status, fresh.stderr).to.equal(0);
-    expect(fresh.calls.filter((c) => !c.startsWith("pct config") && !c.startsWith("pct listsnapshot"))).to.deep.equal([]);
+    expect(fresh.calls.filter((c) => !c.startsWith("pct config") && !c.startsWith("pct listsnapshot"))).to.deep.equal(
+      [],
+    );
     expect(read("205.state")).to.equal("running");
   });
 
@@ -148,7 +161,11 @@ describe("controller: cco-node.sh, the reset and the clean snapshot on the node"
     const r = run("reset", 206, 5);
     expect(r.status, r.stderr).to.equal(0);
     const order = r.calls.filter((c) => /stop|rollback|start/.test(c));
-    expect(order).to.deep.equal(["systemctl stop cco-controller.service", "pct rollback 206 cco-clean", "pct start 206"]);
+    expect(order).to.deep.equal([
+      "systemctl stop cco-controller.service",
+      "pct rollback 206 cco-clean",
+      "pct start 206",
+    ]);
     expect(read("206.state")).to.equal("running");
     expect(read("controller"), "started again by the controller's deployment, not here").to.equal("inactive");
   });

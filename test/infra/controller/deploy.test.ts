@@ -31,7 +31,10 @@ function strings(v: unknown): string[] {
 const holds = (r: PlannedResource, secret: string) => strings(r.inputs).some((s) => s.includes(secret));
 const hostOf = (r: PlannedResource) => (reveal(r.inputs.connection) as { host?: string } | undefined)?.host;
 const controllerJson = (files: PlannedResource) =>
-  JSON.parse(((files.inputs.source as ArchiveValue).assets["controller.json"] as AssetValue).text!) as Record<string, unknown>;
+  JSON.parse(((files.inputs.source as ArchiveValue).assets["controller.json"] as AssetValue).text!) as Record<
+    string,
+    unknown
+  >;
 
 describe("controller: ephemeral mode's deployment under mocks", function () {
   this.timeout(60_000);
@@ -60,13 +63,19 @@ describe("controller: ephemeral mode's deployment under mocks", function () {
     for (const c of recorder.ofType(T.copy).filter((r) => /^runner-\d\d-files$/.test(r.name))) {
       const source = c.inputs.source as ArchiveValue;
       expect((source.assets["runner.env"] as AssetValue).text).to.match(/^RUNNER_MODE=ephemeral$/m);
-      expect(Object.keys(source.assets)).to.include.members(["ephemeral/install.sh", "ephemeral/jit-handoff.sh", "ephemeral/cco-jit.path"]);
+      expect(Object.keys(source.assets)).to.include.members([
+        "ephemeral/install.sh",
+        "ephemeral/jit-handoff.sh",
+        "ephemeral/cco-jit.path",
+      ]);
     }
   });
 
   it("the controller's GitHub token goes to its node only, on stdin; the controller posts with its own stats credential", async () => {
     const { recorder } = await runProgram();
-    expect(recorder.resources.filter((r) => holds(r, CONTROLLER_TOKEN)).map((r) => r.name)).to.deep.equal(["cco-controller-pve-install"]);
+    expect(recorder.resources.filter((r) => holds(r, CONTROLLER_TOKEN)).map((r) => r.name)).to.deep.equal([
+      "cco-controller-pve-install",
+    ]);
     const install = recorder.byName(T.remote, "cco-controller-pve-install");
     expect(hostOf(install)).to.equal("192.0.2.10");
     const stdin = String(reveal(install.inputs.stdin));
@@ -88,15 +97,23 @@ describe("controller: ephemeral mode's deployment under mocks", function () {
       statsRunner: "cco-controller-pve",
       runners: [200, 201, 202, 203].map((vmid, i) => ({ vmid, name: `runner-0${i + 1}` })),
     });
-    expect(Object.keys((files.inputs.source as ArchiveValue).assets).sort()).to.deep.equal(
-      ["cco-controller.service", "controller.env", "controller.js", "controller.json", "lib.sh", "provision-controller.sh"],
-    );
+    expect(Object.keys((files.inputs.source as ArchiveValue).assets).sort()).to.deep.equal([
+      "cco-controller.service",
+      "controller.env",
+      "controller.js",
+      "controller.json",
+      "lib.sh",
+      "provision-controller.sh",
+    ]);
     expect(strings(files.inputs).join("\n")).to.not.include(CONTROLLER_TOKEN);
   });
 
   it("one controller per node, driving that node's runners, started once their snapshots are taken", async () => {
     const { recorder } = await runProgram({ runnerCount: "6", proxmoxNodes: '["pve1","pve2","pve3"]' });
-    const controllers = recorder.ofType(T.controller).map((c) => c.name).sort();
+    const controllers = recorder
+      .ofType(T.controller)
+      .map((c) => c.name)
+      .sort();
     expect(controllers).to.deep.equal(["cco-controller-pve1", "cco-controller-pve2", "cco-controller-pve3"]);
     ["pve1", "pve2", "pve3"].forEach((node, i) => {
       const files = recorder.byName(T.copy, `cco-controller-${node}-files`);
@@ -128,18 +145,23 @@ describe("controller: ephemeral mode's deployment under mocks", function () {
       expect(snapshot.inputs.create).to.equal(`bash -s -- take ${vmid} cco-clean # cco-node.sh take`);
       for (const step of [reset, snapshot]) {
         expect(hostOf(step), step.name).to.equal("192.0.2.10");
-        expect(String(step.inputs.stdin)).to.match(/^#!\/usr\/bin\/env bash\n# The clean snapshot of an ephemeral runner container/);
+        expect(String(step.inputs.stdin)).to.match(
+          /^#!\/usr\/bin\/env bash\n# The clean snapshot of an ephemeral runner container/,
+        );
       }
       // Retaken when the files, the container's config or the container itself change.
       expect(snapshot.inputs.triggers).to.have.length(3);
       expect((snapshot.inputs.triggers as unknown[])[2]).to.equal(`${name}-id`);
-      expect((reset.inputs.triggers as unknown[]).slice(0, 2)).to.deep.equal((snapshot.inputs.triggers as unknown[]).slice(0, 2));
+      expect((reset.inputs.triggers as unknown[]).slice(0, 2)).to.deep.equal(
+        (snapshot.inputs.triggers as unknown[]).slice(0, 2),
+      );
     }
   });
 
   it("the snapshot is retaken when provisioning or the container's config changes, and only then", async () => {
     const base = await runProgram();
-    const triggers = (run: typeof base) => JSON.stringify(run.recorder.byName(T.remote, "runner-01-snapshot").inputs.triggers);
+    const triggers = (run: typeof base) =>
+      JSON.stringify(run.recorder.byName(T.remote, "runner-01-snapshot").inputs.triggers);
     const same = await runProgram({ statsCores: "2" });
     const files = await runProgram({ egressExtraDomains: '["crates.io"]' });
     const cores = await runProgram({ runnerCores: "6" });
@@ -151,7 +173,8 @@ describe("controller: ephemeral mode's deployment under mocks", function () {
   it("scale-down: the controller lets the slot go, then its lives leave GitHub before its container goes", async () => {
     const seven = await runProgram({ runnerCount: "7" });
     const four = await runProgram({ runnerCount: "4" });
-    const listed = (run: typeof seven) => (controllerJson(run.recorder.byName(T.copy, "cco-controller-pve-files")).runners as unknown[]).length;
+    const listed = (run: typeof seven) =>
+      (controllerJson(run.recorder.byName(T.copy, "cco-controller-pve-files")).runners as unknown[]).length;
     expect([listed(seven), listed(four)]).to.deep.equal([7, 4]);
     for (const n of ["05", "06", "07"]) {
       const retire = seven.recorder.byName(T.local, `runner-${n}-retire`);
@@ -159,7 +182,11 @@ describe("controller: ephemeral mode's deployment under mocks", function () {
       expect(retire.inputs.delete).to.equal("node --import tsx infra/runners/github-runner.ts retire-lives");
       expect(retire.options.dependencies).to.include(container.urn);
       expect(retire.options.replaceWith).to.deep.equal([container.urn]);
-      expect(reveal(retire.inputs.environment)).to.include({ RUNNER_NAME: `runner-${n}`, GITHUB_TOKEN: OPERATOR_TOKEN, DEREGISTER_TIMEOUT_S: "600" });
+      expect(reveal(retire.inputs.environment)).to.include({
+        RUNNER_NAME: `runner-${n}`,
+        GITHUB_TOKEN: OPERATOR_TOKEN,
+        DEREGISTER_TIMEOUT_S: "600",
+      });
       expect(four.recorder.resources.filter((r) => r.name.startsWith(`runner-${n}`))).to.deep.equal([]);
     }
   });
@@ -167,9 +194,13 @@ describe("controller: ephemeral mode's deployment under mocks", function () {
   it("persistent mode keeps today's fleet: no controller, no reset, no snapshot", async () => {
     const { recorder } = await runProgram({ runnerMode: "persistent" });
     expect(recorder.ofType(T.controller)).to.deep.equal([]);
-    expect(recorder.resources.filter((r) => /-(reset|snapshot|retire)$/.test(r.name) || r.name.startsWith("cco-controller"))).to.deep.equal([]);
+    expect(
+      recorder.resources.filter((r) => /-(reset|snapshot|retire)$/.test(r.name) || r.name.startsWith("cco-controller")),
+    ).to.deep.equal([]);
     expect(recorder.ofType(T.local).filter((r) => r.name.endsWith("-registration-token"))).to.have.length(4);
-    const env = ((recorder.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue).text!;
+    const env = (
+      (recorder.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue
+    ).text!;
     expect(env).to.match(/^RUNNER_MODE=persistent$/m);
   });
 });

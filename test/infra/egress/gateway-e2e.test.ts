@@ -43,20 +43,31 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
   this.timeout(20 * 60_000);
   const probes = new Probes();
   let lab: GatewayLab | undefined;
-  const describeRun = (r: Run) => `exit ${r.status}: ${(r.stdout + " " + r.stderr).trim().slice(0, 200) || "(no output)"}`;
+  const describeRun = (r: Run) =>
+    `exit ${r.status}: ${(r.stdout + " " + r.stderr).trim().slice(0, 200) || "(no output)"}`;
   const expectGroup = (group: string) => expect(probes.failed(group), probes.report()).to.deep.equal([]);
   const L = () => lab!;
   /** What reached the internet after index `from`. */
-  const reached = (from: number) => L().internet().slice(from).filter((e) => e.kind !== "ready");
+  const reached = (from: number) =>
+    L()
+      .internet()
+      .slice(from)
+      .filter((e) => e.kind !== "ready");
   const show = (entries: ReturnType<typeof reached>) =>
-    entries.map((e) => `${e.kind} ${e.servername ?? e.host ?? ""}@${(e.local ?? "").replace("::ffff:", "")}`).join(", ") || "nothing";
+    entries
+      .map((e) => `${e.kind} ${e.servername ?? e.host ?? ""}@${(e.local ?? "").replace("::ffff:", "")}`)
+      .join(", ") || "nothing";
   const raw = (first: string, second = "") =>
-    JSON.parse(L().inRunner(process.execPath, ["-e", RAW_CLIENT, GW.gateway, String(GW.port), first, second]).stdout || "{}") as { got?: string; end?: string };
+    JSON.parse(
+      L().inRunner(process.execPath, ["-e", RAW_CLIENT, GW.gateway, String(GW.port), first, second]).stdout || "{}",
+    ) as { got?: string; end?: string };
   /** openssl's TLS client through the gateway: CONNECT `connect`, ClientHello with `sni` (none: no SNI). */
   const tlsVia = (connect: string, sni: string | null, host: string) =>
-    L().inRunner("sh", ["-c",
+    L().inRunner("sh", [
+      "-c",
       `printf 'GET / HTTP/1.1\\r\\nHost: ${host}\\r\\nConnection: close\\r\\n\\r\\n' | timeout 8 openssl s_client -quiet -verify_return_error ` +
-      `-CAfile '${L().ca("ca.crt")}' -proxy ${GW.gateway}:${GW.port} -connect ${connect} ${sni === null ? "-noservername" : `-servername ${sni}`} 2>&1`]);
+        `-CAfile '${L().ca("ca.crt")}' -proxy ${GW.gateway}:${GW.port} -connect ${connect} ${sni === null ? "-noservername" : `-servername ${sni}`} 2>&1`,
+    ]);
 
   before(function () {
     const declined = declinedLayer("lxc");
@@ -76,7 +87,9 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
 
   afterEach(function () {
     if (this.currentTest?.state === "failed" && lab?.ct.state() === "RUNNING") {
-      const r = lab.ct.exec("systemctl --failed --no-pager; journalctl -b --no-pager -u cco-gateway -u cco-gateway-firewall | tail -n 40; tail -n 20 /var/log/cco-gateway/*.log");
+      const r = lab.ct.exec(
+        "systemctl --failed --no-pager; journalctl -b --no-pager -u cco-gateway -u cco-gateway-firewall | tail -n 40; tail -n 20 /var/log/cco-gateway/*.log",
+      );
       console.log(`      diagnostics from the gateway:\n${(r.stdout + r.stderr).replace(/^/gm, "        ")}`);
     }
   });
@@ -85,7 +98,9 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     if (probes.all.length > 0) console.log(probes.report());
     if (!lab) return;
     if (process.env.CCO_E2E_KEEP === "all") {
-      console.log(`      CCO_E2E_KEEP=all: container ${GW.container} (lxc-attach -P ${GW.lxcpath} -n ${GW.container}), netns ${GW.inet}, ${GW.runnerNs}, ${lab.tmp}`);
+      console.log(
+        `      CCO_E2E_KEEP=all: container ${GW.container} (lxc-attach -P ${GW.lxcpath} -n ${GW.container}), netns ${GW.inet}, ${GW.runnerNs}, ${lab.tmp}`,
+      );
       for (const c of lab.children) c.unref();
       return;
     }
@@ -101,33 +116,84 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     const before = pid();
     const second = L().provision();
     const changes = (second.stdout + second.stderr).split("\n").filter((l) => CHANGE_WORDS.test(l));
-    probes.add(g, "a second run changes nothing", "exit 0, no change logged", `exit ${second.status}; ${changes.join(" | ") || "no change"}`,
-      second.status === 0 && changes.length === 0);
+    probes.add(
+      g,
+      "a second run changes nothing",
+      "exit 0, no change logged",
+      `exit ${second.status}; ${changes.join(" | ") || "no change"}`,
+      second.status === 0 && changes.length === 0,
+    );
     probes.add(g, "a second run leaves squid running (same PID)", before, pid(), pid() === before && before !== "0");
-    const units = L().ct.exec("systemctl is-enabled squid.service; systemctl is-active squid.service; systemctl is-active cco-gateway-firewall.service cco-gateway.service").stdout.trim().split("\n");
-    probes.add(g, "Debian's squid.service masked and stopped; the firewall and cco-gateway active", "masked, inactive, active, active", units.join(", "),
-      units.join(",") === "masked,inactive,active,active");
-    const status = L().ct.must(`grep -E '^(Uid|CapEff|NoNewPrivs)' /proc/${pid()}/status; cat /proc/1/uid_map`).replace(/\s+/g, " ").trim();
-    probes.add(g, "squid runs as proxy, no capabilities, no new privileges, in an unprivileged container", "uid 13, CapEff 0, NoNewPrivs 1, map 0 100000",
-      status, /Uid: 13 /.test(status) && /CapEff: 0+ /.test(status) && /NoNewPrivs: 1/.test(status) && /0 100000 65536/.test(status));
+    const units = L()
+      .ct.exec(
+        "systemctl is-enabled squid.service; systemctl is-active squid.service; systemctl is-active cco-gateway-firewall.service cco-gateway.service",
+      )
+      .stdout.trim()
+      .split("\n");
+    probes.add(
+      g,
+      "Debian's squid.service masked and stopped; the firewall and cco-gateway active",
+      "masked, inactive, active, active",
+      units.join(", "),
+      units.join(",") === "masked,inactive,active,active",
+    );
+    const status = L()
+      .ct.must(`grep -E '^(Uid|CapEff|NoNewPrivs)' /proc/${pid()}/status; cat /proc/1/uid_map`)
+      .replace(/\s+/g, " ")
+      .trim();
+    probes.add(
+      g,
+      "squid runs as proxy, no capabilities, no new privileges, in an unprivileged container",
+      "uid 13, CapEff 0, NoNewPrivs 1, map 0 100000",
+      status,
+      /Uid: 13 /.test(status) &&
+        /CapEff: 0+ /.test(status) &&
+        /NoNewPrivs: 1/.test(status) &&
+        /0 100000 65536/.test(status),
+    );
     const listening = L().ct.must("ss -Hltn | awk '{print $4}' | sort -u").trim().split("\n");
-    probes.add(g, "squid listens on the gateway's own address only (and sshd)", `${GW.gateway}:${GW.port}`, listening.join(" "),
-      listening.includes(`${GW.gateway}:${GW.port}`) && listening.every((a) => a === `${GW.gateway}:${GW.port}` || a.endsWith(":22")));
+    probes.add(
+      g,
+      "squid listens on the gateway's own address only (and sshd)",
+      `${GW.gateway}:${GW.port}`,
+      listening.join(" "),
+      listening.includes(`${GW.gateway}:${GW.port}`) &&
+        listening.every((a) => a === `${GW.gateway}:${GW.port}` || a.endsWith(":22")),
+    );
     const policies = L().ct.must("iptables -S | grep '^-P'; ip6tables -S | grep '^-P'").trim().split("\n");
-    probes.add(g, "the gateway's own firewall: IPv4 and IPv6 policies DROP", "6 x DROP", policies.join(", "), policies.length === 6 && policies.every((p) => p.endsWith(" DROP")));
+    probes.add(
+      g,
+      "the gateway's own firewall: IPv4 and IPv6 policies DROP",
+      "6 x DROP",
+      policies.join(", "),
+      policies.length === 6 && policies.every((p) => p.endsWith(" DROP")),
+    );
     expectGroup(g);
   });
 
   it("after a reboot the firewall and squid are back, and an allowed name passes", function () {
     const g = "reboot";
     const boot = L().ct.reboot();
-    const active = L().ct.exec("systemctl is-active cco-gateway-firewall.service cco-gateway.service | paste -sd/").stdout.trim();
-    probes.add(g, "rebooted (new PID 1), firewall and squid active", "active/active", `pid ${boot.before} -> ${boot.after}, ${boot.state}, ${active}`,
-      boot.after !== boot.before && active === "active/active");
+    const active = L()
+      .ct.exec("systemctl is-active cco-gateway-firewall.service cco-gateway.service | paste -sd/")
+      .stdout.trim();
+    probes.add(
+      g,
+      "rebooted (new PID 1), firewall and squid active",
+      "active/active",
+      `pid ${boot.before} -> ${boot.after}, ${boot.state}, ${active}`,
+      boot.after !== boot.before && active === "active/active",
+    );
     // squid may need a moment after the unit is active to accept.
     let r: Run = { status: 1, stdout: "", stderr: "" };
     for (let i = 0; i < 20 && r.stdout.trim() !== "ok github.com"; i++) r = L().curl(["https://github.com/"]);
-    probes.add(g, "HTTPS to github.com through the gateway after the reboot", "ok github.com", describeRun(r), r.stdout.trim() === "ok github.com");
+    probes.add(
+      g,
+      "HTTPS to github.com through the gateway after the reboot",
+      "ok github.com",
+      describeRun(r),
+      r.stdout.trim() === "ok github.com",
+    );
     expectGroup(g);
   });
 
@@ -136,27 +202,55 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     let from = L().internet().length;
     let r = L().curl(["https://github.com/"]);
     let saw = reached(from);
-    probes.add(g, "HTTPS to github.com (CONNECT, SNI github.com, certificate verified)", "ok github.com; handshake with SNI github.com at its address",
+    probes.add(
+      g,
+      "HTTPS to github.com (CONNECT, SNI github.com, certificate verified)",
+      "ok github.com; handshake with SNI github.com at its address",
       `${describeRun(r)}; internet: ${show(saw)}`,
-      r.stdout.trim() === "ok github.com" && saw.some((e) => e.kind === "tls" && e.servername === "github.com" && e.local?.endsWith(GW.records["github.com"]!)));
+      r.stdout.trim() === "ok github.com" &&
+        saw.some(
+          (e) => e.kind === "tls" && e.servername === "github.com" && e.local?.endsWith(GW.records["github.com"]!),
+        ),
+    );
     r = L().curl(["https://release-assets.githubusercontent.com/"]);
-    probes.add(g, "HTTPS to release-assets.githubusercontent.com (a subdomain entry)", "ok release-assets.githubusercontent.com", describeRun(r),
-      r.stdout.trim() === "ok release-assets.githubusercontent.com");
+    probes.add(
+      g,
+      "HTTPS to release-assets.githubusercontent.com (a subdomain entry)",
+      "ok release-assets.githubusercontent.com",
+      describeRun(r),
+      r.stdout.trim() === "ok release-assets.githubusercontent.com",
+    );
     r = L().curl(["http://github.com/"]);
-    probes.add(g, "plain HTTP to github.com (port 80, by Host)", "ok github.com", describeRun(r), r.stdout.trim() === "ok github.com");
+    probes.add(
+      g,
+      "plain HTTP to github.com (port 80, by Host)",
+      "ok github.com",
+      describeRun(r),
+      r.stdout.trim() === "ok github.com",
+    );
     // The client says github.com is the attacker's address: the gateway does not ask the client.
     from = L().internet().length;
     r = L().curl(["--resolve", `github.com:443:${GW.records["attacker.example"]}`, "https://github.com/"]);
     saw = reached(from);
-    probes.add(g, "the client overrides github.com's address (--resolve to attacker.example's)", `reaches ${GW.records["github.com"]} only`,
+    probes.add(
+      g,
+      "the client overrides github.com's address (--resolve to attacker.example's)",
+      `reaches ${GW.records["github.com"]} only`,
       `${describeRun(r)}; internet: ${show(saw)}`,
-      saw.length > 0 && saw.every((e) => e.local?.endsWith(GW.records["github.com"]!)) && !saw.some((e) => e.local?.endsWith(GW.records["attacker.example"]!)));
+      saw.length > 0 &&
+        saw.every((e) => e.local?.endsWith(GW.records["github.com"]!)) &&
+        !saw.some((e) => e.local?.endsWith(GW.records["attacker.example"]!)),
+    );
     from = L().internet().length;
     const t = tlsVia("github.com:443", null, "github.com");
     saw = reached(from);
-    probes.add(g, "a ClientHello without SNI in CONNECT github.com (squid takes the CONNECT name)", "reaches github.com's address only",
+    probes.add(
+      g,
+      "a ClientHello without SNI in CONNECT github.com (squid takes the CONNECT name)",
+      "reaches github.com's address only",
       `${t.stdout.split("\n").filter(Boolean).slice(-1)[0] ?? ""}; internet: ${show(saw)}`,
-      saw.every((e) => e.local?.endsWith(GW.records["github.com"]!)));
+      saw.every((e) => e.local?.endsWith(GW.records["github.com"]!)),
+    );
     expectGroup(g);
   });
 
@@ -166,43 +260,122 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     const shared = GW.records["github.com"]!;
     // TLS
     let t = tlsVia("github.com:443", "evil.example", "evil.example");
-    probes.add(g, "CONNECT github.com:443 with SNI evil.example (same CDN address)", "handshake fails", t.stdout.replace(/\n/g, " ").slice(0, 160),
-      !t.stdout.includes("ok evil.example") && !t.stdout.includes("ok github.com"));
+    probes.add(
+      g,
+      "CONNECT github.com:443 with SNI evil.example (same CDN address)",
+      "handshake fails",
+      t.stdout.replace(/\n/g, " ").slice(0, 160),
+      !t.stdout.includes("ok evil.example") && !t.stdout.includes("ok github.com"),
+    );
     let r = L().curl(["https://evil.example/"]);
-    probes.add(g, "CONNECT evil.example:443 (its address is github.com's)", "refused", describeRun(r), r.status !== 0 && !r.stdout.includes("ok"));
+    probes.add(
+      g,
+      "CONNECT evil.example:443 (its address is github.com's)",
+      "refused",
+      describeRun(r),
+      r.status !== 0 && !r.stdout.includes("ok"),
+    );
     r = L().curl(["-k", `https://${shared}/`]);
-    probes.add(g, "CONNECT to a raw IP (github.com's own address)", "refused", describeRun(r), r.status !== 0 && !r.stdout.includes("ok"));
+    probes.add(
+      g,
+      "CONNECT to a raw IP (github.com's own address)",
+      "refused",
+      describeRun(r),
+      r.status !== 0 && !r.stdout.includes("ok"),
+    );
     t = tlsVia(`${GW.records["attacker.example"]}:443`, "github.com", "github.com");
-    probes.add(g, "CONNECT to a client-chosen address with SNI github.com", "refused", t.stdout.replace(/\n/g, " ").slice(0, 160), !t.stdout.includes("ok github.com"));
+    probes.add(
+      g,
+      "CONNECT to a client-chosen address with SNI github.com",
+      "refused",
+      t.stdout.replace(/\n/g, " ").slice(0, 160),
+      !t.stdout.includes("ok github.com"),
+    );
     r = L().curl(["--connect-to", `github.com:443:attacker.example:443`, "https://github.com/"]);
-    probes.add(g, "CONNECT attacker.example:443 for github.com (--connect-to)", "refused", describeRun(r), r.status !== 0);
+    probes.add(
+      g,
+      "CONNECT attacker.example:443 for github.com (--connect-to)",
+      "refused",
+      describeRun(r),
+      r.status !== 0,
+    );
     r = L().curl(["https://rebind.github.com/"]);
-    probes.add(g, "an allowed name resolving to 127.0.0.1 (rebinding), HTTPS", "refused", describeRun(r), r.status !== 0);
+    probes.add(
+      g,
+      "an allowed name resolving to 127.0.0.1 (rebinding), HTTPS",
+      "refused",
+      describeRun(r),
+      r.status !== 0,
+    );
     r = L().curl(["https://lan.github.com/"]);
-    probes.add(g, "an allowed name resolving to a runner's LAN address, HTTPS", "refused", describeRun(r), r.status !== 0);
+    probes.add(
+      g,
+      "an allowed name resolving to a runner's LAN address, HTTPS",
+      "refused",
+      describeRun(r),
+      r.status !== 0,
+    );
     r = L().curl(["-o", "/dev/null", "-w", "%{http_code}", "http://lan.github.com/"]);
-    probes.add(g, "an allowed name resolving to a runner's LAN address, HTTP", "403", describeRun(r), r.stdout.trim() === "403");
+    probes.add(
+      g,
+      "an allowed name resolving to a runner's LAN address, HTTP",
+      "403",
+      describeRun(r),
+      r.stdout.trim() === "403",
+    );
     r = L().curl(["-k", "https://github.com:22/"]);
     probes.add(g, "CONNECT github.com:22", "refused", describeRun(r), r.status !== 0);
     let x = raw("CONNECT github.com:443 HTTP/1.1\\r\\nHost: github.com:443\\r\\n\\r\\n", "SSH-2.0-OpenSSH_9.2\\r\\n");
-    probes.add(g, "not TLS inside CONNECT github.com:443 (an SSH client)", "closed, no SSH banner back", JSON.stringify(x),
-      !(x.got ?? "").includes("SSH-2.0"));
+    probes.add(
+      g,
+      "not TLS inside CONNECT github.com:443 (an SSH client)",
+      "closed, no SSH banner back",
+      JSON.stringify(x),
+      !(x.got ?? "").includes("SSH-2.0"),
+    );
     // Plain HTTP
     r = L().curl(["-o", "/dev/null", "-w", "%{http_code}", "http://evil.example/"]);
     probes.add(g, "HTTP to evil.example (a shared address)", "403", describeRun(r), r.stdout.trim() === "403");
     r = L().curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: evil.example", `http://${shared}/`]);
-    probes.add(g, "HTTP to the shared raw address with Host evil.example", "403", describeRun(r), r.stdout.trim() === "403");
+    probes.add(
+      g,
+      "HTTP to the shared raw address with Host evil.example",
+      "403",
+      describeRun(r),
+      r.stdout.trim() === "403",
+    );
     const hostFrom = L().internet().length;
     r = L().curl(["-H", "Host: evil.example", "http://github.com/"]);
-    const hosts = reached(hostFrom).filter((e) => e.kind === "request").map((e) => e.host);
-    probes.add(g, "HTTP to github.com with a foreign Host header", "the internet sees Host github.com only", `${describeRun(r)}; hosts: ${hosts.join(",")}`,
-      hosts.length > 0 && hosts.every((h) => h === "github.com"));
+    const hosts = reached(hostFrom)
+      .filter((e) => e.kind === "request")
+      .map((e) => e.host);
+    probes.add(
+      g,
+      "HTTP to github.com with a foreign Host header",
+      "the internet sees Host github.com only",
+      `${describeRun(r)}; hosts: ${hosts.join(",")}`,
+      hosts.length > 0 && hosts.every((h) => h === "github.com"),
+    );
     x = raw("GET / HTTP/1.1\\r\\nHost: evil.example\\r\\nConnection: close\\r\\n\\r\\n");
-    probes.add(g, "origin-form GET with Host evil.example (as to a transparent proxy)", "400", (x.got ?? "").split("\r\n")[0] ?? "", /^HTTP\/1\.1 400/.test(x.got ?? ""));
+    probes.add(
+      g,
+      "origin-form GET with Host evil.example (as to a transparent proxy)",
+      "400",
+      (x.got ?? "").split("\r\n")[0] ?? "",
+      /^HTTP\/1\.1 400/.test(x.got ?? ""),
+    );
     r = L().curl(["-o", "/dev/null", "-w", "%{http_code}", "http://github.com:8080/"]);
     probes.add(g, "HTTP to github.com on port 8080", "403", describeRun(r), r.stdout.trim() === "403");
-    const leaked = reached(from).filter((e) => !(e.kind === "request" && e.host === "github.com" && e.local?.endsWith(shared)));
-    probes.add(g, "the internet saw none of the refused attempts (only the rewritten Host request to github.com)", "nothing else", show(leaked), leaked.length === 0);
+    const leaked = reached(from).filter(
+      (e) => !(e.kind === "request" && e.host === "github.com" && e.local?.endsWith(shared)),
+    );
+    probes.add(
+      g,
+      "the internet saw none of the refused attempts (only the rewritten Host request to github.com)",
+      "nothing else",
+      show(leaked),
+      leaked.length === 0,
+    );
     expectGroup(g);
   });
 
@@ -210,7 +383,8 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     const g = "host wall (emulated Proxmox firewall)";
     const from = L().internet().length;
     const drops = L().runnerDrops();
-    const direct = (args: string[]) => L().inRunner("curl", ["-sS", "--max-time", "3", "--cacert", L().ca("ca.crt"), ...args]);
+    const direct = (args: string[]) =>
+      L().inRunner("curl", ["-sS", "--max-time", "3", "--cacert", L().ca("ca.crt"), ...args]);
     let r = direct(["--resolve", `github.com:443:${GW.records["github.com"]}`, "https://github.com/"]);
     probes.add(g, "HTTPS to github.com's address without the proxy", "fails", describeRun(r), r.status !== 0);
     r = direct([`http://${GW.records["github.com"]}/`]);
@@ -218,16 +392,42 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     r = direct([`telnet://${GW.gateway}:22`]);
     probes.add(g, "SSH port of the gateway from the runner", "fails", describeRun(r), r.status !== 0);
     const after = L().runnerDrops();
-    probes.add(g, "the emulated host firewall counted the drops", "> before", `${drops} -> ${after} packets`, after > drops);
+    probes.add(
+      g,
+      "the emulated host firewall counted the drops",
+      "> before",
+      `${drops} -> ${after} packets`,
+      after > drops,
+    );
     const saw = reached(from);
     probes.add(g, "the internet saw none of them", "nothing", show(saw), saw.length === 0);
-    r = L().inInternet(process.execPath, ["-e", RAW_CLIENT.replace('net.connect(Number(port), host)', `net.connect({ port: Number(port), host, localAddress: "${GW.outsider}" })`),
-      GW.gateway, String(GW.port), "CONNECT github.com:443 HTTP/1.1\\r\\n\\r\\n"]);
+    r = L().inInternet(process.execPath, [
+      "-e",
+      RAW_CLIENT.replace(
+        "net.connect(Number(port), host)",
+        `net.connect({ port: Number(port), host, localAddress: "${GW.outsider}" })`,
+      ),
+      GW.gateway,
+      String(GW.port),
+      "CONNECT github.com:443 HTTP/1.1\\r\\n\\r\\n",
+    ]);
     const out = JSON.parse(r.stdout || "{}") as { got?: string; end?: string };
-    probes.add(g, "the proxy port from an address outside the runners' (the gateway's own firewall)", "no answer", JSON.stringify(out), !(out.got ?? "").includes("200"));
+    probes.add(
+      g,
+      "the proxy port from an address outside the runners' (the gateway's own firewall)",
+      "no answer",
+      JSON.stringify(out),
+      !(out.got ?? "").includes("200"),
+    );
     // Root in the gateway itself (a squid gone wrong): its own firewall keeps it off the LAN.
     r = L().ct.exec(`curl -sS --max-time 3 http://${GW.runner}/`);
-    probes.add(g, "from inside the gateway to a runner's LAN address (its own firewall)", "fails", describeRun(r), r.status !== 0);
+    probes.add(
+      g,
+      "from inside the gateway to a runner's LAN address (its own firewall)",
+      "fails",
+      describeRun(r),
+      r.status !== 0,
+    );
     expectGroup(g);
   });
 
@@ -239,35 +439,89 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
     const ofRunner = lines.filter((l) => l.client === GW.runner);
     const has = (what: string, pred: (l: Record<string, string>) => boolean) => {
       const hit = ofRunner.find(pred);
-      probes.add(g, what, "a line with client, name, verdict", hit ? `client=${hit.client} name=${hit.name} sni=${hit.sni} verdict=${hit.verdict} server=${hit.server}` : "none", hit !== undefined);
+      probes.add(
+        g,
+        what,
+        "a line with client, name, verdict",
+        hit
+          ? `client=${hit.client} name=${hit.name} sni=${hit.sni} verdict=${hit.verdict} server=${hit.server}`
+          : "none",
+        hit !== undefined,
+      );
     };
-    has("allowed TLS to github.com, with the address squid dialled", (l) => l.name === "github.com" && l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL" && l.server === GW.records["github.com"]);
+    has(
+      "allowed TLS to github.com, with the address squid dialled",
+      (l) =>
+        l.name === "github.com" &&
+        l.verdict === "allowed:tls" &&
+        l.squid === "TCP_TUNNEL" &&
+        l.server === GW.records["github.com"],
+    );
     has("allowed HTTP to github.com", (l) => l.name === "github.com" && l.verdict === "allowed:http");
-    has("refused SNI evil.example inside CONNECT github.com", (l) => l.name === "github.com" && l.sni === "evil.example" && l.verdict === "refused:sni");
+    has(
+      "refused SNI evil.example inside CONNECT github.com",
+      (l) => l.name === "github.com" && l.sni === "evil.example" && l.verdict === "refused:sni",
+    );
     has("refused name evil.example", (l) => l.name === "evil.example" && l.verdict === "refused:name");
     has("refused raw address", (l) => l.name === GW.records["github.com"] && l.verdict === "refused:name");
-    has("refused rebinding to 127.0.0.1", (l) => l.name === "rebind.github.com" && l.verdict === "refused:private-address");
+    has(
+      "refused rebinding to 127.0.0.1",
+      (l) => l.name === "rebind.github.com" && l.verdict === "refused:private-address",
+    );
     has("refused rebinding to the LAN", (l) => l.name === "lan.github.com" && l.verdict === "refused:private-address");
     has("refused port 22", (l) => l.name === "github.com" && l.port === "22" && l.verdict === "refused:port");
     has("refused non-TLS in a tunnel", (l) => l.verdict === "refused:not-tls");
     const summary = L().ct.must("cco-egress-summary");
     const count = (name: string, verdict: string) =>
-      Number(new RegExp(`^cco_gateway_decisions_total\\{runner="${GW.runner.replace(/\./g, "\\.")}",name="${name.replace(/\./g, "\\.")}",verdict="${verdict}"\\} (\\d+)$`, "m").exec(summary)?.[1] ?? 0);
+      Number(
+        new RegExp(
+          `^cco_gateway_decisions_total\\{runner="${GW.runner.replace(/\./g, "\\.")}",name="${name.replace(/\./g, "\\.")}",verdict="${verdict}"\\} (\\d+)$`,
+          "m",
+        ).exec(summary)?.[1] ?? 0,
+      );
     const tunnels = ofRunner.filter((l) => l.name === "github.com" && l.squid === "TCP_TUNNEL").length;
-    probes.add(g, "cco-egress-summary counts per runner, name and verdict (one per connection)", `allowed:tls github.com = ${tunnels} tunnels; refused:name evil.example >= 1`,
+    probes.add(
+      g,
+      "cco-egress-summary counts per runner, name and verdict (one per connection)",
+      `allowed:tls github.com = ${tunnels} tunnels; refused:name evil.example >= 1`,
       `allowed:tls ${count("github.com", "allowed:tls")}, refused:name evil.example ${count("evil.example", "refused:name")}, refused:sni github.com ${count("github.com", "refused:sni")}`,
-      tunnels > 0 && count("github.com", "allowed:tls") === tunnels && count("evil.example", "refused:name") >= 1 && count("github.com", "refused:sni") >= 1);
-    const payload = ofRunner.filter((l) => l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL" && Number(l.down) >= 1024 * 1024);
-    probes.add(g, "the 1 MiB download through the gateway: its tunnel's line counts the bytes", `downloaded ${1024 * 1024}; a TCP_TUNNEL line with down >= that`,
+      tunnels > 0 &&
+        count("github.com", "allowed:tls") === tunnels &&
+        count("evil.example", "refused:name") >= 1 &&
+        count("github.com", "refused:sni") >= 1,
+    );
+    const payload = ofRunner.filter(
+      (l) => l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL" && Number(l.down) >= 1024 * 1024,
+    );
+    probes.add(
+      g,
+      "the 1 MiB download through the gateway: its tunnel's line counts the bytes",
+      `downloaded ${1024 * 1024}; a TCP_TUNNEL line with down >= that`,
       `downloaded ${dl.stdout.trim()}; ${payload.map((l) => `name=${l.name} up=${l.up} down=${l.down}`).join(", ") || "no such line"}`,
-      dl.stdout.trim() === String(1024 * 1024) && payload.length === 1 && payload[0]!.name === "github.com");
+      dl.stdout.trim() === String(1024 * 1024) && payload.length === 1 && payload[0]!.name === "github.com",
+    );
     // Every allowed connection (the tunnel's final line; squid also logs a NONE_NONE line per peeked handshake) has runner, name and bytes.
-    const allowed = ofRunner.filter((l) => (l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL") || l.verdict === "allowed:http");
-    const incomplete = allowed.filter((l) => !(l.client && l.name && l.name !== "-" && /^\d+$/.test(l.up ?? "") && Number(l.down) > 0));
-    probes.add(g, "every allowed connection's line has the runner, the name and bytes up and down", `0 of ${allowed.length} without`,
-      incomplete.map((l) => JSON.stringify(l)).join(" | ") || `0 of ${allowed.length}`, allowed.length >= 5 && incomplete.length === 0);
+    const allowed = ofRunner.filter(
+      (l) => (l.verdict === "allowed:tls" && l.squid === "TCP_TUNNEL") || l.verdict === "allowed:http",
+    );
+    const incomplete = allowed.filter(
+      (l) => !(l.client && l.name && l.name !== "-" && /^\d+$/.test(l.up ?? "") && Number(l.down) > 0),
+    );
+    probes.add(
+      g,
+      "every allowed connection's line has the runner, the name and bytes up and down",
+      `0 of ${allowed.length} without`,
+      incomplete.map((l) => JSON.stringify(l)).join(" | ") || `0 of ${allowed.length}`,
+      allowed.length >= 5 && incomplete.length === 0,
+    );
     const unexplained = ofRunner.filter((l) => !/^(allowed|refused):/.test(l.verdict ?? "") && l.status !== "400");
-    probes.add(g, "every line of the runner has a verdict (but squid's 400 for a malformed request)", "0 without", `${unexplained.length} of ${ofRunner.length}`, unexplained.length === 0);
+    probes.add(
+      g,
+      "every line of the runner has a verdict (but squid's 400 for a malformed request)",
+      "0 without",
+      `${unexplained.length} of ${ofRunner.length}`,
+      unexplained.length === 0,
+    );
     expectGroup(g);
   });
 });

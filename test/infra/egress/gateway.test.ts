@@ -22,18 +22,35 @@ describe("infra: the egress gateway component", () => {
     const copy = recorder.byName(T.copy, "cco-gateway-files");
     const assets = (copy.inputs.source as ArchiveValue).assets;
     expect(Object.keys(assets).sort()).to.deep.equal([
-      "cco-gateway-firewall.service", "cco-gateway.service", "egress-summary.sh", "gateway-firewall.sh", "gateway.env", "lib.sh", "logrotate-cco-gateway",
-      "provision-gateway.sh", "squid.conf", "sshd-cco.conf",
+      "cco-gateway-firewall.service",
+      "cco-gateway.service",
+      "egress-summary.sh",
+      "gateway-firewall.sh",
+      "gateway.env",
+      "lib.sh",
+      "logrotate-cco-gateway",
+      "provision-gateway.sh",
+      "squid.conf",
+      "sshd-cco.conf",
     ]);
     const env = (assets["gateway.env"] as AssetValue).text!;
-    expect(env).to.include("GATEWAY_ADDRESS=192.168.1.211\n").and.include("GATEWAY_PORT=3128\n").and.include("LAN_CIDR=192.168.1.0/24\n");
+    expect(env)
+      .to.include("GATEWAY_ADDRESS=192.168.1.211\n")
+      .and.include("GATEWAY_PORT=3128\n")
+      .and.include("LAN_CIDR=192.168.1.0/24\n");
     expect(env).to.match(/^EGRESS_DOMAINS=github\.com api\.github\.com /m);
     const provision = recorder.byName(T.remote, "cco-gateway-provision");
     expect(provision.inputs.create).to.match(/^bash \/root\/cco-provision-[0-9a-f]{16}\/provision-gateway\.sh && /);
     expect(recorder.byName(T.remote, "cco-gateway-ready").inputs.create).to.include("sport = :3128");
-    const rules = recorder.byName(T.rules, "cco-gateway-firewall-rules").inputs.rules as Array<{ comment: string; dport?: string; source?: string }>;
+    const rules = recorder.byName(T.rules, "cco-gateway-firewall-rules").inputs.rules as Array<{
+      comment: string;
+      dport?: string;
+      source?: string;
+    }>;
     const c0 = parseConfig(withNodeHosts({}));
-    expect(rules.find((r) => r.dport === "3128")?.source).to.equal(runnerSources(c0.runners.instances, c0.network.cidr).join(","));
+    expect(rules.find((r) => r.dport === "3128")?.source).to.equal(
+      runnerSources(c0.runners.instances, c0.network.cidr).join(","),
+    );
     expect(outputs.egressProxyUrl).to.equal("http://192.168.1.211:3128");
   });
 
@@ -58,23 +75,36 @@ describe("infra: the egress gateway component", () => {
       clients: ["192.168.1.200/32", "192.168.1.201/32"],
     });
     expect(p).to.deep.equal({
-      GATEWAY_ADDRESS: "192.168.1.211", GATEWAY_PORT: "3128", RUNNER_SOURCES: "192.168.1.200/32 192.168.1.201/32", ADMIN_CIDR: "192.168.1.0/24",
-      DNS_SERVERS: "1.1.1.1 9.9.9.9", LAN_CIDR: "192.168.1.0/24", EGRESS_DOMAINS: "github.com ghcr.io",
+      GATEWAY_ADDRESS: "192.168.1.211",
+      GATEWAY_PORT: "3128",
+      RUNNER_SOURCES: "192.168.1.200/32 192.168.1.201/32",
+      ADMIN_CIDR: "192.168.1.0/24",
+      DNS_SERVERS: "1.1.1.1 9.9.9.9",
+      LAN_CIDR: "192.168.1.0/24",
+      EGRESS_DOMAINS: "github.com ghcr.io",
     });
   });
 });
 
 describe("infra: runners and the egress gateway (egressMode)", () => {
   const runnerEnv = (recorder: Awaited<ReturnType<typeof runProgram>>["recorder"]) =>
-    ((recorder.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue).text!;
+    ((recorder.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue)
+      .text!;
 
   it("gateway (the default): every runner gets the proxy, reaches only it, and is provisioned after it", async () => {
     const { recorder } = await runProgram({ egressExtraCidrs: '["10.20.0.0/16"]' });
     const env = runnerEnv(recorder);
     expect(env).to.include("EGRESS_PROXY=http://192.168.1.211:3128\n");
     expect(env).to.include("EGRESS_NO_PROXY=localhost,127.0.0.1,::1,192.168.1.210,10.20.0.0/16\n");
-    const rules = recorder.byName(T.rules, "runner-01-firewall-rules").inputs.rules as Array<{ type: string; action: string; dport?: string; dest?: string }>;
-    const out = rules.filter((r) => r.type === "out" && r.action === "ACCEPT").map((r) => `${r.dest ?? "any"}:${r.dport}`);
+    const rules = recorder.byName(T.rules, "runner-01-firewall-rules").inputs.rules as Array<{
+      type: string;
+      action: string;
+      dport?: string;
+      dest?: string;
+    }>;
+    const out = rules
+      .filter((r) => r.type === "out" && r.action === "ACCEPT")
+      .map((r) => `${r.dest ?? "any"}:${r.dport}`);
     expect(out).to.deep.equal(["192.168.1.210:8080", "192.168.1.211:3128", "10.20.0.0/16:80,443"]);
     const fleet = recorder.byName("cco:runners:RunnerFleet", "fleet");
     expect(fleet.options.dependencies).to.include(recorder.byName("cco:egress:EgressGateway", "cco-gateway").urn);
@@ -86,8 +116,15 @@ describe("infra: runners and the egress gateway (egressMode)", () => {
     expect(outputs.egressProxyUrl).to.equal("");
     const env = runnerEnv(recorder);
     expect(env).to.include("EGRESS_PROXY=\n").and.include("EGRESS_NO_PROXY=\n");
-    const rules = recorder.byName(T.rules, "runner-01-firewall-rules").inputs.rules as Array<{ type: string; action: string; dport?: string; dest?: string }>;
-    const out = rules.filter((r) => r.type === "out" && r.action === "ACCEPT").map((r) => `${r.dest ?? "any"}:${r.dport}`);
+    const rules = recorder.byName(T.rules, "runner-01-firewall-rules").inputs.rules as Array<{
+      type: string;
+      action: string;
+      dport?: string;
+      dest?: string;
+    }>;
+    const out = rules
+      .filter((r) => r.type === "out" && r.action === "ACCEPT")
+      .map((r) => `${r.dest ?? "any"}:${r.dport}`);
     expect(out).to.deep.equal(["1.1.1.1,9.9.9.9:53", "1.1.1.1,9.9.9.9:53", "192.168.1.210:8080", "any:80,443"]);
   });
 });

@@ -6,8 +6,14 @@ import { useTempDir } from "../../helpers/tmp";
 /** The release version script, run for real against a temporary git repository. */
 describe("github: next-version.sh (release tags vYYYY.MM.DD.N)", () => {
   const tmp = useTempDir();
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: tmp.path, stdio: ["ignore", "pipe", "pipe"] }).toString().trim();
-  const next = (day?: string) => execFileSync("sh", [NEXT_VERSION_SCRIPT, ...(day ? [day] : [])], { cwd: tmp.path }).toString().trim();
+  const git = (...args: string[]) =>
+    execFileSync("git", args, { cwd: tmp.path, stdio: ["ignore", "pipe", "pipe"] })
+      .toString()
+      .trim();
+  const next = (day?: string) =>
+    execFileSync("sh", [NEXT_VERSION_SCRIPT, ...(day ? [day] : [])], { cwd: tmp.path })
+      .toString()
+      .trim();
 
   beforeEach(() => {
     git("init", "-q");
@@ -32,7 +38,16 @@ describe("github: next-version.sh (release tags vYYYY.MM.DD.N)", () => {
   });
 
   it("ignores tags of another shape", () => {
-    for (const t of ["v2026.11.26.5-rc", "v2026.11.26.x", "v2026.11.26.07", "v1.2.3", "2026.11.26.9", "v2026.11.266.1", "v2026.11.26"]) git("tag", t);
+    for (const t of [
+      "v2026.11.26.5-rc",
+      "v2026.11.26.x",
+      "v2026.11.26.07",
+      "v1.2.3",
+      "2026.11.26.9",
+      "v2026.11.266.1",
+      "v2026.11.26",
+    ])
+      git("tag", t);
     expect(next("2026.11.26")).to.equal("v2026.11.26.1");
   });
 
@@ -42,6 +57,8 @@ describe("github: next-version.sh (release tags vYYYY.MM.DD.N)", () => {
   });
 
   it("refuses a malformed day", () => {
-    expect(() => execFileSync("sh", [NEXT_VERSION_SCRIPT, "26-11-2026"], { cwd: tmp.path, stdio: "pipe" })).to.throw(/day must look like 2026\.11\.26/);
+    expect(() => execFileSync("sh", [NEXT_VERSION_SCRIPT, "26-11-2026"], { cwd: tmp.path, stdio: "pipe" })).to.throw(
+      /day must look like 2026\.11\.26/,
+    );
   });
 });

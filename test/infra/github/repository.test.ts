@@ -21,7 +21,12 @@ describe("github: the repository component", function () {
   it("declares a private repository with alerts and Dependabot security updates on", async () => {
     const { recorder, outputs } = await runProgram({ repoName: "cco" });
     const repo = recorder.byName(T.repository, "cco");
-    expect(repo.inputs).to.include({ name: "cco", visibility: "private", deleteBranchOnMerge: true, archiveOnDestroy: true });
+    expect(repo.inputs).to.include({
+      name: "cco",
+      visibility: "private",
+      deleteBranchOnMerge: true,
+      archiveOnDestroy: true,
+    });
     expect(repo.parentType).to.equal("cco:github:Repository");
     expect(recorder.ofType(T.alerts)[0]!.inputs).to.include({ enabled: true, repository: "cco" });
     expect(recorder.ofType(T.dependabot)[0]!.inputs).to.include({ enabled: true, repository: "cco" });
@@ -33,13 +38,16 @@ describe("github: the repository component", function () {
     const branch = recorder.byName("github:index/branchDefault:BranchDefault", "cco-default-branch");
     // wait_for_rename polls until the rename propagated (terraform-provider-github v6.13.0, resource_github_branch_default.go).
     expect(branch.inputs).to.include({ branch: "main", rename: true, waitForRename: true });
-    for (const f of recorder.ofType(T.file)) expect(f.options.dependencies, String(f.inputs.file)).to.include(branch.urn);
+    for (const f of recorder.ofType(T.file))
+      expect(f.options.dependencies, String(f.inputs.file)).to.include(branch.urn);
   });
 
   it("commits exactly four workflows, dependabot.yml and the version script", async () => {
     const { recorder } = await runProgram();
     const files = recorder.ofType(T.file).map((f) => f.inputs.file);
-    expect(files.filter((f) => String(f).startsWith(".github/workflows/"))).to.have.members(WORKFLOWS.map((w) => `.github/workflows/${w}`));
+    expect(files.filter((f) => String(f).startsWith(".github/workflows/"))).to.have.members(
+      WORKFLOWS.map((w) => `.github/workflows/${w}`),
+    );
     expect(files).to.have.length(6);
     expect(files).to.include.members([".github/dependabot.yml", ".github/scripts/next-version.sh"]);
     for (const f of recorder.ofType(T.file)) expect(f.inputs).to.include({ branch: "main", overwriteOnCreate: true });
@@ -47,10 +55,16 @@ describe("github: the repository component", function () {
 
   it("runs every job on the configured labels, self-hosted first", async () => {
     const { recorder } = await runProgram({ runnerLabels: '["linux","cco"]' });
-    for (const f of recorder.ofType(T.file).filter((x) => String(x.inputs.file).endsWith(".yml") && String(x.inputs.file).includes("workflows"))) {
+    for (const f of recorder
+      .ofType(T.file)
+      .filter((x) => String(x.inputs.file).endsWith(".yml") && String(x.inputs.file).includes("workflows"))) {
       const wf = parse(String(f.inputs.content)) as { jobs: Record<string, { "runs-on": string[] }> };
       for (const [id, job] of Object.entries(wf.jobs)) {
-        expect(job["runs-on"].slice(0, 3), `${String(f.inputs.file)} ${id}`).to.deep.equal(["self-hosted", "linux", "cco"]);
+        expect(job["runs-on"].slice(0, 3), `${String(f.inputs.file)} ${id}`).to.deep.equal([
+          "self-hosted",
+          "linux",
+          "cco",
+        ]);
       }
     }
   });
@@ -61,7 +75,9 @@ describe("github: the repository component", function () {
     const p = recorder.ofType(T.protection)[0]!;
     const inputs = reveal(p.inputs) as Record<string, unknown>;
     expect(inputs).to.include({ pattern: "main", allowsForcePushes: false, allowsDeletions: false });
-    expect(inputs.requiredPullRequestReviews).to.deep.equal([{ requiredApprovingReviewCount: 2, dismissStaleReviews: true }]);
+    expect(inputs.requiredPullRequestReviews).to.deep.equal([
+      { requiredApprovingReviewCount: 2, dismissStaleReviews: true },
+    ]);
     expect(inputs.requiredStatusChecks).to.deep.equal([{ strict: true, contexts: ["build", "audit"] }]);
     expect(inputs.repositoryId).to.equal("R_cco");
   });
@@ -78,7 +94,10 @@ describe("github: the repository component", function () {
     expect(r.conditions.refName.includes).to.deep.equal(["~DEFAULT_BRANCH"]);
     expect(r.rules).to.include({ deletion: true, nonFastForward: true });
     expect(r.rules.pullRequest).to.include({ requiredApprovingReviewCount: 1, dismissStaleReviewsOnPush: true });
-    expect(r.rules.requiredStatusChecks).to.deep.equal({ requiredChecks: [{ context: "build" }, { context: "audit" }], strictRequiredStatusChecksPolicy: true });
+    expect(r.rules.requiredStatusChecks).to.deep.equal({
+      requiredChecks: [{ context: "build" }, { context: "audit" }],
+      strictRequiredStatusChecksPolicy: true,
+    });
   });
 
   it("requires the job names of the build and security workflows", () => {
@@ -103,10 +122,14 @@ describe("github: the repository component", function () {
   });
 
   it("runner-health fails on the dashboard's stale limit, filled in from the one constant", () => {
-    const wf = parse(renderWorkflow("runner-health.yml", ["self-hosted"])) as { jobs: { fleet: { env: Record<string, unknown> } } };
+    const wf = parse(renderWorkflow("runner-health.yml", ["self-hosted"])) as {
+      jobs: { fleet: { env: Record<string, unknown> } };
+    };
     expect(wf.jobs.fleet.env.STALE_AFTER_SECONDS).to.equal(STALE_AFTER_SECONDS);
     // The check reads it from the environment, with no limit of its own.
-    expect(renderWorkflow("runner-health.yml", ["self-hosted"])).to.include('--argjson limit "$STALE_AFTER_SECONDS"').and.not.include(">= 300");
+    expect(renderWorkflow("runner-health.yml", ["self-hosted"]))
+      .to.include('--argjson limit "$STALE_AFTER_SECONDS"')
+      .and.not.include(">= 300");
   });
 
   it("pins every action by a full commit SHA", () => {

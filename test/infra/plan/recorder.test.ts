@@ -71,7 +71,17 @@ describe("plan: the recorder on the SDK's public API", () => {
     };
     const child = { parent: "box", parentType: "cco:test:Box", parentUrn: box, custom: true };
     expect(recorder.resources).to.deep.equal([
-      { type: "cco:test:Box", name: "box", urn: box, options: defaults, parent: undefined, parentType: undefined, parentUrn: undefined, custom: false, inputs: {} },
+      {
+        type: "cco:test:Box",
+        name: "box",
+        urn: box,
+        options: defaults,
+        parent: undefined,
+        parentType: undefined,
+        parentUrn: undefined,
+        custom: false,
+        inputs: {},
+      },
       { type: "test:index:Thing", name: "box-first", urn: first, options: defaults, ...child, inputs: { size: 1 } },
       { type: "test:index:Other", name: "box-other", urn: other, options: defaults, ...child, inputs: {} },
       {

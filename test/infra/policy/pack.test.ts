@@ -41,13 +41,17 @@ describe("policy pack: loaded as the CLI loads it, over gRPC", function () {
     expect(vs).to.have.length(1);
     expect(vs[0]).to.include({ policy: "containers-unprivileged", enforcementLevel: "mandatory" });
     // On the wire a violation reads: the policy's description, a newline, the message.
-    expect(vs[0]!.message).to.match(/^Every Proxmox container is unprivileged\.\nContainer runner-01 must be unprivileged/);
+    expect(vs[0]!.message).to.match(
+      /^Every Proxmox container is unprivileged\.\nContainer runner-01 must be unprivileged/,
+    );
   });
 
   it("rejects a stack whose runner lost its firewall", async () => {
     const resources = (await planFor("prod")).filter((r) => r.name !== "runner-03-firewall");
     const vs = await pack.analyzeStack(resources);
     expect(vs.map((v) => [v.policy, v.enforcementLevel])).to.deep.equal([["runner-firewall-and-egress", "mandatory"]]);
-    expect(vs[0]!.urn).to.match(/cco:runners:Runner\$cco:proxmox:ProvisionedContainer\$proxmoxve:index\/containerLegacy:ContainerLegacy::runner-03$/);
+    expect(vs[0]!.urn).to.match(
+      /cco:runners:Runner\$cco:proxmox:ProvisionedContainer\$proxmoxve:index\/containerLegacy:ContainerLegacy::runner-03$/,
+    );
   });
 });

@@ -30,7 +30,14 @@ const NO_STACK: StackConfigSource = { read: () => undefined };
 const stackText = (text: string): StackConfigSource => ({ read: () => ({ path: "Pulumi.test.yaml", text }) });
 
 /** A runner as the program declares it: components, container, firewall options, provisioning. */
-function runner(n: number, over: { container?: Record<string, unknown>; firewall?: Record<string, unknown> | null; provision?: Record<string, unknown> | null } = {}): PackResource[] {
+function runner(
+  n: number,
+  over: {
+    container?: Record<string, unknown>;
+    firewall?: Record<string, unknown> | null;
+    provision?: Record<string, unknown> | null;
+  } = {},
+): PackResource[] {
   const name = `runner-${String(n).padStart(2, "0")}`;
   const component = urn(RUNNER_CHAIN, name);
   const parent = urn(BOX_CHAIN, name);
@@ -63,7 +70,14 @@ function runner(n: number, over: { container?: Record<string, unknown>; firewall
       name: `${name}-firewall`,
       urn: urn(`${BOX_CHAIN}$${TYPES.firewallOptions}`, `${name}-firewall`),
       parent,
-      props: { nodeName: "pve", containerId: vmId, enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", ...over.firewall },
+      props: {
+        nodeName: "pve",
+        containerId: vmId,
+        enabled: true,
+        inputPolicy: "DROP",
+        outputPolicy: "DROP",
+        ...over.firewall,
+      },
     });
   }
   if (over.provision !== null) {
@@ -86,7 +100,13 @@ function repository(over: { repo?: Record<string, unknown>; protection?: PackRes
   const parent = urn("cco:github:Repository", "cco");
   const out: PackResource[] = [
     { type: "cco:github:Repository", name: "cco", urn: parent, parent: undefined, props: {} },
-    { type: TYPES.repository, name: "cco", urn: urn(`cco:github:Repository$${TYPES.repository}`, "cco"), parent, props: { name: "cco", visibility: "private", ...over.repo } },
+    {
+      type: TYPES.repository,
+      name: "cco",
+      urn: urn(`cco:github:Repository$${TYPES.repository}`, "cco"),
+      parent,
+      props: { name: "cco", visibility: "private", ...over.repo },
+    },
   ];
   if (over.protection !== null) {
     out.push(
@@ -95,7 +115,10 @@ function repository(over: { repo?: Record<string, unknown>; protection?: PackRes
         name: "cco-protect-main",
         urn: urn(`cco:github:Repository$${TYPES.branchProtection}`, "cco-protect-main"),
         parent,
-        props: { pattern: "main", requiredPullRequestReviews: [{ requiredApprovingReviewCount: 1, dismissStaleReviews: true }] },
+        props: {
+          pattern: "main",
+          requiredPullRequestReviews: [{ requiredApprovingReviewCount: 1, dismissStaleReviews: true }],
+        },
       },
     );
   }
@@ -131,14 +154,23 @@ describe("policy pack: each policy alone", () => {
   describe("containers-unprivileged", () => {
     it("rejects a privileged container, and one that does not say", async () => {
       for (const unprivileged of [false, undefined]) {
-        const vs = only(await violationsOf([...runner(1, { container: { unprivileged } }), ...fleet(4).slice(0)]), "containers-unprivileged");
+        const vs = only(
+          await violationsOf([...runner(1, { container: { unprivileged } }), ...fleet(4).slice(0)]),
+          "containers-unprivileged",
+        );
         expect(vs).to.have.length(1);
         expect(vs[0]!.message).to.match(/^Container runner-01 must be unprivileged \(unprivileged: true\)/);
       }
     });
 
     it("applies to every container, not only runners", async () => {
-      const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: false } };
+      const stats: PackResource = {
+        type: TYPES.container,
+        name: "cco-stats",
+        urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"),
+        parent: undefined,
+        props: { unprivileged: false },
+      };
       expect(only(await violationsOf([stats]), "containers-unprivileged")).to.have.length(1);
       stats.props.unprivileged = true;
       expect(only(await violationsOf([stats]), "containers-unprivileged")).to.deep.equal([]);
@@ -162,13 +194,30 @@ describe("policy pack: each policy alone", () => {
     });
 
     it("leaves the small stats container alone", async () => {
-      const stats: PackResource = { type: TYPES.container, name: "cco-stats", urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"), parent: undefined, props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 } } };
+      const stats: PackResource = {
+        type: TYPES.container,
+        name: "cco-stats",
+        urn: urn(`cco:stats:StatsService$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-stats"),
+        parent: undefined,
+        props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 } },
+      };
       expect(only(await violationsOf([stats]), "runner-size-floors")).to.deep.equal([]);
     });
 
     it("leaves the small egress gateway container alone (it runs no job code), but not its privileges", async () => {
-      const gw: PackResource = { type: TYPES.container, name: "cco-gateway", urn: urn(`cco:egress:EgressGateway$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-gateway"), parent: undefined,
-        props: { unprivileged: true, cpu: { cores: 1 }, memory: { dedicated: 1024 }, disk: { size: 8 }, features: { nesting: true, keyctl: false } } };
+      const gw: PackResource = {
+        type: TYPES.container,
+        name: "cco-gateway",
+        urn: urn(`cco:egress:EgressGateway$cco:proxmox:ProvisionedContainer$${TYPES.container}`, "cco-gateway"),
+        parent: undefined,
+        props: {
+          unprivileged: true,
+          cpu: { cores: 1 },
+          memory: { dedicated: 1024 },
+          disk: { size: 8 },
+          features: { nesting: true, keyctl: false },
+        },
+      };
       expect(only(await violationsOf([gw]), "runner-size-floors")).to.deep.equal([]);
       expect(only(await violationsOf([gw]), "runner-docker-features-declared")).to.deep.equal([]);
       gw.props.unprivileged = false;
@@ -178,7 +227,10 @@ describe("policy pack: each policy alone", () => {
 
   describe("runner-docker-features-declared", () => {
     it("rejects nesting or keyctl on a runner without the docker-in-jobs tag", async () => {
-      for (const features of [{ nesting: true, keyctl: false }, { nesting: false, keyctl: true }]) {
+      for (const features of [
+        { nesting: true, keyctl: false },
+        { nesting: false, keyctl: true },
+      ]) {
         const vs = only(await violationsOf(runner(1, { container: { features } })), "runner-docker-features-declared");
         expect(vs).to.have.length(1);
         expect(vs[0]!.message).to.include(`without the "${DOCKER_TAG}" tag`).and.include("cco-infra:dockerInJobs");
@@ -186,12 +238,20 @@ describe("policy pack: each policy alone", () => {
     });
 
     it("holds a container declared outside the fleet to the runners' rules", async () => {
-      const stray: PackResource = { type: TYPES.container, name: "side-box", urn: urn(TYPES.container, "side-box"), parent: undefined, props: { unprivileged: true, features: { nesting: true } } };
+      const stray: PackResource = {
+        type: TYPES.container,
+        name: "side-box",
+        urn: urn(TYPES.container, "side-box"),
+        parent: undefined,
+        props: { unprivileged: true, features: { nesting: true } },
+      };
       expect(only(await violationsOf([stray]), "runner-docker-features-declared")).to.have.length(1);
     });
 
     it("accepts them when the runner carries the tag", async () => {
-      const r = runner(1, { container: { features: { nesting: true, keyctl: true }, tags: ["cco", "runner", "prod", DOCKER_TAG] } });
+      const r = runner(1, {
+        container: { features: { nesting: true, keyctl: true }, tags: ["cco", "runner", "prod", DOCKER_TAG] },
+      });
       expect(only(await violationsOf(r), "runner-docker-features-declared")).to.deep.equal([]);
     });
   });
@@ -205,18 +265,27 @@ describe("policy pack: each policy alone", () => {
     for (const count of [RUNNER_COUNT.min - 1, RUNNER_COUNT.max + 1]) {
       it(`rejects ${count} runners`, async () => {
         const vs = only(await violationsOf(fleet(count)), "runner-count-in-range");
-        expect(vs.map((v) => v.message)).to.deep.equal([`The stack declares ${count} runner containers; the fleet must have 4 to 10 (cco-infra:runnerCount).`]);
+        expect(vs.map((v) => v.message)).to.deep.equal([
+          `The stack declares ${count} runner containers; the fleet must have 4 to 10 (cco-infra:runnerCount).`,
+        ]);
       });
     }
 
     it("counts only containers of Runner components", async () => {
-      const stray: PackResource = { type: TYPES.container, name: "other", urn: urn(TYPES.container, "other"), parent: undefined, props: { unprivileged: true } };
+      const stray: PackResource = {
+        type: TYPES.container,
+        name: "other",
+        urn: urn(TYPES.container, "other"),
+        parent: undefined,
+        props: { unprivileged: true },
+      };
       expect(only(await violationsOf([...fleet(3), stray]), "runner-count-in-range")).to.have.length(1);
     });
   });
 
   describe("runner-firewall-and-egress", () => {
-    const check = async (r: PackResource[]) => only(await violationsOf(r), "runner-firewall-and-egress").map((v) => v.message);
+    const check = async (r: PackResource[]) =>
+      only(await violationsOf(r), "runner-firewall-and-egress").map((v) => v.message);
 
     it("accepts a runner with its firewall on and its provisioning step", async () => {
       expect(await check(runner(1))).to.deep.equal([]);
@@ -231,7 +300,9 @@ describe("policy pack: each policy alone", () => {
     });
 
     it("rejects a firewall that is off, or that lets traffic through by default", async () => {
-      expect(await check(runner(1, { firewall: { enabled: false } }))).to.deep.equal(["Runner runner-01: its Proxmox firewall (runner-01-firewall) must be enabled (enabled: true)."]);
+      expect(await check(runner(1, { firewall: { enabled: false } }))).to.deep.equal([
+        "Runner runner-01: its Proxmox firewall (runner-01-firewall) must be enabled (enabled: true).",
+      ]);
       expect(await check(runner(1, { firewall: { outputPolicy: "ACCEPT" } }))).to.deep.equal([
         "Runner runner-01: its Proxmox firewall (runner-01-firewall) must drop what its rules do not allow: outputPolicy is ACCEPT, expected DROP.",
       ]);
@@ -242,7 +313,9 @@ describe("policy pack: each policy alone", () => {
 
     it("rejects a network interface the firewall does not filter", async () => {
       const r = runner(1, { container: { networkInterfaces: [{ name: "eth0", bridge: "vmbr0", firewall: false }] } });
-      expect(await check(r)).to.deep.equal(["Runner runner-01: every network interface needs firewall: true, or the Proxmox firewall does not filter its traffic."]);
+      expect(await check(r)).to.deep.equal([
+        "Runner runner-01: every network interface needs firewall: true, or the Proxmox firewall does not filter its traffic.",
+      ]);
     });
 
     it("rejects a runner without its provisioning (egress) step, or one that does not run provision.sh", async () => {
@@ -263,7 +336,9 @@ describe("policy pack: each policy alone", () => {
   describe("repository-private", () => {
     it("accepts a private repository", async () => {
       expect(only(await violationsOf(repository()), "repository-private")).to.deep.equal([]);
-      expect(only(await violationsOf(repository({ repo: { visibility: undefined, private: true } })), "repository-private")).to.deep.equal([]);
+      expect(
+        only(await violationsOf(repository({ repo: { visibility: undefined, private: true } })), "repository-private"),
+      ).to.deep.equal([]);
     });
 
     it("rejects a public or internal one, and one that does not say", async () => {
@@ -290,7 +365,8 @@ describe("policy pack: each policy alone", () => {
         ...props,
       },
     });
-    const check = async (r: PackResource[]) => only(await violationsOf(r), "main-protected-with-review").map((v) => v.message);
+    const check = async (r: PackResource[]) =>
+      only(await violationsOf(r), "main-protected-with-review").map((v) => v.message);
 
     it("accepts branch protection or a ruleset with a required review", async () => {
       expect(await check(repository())).to.deep.equal([]);
@@ -300,17 +376,49 @@ describe("policy pack: each policy alone", () => {
     it("rejects a repository without protection", async () => {
       const vs = await check(repository({ protection: null }));
       expect(vs).to.have.length(1);
-      expect(vs[0]).to.match(/^Repository cco: main must be protected with at least one approving review .* none is declared\.$/);
+      expect(vs[0]).to.match(
+        /^Repository cco: main must be protected with at least one approving review .* none is declared\.$/,
+      );
     });
 
     it("rejects protection that needs no review, or protects another branch", async () => {
       const protection = (props: Record<string, unknown>): PackResource => ({ ...repository()[2]!, props });
-      expect(await check(repository({ protection: protection({ pattern: "main", requiredPullRequestReviews: [] }) }))).to.have.length(1);
-      expect(await check(repository({ protection: protection({ pattern: "main", requiredPullRequestReviews: [{ requiredApprovingReviewCount: 0 }] }) }))).to.have.length(1);
-      expect(await check(repository({ protection: protection({ pattern: "dev", requiredPullRequestReviews: [{ requiredApprovingReviewCount: 1 }] }) }))).to.have.length(1);
+      expect(
+        await check(repository({ protection: protection({ pattern: "main", requiredPullRequestReviews: [] }) })),
+      ).to.have.length(1);
+      expect(
+        await check(
+          repository({
+            protection: protection({
+              pattern: "main",
+              requiredPullRequestReviews: [{ requiredApprovingReviewCount: 0 }],
+            }),
+          }),
+        ),
+      ).to.have.length(1);
+      expect(
+        await check(
+          repository({
+            protection: protection({
+              pattern: "dev",
+              requiredPullRequestReviews: [{ requiredApprovingReviewCount: 1 }],
+            }),
+          }),
+        ),
+      ).to.have.length(1);
       expect(await check(repository({ protection: ruleset({ enforcement: "evaluate" }) }))).to.have.length(1);
-      expect(await check(repository({ protection: ruleset({ rules: { pullRequest: { requiredApprovingReviewCount: 0 } } }) }))).to.have.length(1);
-      expect(await check(repository({ protection: ruleset({ conditions: { refName: { includes: ["refs/heads/release"], excludes: [] } } }) }))).to.have.length(1);
+      expect(
+        await check(
+          repository({ protection: ruleset({ rules: { pullRequest: { requiredApprovingReviewCount: 0 } } }) }),
+        ),
+      ).to.have.length(1);
+      expect(
+        await check(
+          repository({
+            protection: ruleset({ conditions: { refName: { includes: ["refs/heads/release"], excludes: [] } } }),
+          }),
+        ),
+      ).to.have.length(1);
     });
   });
 
@@ -322,22 +430,35 @@ describe("policy pack: each policy alone", () => {
       parent: undefined,
       props: { endpoint: "https://192.168.1.10:8006/", apiToken: "root@pam!x=1" },
     };
-    const check = async (text: string) => only(await violationsOf([provider], stackText(text)), "provider-secrets-encrypted");
+    const check = async (text: string) =>
+      only(await violationsOf([provider], stackText(text)), "provider-secrets-encrypted");
 
     it("accepts credentials kept as secure values", async () => {
-      expect(await check("config:\n  proxmoxve:apiToken:\n    secure: AAABAK...\n  proxmoxve:endpoint: https://192.168.1.10:8006/\n")).to.deep.equal([]);
+      expect(
+        await check(
+          "config:\n  proxmoxve:apiToken:\n    secure: AAABAK...\n  proxmoxve:endpoint: https://192.168.1.10:8006/\n",
+        ),
+      ).to.deep.equal([]);
     });
 
     it("rejects a provider credential in clear text, on the provider", async () => {
       const vs = await check("config:\n  proxmoxve:apiToken: root@pam!x=00000000-0000-0000-0000-000000000000\n");
       expect(vs).to.have.length(1);
       expect(vs[0]!.urn).to.equal(provider.urn);
-      expect(vs[0]!.message).to.equal("Provider proxmoxve takes proxmoxve:apiToken from Pulumi.test.yaml in clear text; set it with `pulumi config set --secret proxmoxve:apiToken`.");
+      expect(vs[0]!.message).to.equal(
+        "Provider proxmoxve takes proxmoxve:apiToken from Pulumi.test.yaml in clear text; set it with `pulumi config set --secret proxmoxve:apiToken`.",
+      );
     });
 
     it("rejects any credential-named key in clear text, nested ones too", async () => {
-      const vs = await check("config:\n  github:token: ghp_x\n  cco-infra:sshPrivateKey: key\n  proxmoxve:ssh:\n    username: root\n    password: hunter2\n");
-      expect(vs.map((v) => v.message.split(" ")[0])).to.have.members(["Provider", "github:token", "cco-infra:sshPrivateKey"]);
+      const vs = await check(
+        "config:\n  github:token: ghp_x\n  cco-infra:sshPrivateKey: key\n  proxmoxve:ssh:\n    username: root\n    password: hunter2\n",
+      );
+      expect(vs.map((v) => v.message.split(" ")[0])).to.have.members([
+        "Provider",
+        "github:token",
+        "cco-infra:sshPrivateKey",
+      ]);
       expect(vs.find((v) => v.message.startsWith("Provider"))!.message).to.include("proxmoxve:ssh.password");
     });
 
@@ -345,7 +466,9 @@ describe("policy pack: each policy alone", () => {
       const file = projectStackFile("prod").read();
       expect(file?.path).to.equal(join(PROJECT_ROOT, "Pulumi.prod.yaml"));
       expect(projectStackFile(undefined).read()).to.equal(undefined);
-      expect(projectStackFile("organization/cco-infra/dev").read()?.path).to.equal(join(PROJECT_ROOT, "Pulumi.dev.yaml"));
+      expect(projectStackFile("organization/cco-infra/dev").read()?.path).to.equal(
+        join(PROJECT_ROOT, "Pulumi.dev.yaml"),
+      );
     });
   });
 });
@@ -358,7 +481,8 @@ describe("policy pack: the committed config", () => {
   });
 
   it("has every secret the program needs named as a credential, so it could never pass in clear", () => {
-    for (const key of Object.keys(REQUIRED_SECRETS)) expect(plainSecretKeys(`config:\n  ${key}: x\n`), key).to.deep.equal([key]);
+    for (const key of Object.keys(REQUIRED_SECRETS))
+      expect(plainSecretKeys(`config:\n  ${key}: x\n`), key).to.deep.equal([key]);
     expect(plainSecretKeys("config:\n  cco-infra:sshUser: root\n  proxmoxve:insecure: 'true'\n")).to.deep.equal([]);
   });
 
@@ -368,7 +492,13 @@ describe("policy pack: the committed config", () => {
     expect(ok({ runnerCount: String(RUNNER_COUNT.max) })).to.not.throw();
     expect(ok({ runnerCount: String(RUNNER_COUNT.min - 1) })).to.throw(/runnerCount/);
     expect(ok({ runnerCount: String(RUNNER_COUNT.max + 1) })).to.throw(/runnerCount/);
-    expect(ok({ runnerCores: String(RUNNER_FLOORS.cores), runnerMemoryMb: String(RUNNER_FLOORS.memoryMb), runnerDiskGb: String(RUNNER_FLOORS.diskGb) })).to.not.throw();
+    expect(
+      ok({
+        runnerCores: String(RUNNER_FLOORS.cores),
+        runnerMemoryMb: String(RUNNER_FLOORS.memoryMb),
+        runnerDiskGb: String(RUNNER_FLOORS.diskGb),
+      }),
+    ).to.not.throw();
     expect(ok({ runnerCores: String(RUNNER_FLOORS.cores - 1) })).to.throw(/runnerCores/);
     expect(ok({ runnerMemoryMb: String(RUNNER_FLOORS.memoryMb - 1) })).to.throw(/runnerMemoryMb/);
     expect(ok({ runnerDiskGb: String(RUNNER_FLOORS.diskGb - 1) })).to.throw(/runnerDiskGb/);
@@ -383,7 +513,9 @@ describe("policy pack: the offline plan", function () {
     it(`accepts stack ${stack}: zero violations`, async () => {
       const resources = await planFor(stack);
       expect(resources.filter((r) => r.type === TYPES.firewallOptions).length).to.be.greaterThan(4);
-      expect(resources.some((r) => r.type === "pulumi:providers:proxmoxve" && r.props.apiToken instanceof SecretValue)).to.equal(true);
+      expect(
+        resources.some((r) => r.type === "pulumi:providers:proxmoxve" && r.props.apiToken instanceof SecretValue),
+      ).to.equal(true);
       expect(await evaluate(policies(projectStackFile(stack)), resources)).to.deep.equal([]);
     });
   }
@@ -391,27 +523,74 @@ describe("policy pack: the offline plan", function () {
   it("accepts Docker in jobs, ten runners and a ruleset", async () => {
     // Docker in jobs logs in as root@pam with its password (config.ts checkDockerLogin).
     const login = { "proxmoxve:username": "root@pam", "proxmoxve:password": "test-password" };
-    const resources = await planFor("prod", { dockerInJobs: "true", runnerCount: "10", protectionMode: "ruleset", ...login });
+    const resources = await planFor("prod", {
+      dockerInJobs: "true",
+      runnerCount: "10",
+      protectionMode: "ruleset",
+      ...login,
+    });
     expect(await evaluate(policies(projectStackFile("prod")), resources)).to.deep.equal([]);
   });
 
   it("rejects the plan when a resource is changed for the worse", async () => {
     const base = await planFor("prod");
     const mutations: Array<[string, (r: PackResource[]) => PackResource[], RegExp]> = [
-      ["privileged container", (rs) => edit(rs, TYPES.container, "runner-02", (p) => (p.unprivileged = false)), /^Container runner-02 must be unprivileged/],
-      ["nesting without Docker", (rs) => edit(rs, TYPES.container, "runner-01", (p) => (p.features = { nesting: true, keyctl: false })), /^Runner runner-01 turns on nesting without the "docker-in-jobs" tag/],
-      ["small runner", (rs) => edit(rs, TYPES.container, "runner-03", (p) => (p.memory = { dedicated: 1024 })), /^Runner runner-03 has 1024 MB of memory/],
-      ["firewall off", (rs) => edit(rs, TYPES.firewallOptions, "runner-04-firewall", (p) => (p.enabled = false)), /^Runner runner-04: its Proxmox firewall \(runner-04-firewall\) must be enabled/],
-      ["firewall gone", (rs) => rs.filter((r) => r.name !== "runner-01-firewall"), /^Runner runner-01 \(vmId 200\) has no Proxmox firewall options/],
-      ["provisioning gone", (rs) => rs.filter((r) => r.name !== "runner-02-provision"), /^Runner runner-02 has no provisioning step/],
-      ["public repository", (rs) => edit(rs, TYPES.repository, "cco", (p) => (p.visibility = "public")), /^Repository cco must be private/],
-      ["unprotected main", (rs) => rs.filter((r) => r.type !== TYPES.branchProtection), /^Repository cco: main must be protected/],
-      ["three runners", (rs) => rs.filter((r) => !r.urn.includes("cco:runners:Runner$") || !/runner-04/.test(r.name)), /^The stack declares 3 runner containers/],
+      [
+        "privileged container",
+        (rs) => edit(rs, TYPES.container, "runner-02", (p) => (p.unprivileged = false)),
+        /^Container runner-02 must be unprivileged/,
+      ],
+      [
+        "nesting without Docker",
+        (rs) => edit(rs, TYPES.container, "runner-01", (p) => (p.features = { nesting: true, keyctl: false })),
+        /^Runner runner-01 turns on nesting without the "docker-in-jobs" tag/,
+      ],
+      [
+        "small runner",
+        (rs) => edit(rs, TYPES.container, "runner-03", (p) => (p.memory = { dedicated: 1024 })),
+        /^Runner runner-03 has 1024 MB of memory/,
+      ],
+      [
+        "firewall off",
+        (rs) => edit(rs, TYPES.firewallOptions, "runner-04-firewall", (p) => (p.enabled = false)),
+        /^Runner runner-04: its Proxmox firewall \(runner-04-firewall\) must be enabled/,
+      ],
+      [
+        "firewall gone",
+        (rs) => rs.filter((r) => r.name !== "runner-01-firewall"),
+        /^Runner runner-01 \(vmId 200\) has no Proxmox firewall options/,
+      ],
+      [
+        "provisioning gone",
+        (rs) => rs.filter((r) => r.name !== "runner-02-provision"),
+        /^Runner runner-02 has no provisioning step/,
+      ],
+      [
+        "public repository",
+        (rs) => edit(rs, TYPES.repository, "cco", (p) => (p.visibility = "public")),
+        /^Repository cco must be private/,
+      ],
+      [
+        "unprotected main",
+        (rs) => rs.filter((r) => r.type !== TYPES.branchProtection),
+        /^Repository cco: main must be protected/,
+      ],
+      [
+        "three runners",
+        (rs) => rs.filter((r) => !r.urn.includes("cco:runners:Runner$") || !/runner-04/.test(r.name)),
+        /^The stack declares 3 runner containers/,
+      ],
     ];
     for (const [what, mutate, expected] of mutations) {
       const vs = await evaluate(policies(projectStackFile("prod")), mutate(copy(base)));
-      expect(vs.map((v) => v.message), what).to.have.length.greaterThan(0);
-      expect(vs.some((v) => expected.test(v.message)), `${what}: ${JSON.stringify(vs)}`).to.equal(true);
+      expect(
+        vs.map((v) => v.message),
+        what,
+      ).to.have.length.greaterThan(0);
+      expect(
+        vs.some((v) => expected.test(v.message)),
+        `${what}: ${JSON.stringify(vs)}`,
+      ).to.equal(true);
     }
   });
 
@@ -436,7 +615,12 @@ function copy(rs: PackResource[]): PackResource[] {
 }
 
 /** Changes the props of the resource of that type and name (a copy of the plan is edited). */
-function edit(rs: PackResource[], type: string, name: string, change: (props: Record<string, unknown>) => void): PackResource[] {
+function edit(
+  rs: PackResource[],
+  type: string,
+  name: string,
+  change: (props: Record<string, unknown>) => void,
+): PackResource[] {
   const r = rs.find((x) => x.type === type && x.name === name);
   if (!r) throw new Error(`no ${type} ${name} in the plan`);
   change(r.props);

@@ -31,7 +31,10 @@ describe("proxmox: ProvisionedContainer's replacement rules", function () {
     const { declared, recorder } = await declare(testConfig());
     for (const name of ["runner-01", "runner-04", "cco-stats"]) {
       const container = recorder.byName(T.container, name);
-      for (const [type, n] of [[T.rules, `${name}-firewall-rules`], [T.options, `${name}-firewall`]] as const) {
+      for (const [type, n] of [
+        [T.rules, `${name}-firewall-rules`],
+        [T.options, `${name}-firewall`],
+      ] as const) {
         const d = find(declared, type, n);
         expect(d.opts.replaceOnChanges, n).to.deep.equal(["containerId", "nodeName"]);
         expect(d.opts.deleteBeforeReplace, n).to.equal(true);
@@ -72,12 +75,14 @@ describe("proxmox: ProvisionedContainer's replacement rules", function () {
     // The SDK's own declarations of ContainerLegacyArgs and its nested input types (@muhlba91/pulumi-proxmoxve 8.6.0).
     const sdk = join(PROJECT_ROOT, "node_modules", "@muhlba91", "pulumi-proxmoxve");
     const args = readFileSync(join(sdk, "containerLegacy.d.ts"), "utf8");
-    const body = (text: string, iface: string) => text.slice(text.indexOf(`export interface ${iface} {`)).split("\n}\n")[0]!;
+    const body = (text: string, iface: string) =>
+      text.slice(text.indexOf(`export interface ${iface} {`)).split("\n}\n")[0]!;
     const inputs = readFileSync(join(sdk, "types", "input.d.ts"), "utf8");
     for (const path of REBOOT_REQUIRED_INPUTS) {
       const [top, nested] = path.split(".");
       expect(body(args, "ContainerLegacyArgs"), path).to.match(new RegExp(`^    ${top}\\?:`, "m"));
-      if (nested) expect(body(inputs, "ContainerLegacyInitialization"), path).to.match(new RegExp(`^    ${nested}\\?:`, "m"));
+      if (nested)
+        expect(body(inputs, "ContainerLegacyInitialization"), path).to.match(new RegExp(`^    ${nested}\\?:`, "m"));
     }
   });
 
@@ -94,10 +99,15 @@ describe("proxmox: ProvisionedContainer's replacement rules", function () {
     expect(without.recorder.byName(T.container, "cco-stats").inputs.mountPoints).to.equal(undefined);
     const { recorder } = await declare(testConfig({ "cco-infra:statsDataVolume": "local-lvm:vm-9210-disk-0" }));
     const stats = recorder.byName(T.container, "cco-stats");
-    expect(reveal(stats.inputs.mountPoints)).to.deep.equal([{ volume: "local-lvm:vm-9210-disk-0", path: "/var/lib/cco-stats" }]);
-    const env = ((recorder.byName(T.copy, "cco-stats-files").inputs.source as ArchiveValue).assets["stats.env"] as AssetValue).text!;
+    expect(reveal(stats.inputs.mountPoints)).to.deep.equal([
+      { volume: "local-lvm:vm-9210-disk-0", path: "/var/lib/cco-stats" },
+    ]);
+    const env = (
+      (recorder.byName(T.copy, "cco-stats-files").inputs.source as ArchiveValue).assets["stats.env"] as AssetValue
+    ).text!;
     expect(env).to.match(/^STATS_DATA_DIR=\/var\/lib\/cco-stats$/m);
     // Runners never get it.
-    for (const c of recorder.ofType(T.container).filter((x) => x.name !== "cco-stats")) expect(c.inputs.mountPoints).to.equal(undefined);
+    for (const c of recorder.ofType(T.container).filter((x) => x.name !== "cco-stats"))
+      expect(c.inputs.mountPoints).to.equal(undefined);
   });
 });

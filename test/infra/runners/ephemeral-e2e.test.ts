@@ -261,7 +261,16 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     const tarball = join(tmp, "actions-runner.tar.gz");
     must("tar", ["-czf", tarball, "-C", join(LXC_DIR, "runner-stub"), "."]);
     const files = join(tmp, "files.tar.gz");
-    must("tar", ["-czf", files, "-C", RUNNER_FILES, "lib.sh", "runner-env.sh", "ephemeral", "units/actions-runner.service"]);
+    must("tar", [
+      "-czf",
+      files,
+      "-C",
+      RUNNER_FILES,
+      "lib.sh",
+      "runner-env.sh",
+      "ephemeral",
+      "units/actions-runner.service",
+    ]);
     ct.must("mkdir -p /root/stage && base64 -d | tar -xz -C /root/stage", {
       input: readFileSync(files).toString("base64"),
     });
@@ -492,7 +501,13 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
     reported(g, i, "the loop retrying the copied credential", "bg-credential-loop", "none");
     const files = [...i.keys()].filter((k) => k.startsWith("file:"));
     for (const k of files) absent(k, `file ${k.slice(5)}`);
-    probes.add(g, "files checked: home, work dir, /tmp, /var/tmp, /dev/shm", "5", String(files.length), files.length === 5);
+    probes.add(
+      g,
+      "files checked: home, work dir, /tmp, /var/tmp, /dev/shm",
+      "5",
+      String(files.length),
+      files.length === 5,
+    );
     probes.add(
       g,
       "systemd --user unit",

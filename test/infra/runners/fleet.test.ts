@@ -21,23 +21,46 @@ describe("runners: the fleet under mocks", function () {
 
   for (const count of [4, 10]) {
     it(`declares exactly ${count} unprivileged containers with every property`, async () => {
-      const { recorder } = await runProgram({ runnerCount: String(count), runnerCores: "6", runnerMemoryMb: "12288", runnerSwapMb: "512", runnerDiskGb: "80" });
+      const { recorder } = await runProgram({
+        runnerCount: String(count),
+        runnerCores: "6",
+        runnerMemoryMb: "12288",
+        runnerSwapMb: "512",
+        runnerDiskGb: "80",
+      });
       const containers = runnerContainers(recorder.resources);
-      expect(containers.map((c) => c.name)).to.deep.equal(Array.from({ length: count }, (_, i) => `runner-${String(i + 1).padStart(2, "0")}`));
+      expect(containers.map((c) => c.name)).to.deep.equal(
+        Array.from({ length: count }, (_, i) => `runner-${String(i + 1).padStart(2, "0")}`),
+      );
       containers.forEach((c, i) => {
         const inputs = reveal(c.inputs) as {
-          cpu: object; memory: object; disk: object; features: object; tags: string[]; description: string;
+          cpu: object;
+          memory: object;
+          disk: object;
+          features: object;
+          tags: string[];
+          description: string;
           initialization: { ipConfigs: { ipv4: object }[]; userAccount: { keys: string[] } };
-          networkInterfaces: object[]; operatingSystem: { templateFileId: string };
+          networkInterfaces: object[];
+          operatingSystem: { templateFileId: string };
         };
-        expect(c.inputs).to.include({ unprivileged: true, startOnBoot: true, started: true, vmId: 200 + i, nodeName: "pve" });
+        expect(c.inputs).to.include({
+          unprivileged: true,
+          startOnBoot: true,
+          started: true,
+          vmId: 200 + i,
+          nodeName: "pve",
+        });
         expect(inputs.cpu).to.include({ cores: 6 });
         expect(inputs.memory).to.deep.equal({ dedicated: 12288, swap: 512 });
         expect(inputs.disk).to.include({ size: 80, datastoreId: "local-lvm" });
         expect(inputs.features).to.deep.equal({ nesting: false, keyctl: false });
         expect(inputs.tags.every((t: string) => t === t.toLowerCase())).to.equal(true);
         expect(inputs.description).to.include(c.name);
-        expect(inputs.initialization.ipConfigs[0]!.ipv4).to.deep.equal({ address: `192.168.1.${200 + i}/24`, gateway: "192.168.1.1" });
+        expect(inputs.initialization.ipConfigs[0]!.ipv4).to.deep.equal({
+          address: `192.168.1.${200 + i}/24`,
+          gateway: "192.168.1.1",
+        });
         // The public half of the configured private key, derived by the program.
         expect(inputs.initialization.userAccount.keys).to.deep.equal([`${TEST_SSH_KEY} cco-provisioning`]);
         expect(inputs.networkInterfaces[0]).to.include({ firewall: true, bridge: "vmbr0" });
@@ -61,7 +84,14 @@ describe("runners: the fleet under mocks", function () {
 
   it("spreads runners over three nodes, with the template on each", async () => {
     const { recorder } = await runProgram({ runnerCount: "6", proxmoxNodes: '["pve1","pve2","pve3"]' });
-    expect(runnerContainers(recorder.resources).map((c) => c.inputs.nodeName)).to.deep.equal(["pve1", "pve2", "pve3", "pve1", "pve2", "pve3"]);
+    expect(runnerContainers(recorder.resources).map((c) => c.inputs.nodeName)).to.deep.equal([
+      "pve1",
+      "pve2",
+      "pve3",
+      "pve1",
+      "pve2",
+      "pve3",
+    ]);
     const templates = recorder.ofType(T.template);
     expect(templates.map((t) => t.inputs.nodeName)).to.deep.equal(["pve1", "pve2", "pve3"]);
     for (const t of templates) expect(t.inputs).to.include({ contentType: "vztmpl", checksumAlgorithm: "sha512" });
@@ -70,19 +100,30 @@ describe("runners: the fleet under mocks", function () {
   it("names the template file per stack and checksum, so stacks on one host never share (or delete) it", async () => {
     const names: unknown[] = [];
     // One program at a time: the mock runtime is global.
-    for (const stack of ["dev", "prod"]) names.push((await runProgram({}, stack)).recorder.ofType(T.template)[0]!.inputs.fileName);
-    expect(names).to.deep.equal(["cco-dev-39f6d06e082d6a41-debian-12-standard_12.7-1_amd64.tar.zst", "cco-prod-39f6d06e082d6a41-debian-12-standard_12.7-1_amd64.tar.zst"]);
+    for (const stack of ["dev", "prod"])
+      names.push((await runProgram({}, stack)).recorder.ofType(T.template)[0]!.inputs.fileName);
+    expect(names).to.deep.equal([
+      "cco-dev-39f6d06e082d6a41-debian-12-standard_12.7-1_amd64.tar.zst",
+      "cco-prod-39f6d06e082d6a41-debian-12-standard_12.7-1_amd64.tar.zst",
+    ]);
     // A new checksum alone is a new file: the replacement creates it beside the old one, then deletes the old.
-    const other = (await runProgram({ lxcTemplateChecksum: "ab".repeat(64) }, "prod")).recorder.ofType(T.template)[0]!.inputs.fileName;
+    const other = (await runProgram({ lxcTemplateChecksum: "ab".repeat(64) }, "prod")).recorder.ofType(T.template)[0]!
+      .inputs.fileName;
     expect(other).to.equal("cco-prod-abababababababab-debian-12-standard_12.7-1_amd64.tar.zst");
   });
 
   it("downloads the template once when its storage is shared by every node", async () => {
-    const { recorder } = await runProgram({ runnerCount: "6", proxmoxNodes: '["pve1","pve2","pve3"]', proxmoxTemplateShared: "true" });
+    const { recorder } = await runProgram({
+      runnerCount: "6",
+      proxmoxNodes: '["pve1","pve2","pve3"]',
+      proxmoxTemplateShared: "true",
+    });
     const templates = recorder.ofType(T.template);
     expect(templates.map((t) => [t.name, t.inputs.nodeName])).to.deep.equal([["lxc-template-pve1", "pve1"]]);
     // Every container, on any node, is created from that one file.
-    const ids = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats")].map((c) => (reveal(c.inputs.operatingSystem) as { templateFileId: string }).templateFileId);
+    const ids = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats")].map(
+      (c) => (reveal(c.inputs.operatingSystem) as { templateFileId: string }).templateFileId,
+    );
     expect(new Set(ids)).to.deep.equal(new Set(["lxc-template-pve1-id"]));
     expect(runnerContainers(recorder.resources).map((c) => c.inputs.nodeName)).to.include.members(["pve2", "pve3"]);
   });
@@ -98,8 +139,13 @@ describe("runners: the fleet under mocks", function () {
     const gone = sevenNames.filter((k) => !four_.has(k));
     expect(gone.length).to.be.greaterThan(0);
     expect(gone.every((k) => /runner-0[5-7]/.test(k))).to.equal(true, gone.join("\n"));
-    const changed = seven.recorder.resources.filter((r) => four_.has(key(r)) && JSON.stringify(r.inputs) !== four_.get(key(r))).map(key);
-    expect(changed.sort()).to.deep.equal(["command:remote:Command cco-controller-pve-install", "command:remote:CopyToRemote cco-controller-pve-files"]);
+    const changed = seven.recorder.resources
+      .filter((r) => four_.has(key(r)) && JSON.stringify(r.inputs) !== four_.get(key(r)))
+      .map(key);
+    expect(changed.sort()).to.deep.equal([
+      "command:remote:Command cco-controller-pve-install",
+      "command:remote:CopyToRemote cco-controller-pve-files",
+    ]);
   });
 
   it("declares nothing that changes from one run to the next (a second pulumi up shows no changes)", async () => {
@@ -115,7 +161,10 @@ describe("runners: the fleet under mocks", function () {
   it("persistent: mints a registration token per container, fresh whenever the container is replaced", async () => {
     const { recorder } = await runProgram({ runnerMode: "persistent" });
     const containers = runnerContainers(recorder.resources);
-    const mints = recorder.ofType(T.local).filter((r) => r.name.endsWith("-registration-token")).sort((a, b) => a.name.localeCompare(b.name));
+    const mints = recorder
+      .ofType(T.local)
+      .filter((r) => r.name.endsWith("-registration-token"))
+      .sort((a, b) => a.name.localeCompare(b.name));
     expect(mints).to.have.length(4);
     mints.forEach((m, i) => {
       expect(m.inputs.create).to.equal("node --import tsx infra/runners/github-runner.ts mint");
@@ -128,7 +177,10 @@ describe("runners: the fleet under mocks", function () {
   it("persistent: removes each runner from GitHub before its container (a delete step that depends on it)", async () => {
     const { recorder } = await runProgram({ runnerCount: "5", runnerMode: "persistent" });
     const containers = runnerContainers(recorder.resources);
-    const deregs = recorder.ofType(T.local).filter((r) => r.name.endsWith("-deregistration")).sort((a, b) => a.name.localeCompare(b.name));
+    const deregs = recorder
+      .ofType(T.local)
+      .filter((r) => r.name.endsWith("-deregistration"))
+      .sort((a, b) => a.name.localeCompare(b.name));
     expect(deregs.map((d) => d.name)).to.deep.equal(containers.map((c) => `${c.name}-deregistration`));
     deregs.forEach((d, i) => {
       expect(d.inputs.delete).to.equal("node --import tsx infra/runners/github-runner.ts deregister");
@@ -140,17 +192,28 @@ describe("runners: the fleet under mocks", function () {
       expect(d.inputs.triggers).to.deep.equal([`${containers[i]!.name}-id`]);
       expect(containers[i]!.options.deleteBeforeReplace).to.equal(true);
       const env = reveal(d.inputs.environment) as Record<string, string>;
-      expect(env).to.include({ RUNNER_NAME: containers[i]!.name, GITHUB_REPOSITORY: "brentley/cco", GITHUB_TOKEN: "ghp_test-token" });
+      expect(env).to.include({
+        RUNNER_NAME: containers[i]!.name,
+        GITHUB_REPOSITORY: "brentley/cco",
+        GITHUB_TOKEN: "ghp_test-token",
+      });
     });
   });
 
   it("registers with the GitHub of githubServerUrl and calls its API (issue 13, finding 9)", async () => {
     const plain = await runProgram({ runnerCount: "4", runnerMode: "persistent" });
-    const ghe = await runProgram({ runnerCount: "4", githubServerUrl: "https://ghe.example.com", runnerMode: "persistent" });
-    const envOf = (rec: typeof plain.recorder) => reveal(rec.byName(T.local, "runner-01-deregistration").inputs.environment) as Record<string, string>;
+    const ghe = await runProgram({
+      runnerCount: "4",
+      githubServerUrl: "https://ghe.example.com",
+      runnerMode: "persistent",
+    });
+    const envOf = (rec: typeof plain.recorder) =>
+      reveal(rec.byName(T.local, "runner-01-deregistration").inputs.environment) as Record<string, string>;
     expect(envOf(plain.recorder)).to.not.have.property("GITHUB_API_URL");
     expect(envOf(ghe.recorder)).to.include({ GITHUB_API_URL: "https://ghe.example.com/api/v3" });
-    expect(reveal(ghe.recorder.byName(T.local, "runner-01-registration-token").inputs.environment)).to.include({ GITHUB_API_URL: "https://ghe.example.com/api/v3" });
+    expect(reveal(ghe.recorder.byName(T.local, "runner-01-registration-token").inputs.environment)).to.include({
+      GITHUB_API_URL: "https://ghe.example.com/api/v3",
+    });
     const runnerEnv = (rec: typeof plain.recorder) =>
       ((rec.byName(T.copy, "runner-01-files").inputs.source as ArchiveValue).assets["runner.env"] as AssetValue).text!;
     expect(runnerEnv(plain.recorder)).to.match(/^GITHUB_URL=https:\/\/github\.com\/brentley\/cco$/m);
@@ -173,11 +236,21 @@ describe("runners: the fleet under mocks", function () {
 
   it("gives every container its Proxmox firewall, up before it is provisioned", async () => {
     const { recorder } = await runProgram({ runnerCount: "6" });
-    const guarded = [...runnerContainers(recorder.resources), recorder.byName(T.container, "cco-stats"), recorder.byName(T.container, "cco-gateway")];
+    const guarded = [
+      ...runnerContainers(recorder.resources),
+      recorder.byName(T.container, "cco-stats"),
+      recorder.byName(T.container, "cco-gateway"),
+    ];
     for (const c of guarded) {
       const options = recorder.byName("proxmoxve:firewall/optionsLegacy:OptionsLegacy", `${c.name}-firewall`);
       const rules = recorder.byName("proxmoxve:firewall/rulesLegacy:RulesLegacy", `${c.name}-firewall-rules`);
-      expect(options.inputs).to.include({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", containerId: c.inputs.vmId, nodeName: c.inputs.nodeName });
+      expect(options.inputs).to.include({
+        enabled: true,
+        inputPolicy: "DROP",
+        outputPolicy: "DROP",
+        containerId: c.inputs.vmId,
+        nodeName: c.inputs.nodeName,
+      });
       expect(rules.inputs).to.include({ containerId: c.inputs.vmId });
       expect(options.parent).to.equal(c.name);
       expect(options.options.dependencies).to.include(rules.urn);
@@ -208,7 +281,14 @@ describe("runners: the fleet under mocks", function () {
     for (const copy of recorder.ofType(T.copy).filter((r) => r.name.startsWith("runner-"))) {
       const source = copy.inputs.source as ArchiveValue;
       expect(source).to.be.instanceOf(ArchiveValue);
-      expect(Object.keys(source.assets)).to.include.members(["provision.sh", "egress.sh", "job-hook.sh", "forwarder.sh", "runner.env", "units/actions-runner.service"]);
+      expect(Object.keys(source.assets)).to.include.members([
+        "provision.sh",
+        "egress.sh",
+        "job-hook.sh",
+        "forwarder.sh",
+        "runner.env",
+        "units/actions-runner.service",
+      ]);
       const env = (source.assets["runner.env"] as AssetValue).text!;
       expect(env).to.match(/^RUNNER_NAME=runner-0\d$/m);
       expect(env).to.match(/^RUNNER_LABELS=self-hosted,runner-0\d$/m);
@@ -241,24 +321,46 @@ describe("runners: the fleet under mocks", function () {
     const c = recorder.byName(T.container, "cco-stats");
     expect(c.inputs).to.include({ unprivileged: true, vmId: 210, startOnBoot: true });
     const copy = recorder.byName(T.copy, "cco-stats-files");
-    expect(Object.keys((copy.inputs.source as ArchiveValue).assets).sort()).to.deep.equal(
-      ["cco-stats.service", "lib.sh", "provision-stats.sh", "sshd-cco.conf", "stats-credential.sh", "stats-service.js", "stats.env"],
-    );
+    expect(Object.keys((copy.inputs.source as ArchiveValue).assets).sort()).to.deep.equal([
+      "cco-stats.service",
+      "lib.sh",
+      "provision-stats.sh",
+      "sshd-cco.conf",
+      "stats-credential.sh",
+      "stats-service.js",
+      "stats.env",
+    ]);
     const env = ((copy.inputs.source as ArchiveValue).assets["stats.env"] as AssetValue).text!;
-    expect(env).to.include("STATS_HOST=192.168.1.210").and.include("NODE_VERSION=22.21.1").and.include("NODE_FLAGS=--max-old-space-size=128");
+    expect(env)
+      .to.include("STATS_HOST=192.168.1.210")
+      .and.include("NODE_VERSION=22.21.1")
+      .and.include("NODE_FLAGS=--max-old-space-size=128");
     expect(recorder.byName(T.remote, "cco-stats-healthz").inputs.create).to.include("/healthz");
-    expect(recorder.byName("random:index/randomPassword:RandomPassword", "cco-stats-ingest-token").inputs).to.include({ length: 48 });
+    expect(recorder.byName("random:index/randomPassword:RandomPassword", "cco-stats-ingest-token").inputs).to.include({
+      length: 48,
+    });
     expect(env).to.include("STATS_CREDENTIALS_FILE=/etc/cco-stats/credentials.d");
     expect(outputs.statsUrl).to.equal("http://192.168.1.210:8080");
   });
 
   it("gives each runner its own ingest token, registered with the stats service and removed with the runner", async () => {
     const { recorder } = await runProgram();
-    const tokens = recorder.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).filter((n) => /^runner-\d+-ingest-token$/.test(n));
-    expect(tokens.sort()).to.deep.equal(["runner-01-ingest-token", "runner-02-ingest-token", "runner-03-ingest-token", "runner-04-ingest-token"]);
+    const tokens = recorder
+      .ofType("random:index/randomPassword:RandomPassword")
+      .map((r) => r.name)
+      .filter((n) => /^runner-\d+-ingest-token$/.test(n));
+    expect(tokens.sort()).to.deep.equal([
+      "runner-01-ingest-token",
+      "runner-02-ingest-token",
+      "runner-03-ingest-token",
+      "runner-04-ingest-token",
+    ]);
     for (const n of ["01", "02", "03", "04"]) {
       const reg = recorder.byName(T.remote, `runner-${n}-ingest-registration`);
-      expect(reg.inputs).to.include({ create: `/usr/local/sbin/cco-stats-credential add runner-${n}`, delete: `/usr/local/sbin/cco-stats-credential remove runner-${n}` });
+      expect(reg.inputs).to.include({
+        create: `/usr/local/sbin/cco-stats-credential add runner-${n}`,
+        delete: `/usr/local/sbin/cco-stats-credential remove runner-${n}`,
+      });
       // The hash of the token (not secret: it cannot be turned back into the token), never the token.
       expect(reveal(reg.inputs.stdin)).to.match(/^sha256:[0-9a-f]{64}\n$/);
     }

@@ -18,7 +18,8 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
   let service: RunningService | undefined;
   before(function () {
     const missing = ["curl", "jq"].filter((tool) => spawnSync(tool, ["--version"]).status !== 0);
-    if (missing.length > 0 && process.env.CI) throw new Error(`${missing.join(", ")} missing in CI (.ci/run installs them)`);
+    if (missing.length > 0 && process.env.CI)
+      throw new Error(`${missing.join(", ")} missing in CI (.ci/run installs them)`);
     if (missing.length > 0) this.skip();
   });
   afterEach(async () => {
@@ -49,7 +50,11 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
 
   it("forwards complete lines, advances the offset only after 202, and keeps lines while the service is down", async () => {
     const spool = join(tmp.path, "events.jsonl");
-    await writeFile(spool, ndjson([started({ runId: 1, runner: "runner-07" }), completed({ runId: 1, runner: "runner-07" }, 30)]) + '{"v":1,"type":"job_st');
+    await writeFile(
+      spool,
+      ndjson([started({ runId: 1, runner: "runner-07" }), completed({ runId: 1, runner: "runner-07" }, 30)]) +
+        '{"v":1,"type":"job_st',
+    );
     // Down: nothing is lost, the offset stays.
     const down = await forward("http://127.0.0.1:9");
     expect(down.status).to.equal(1);
@@ -58,11 +63,16 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
     service = await startTestService(join(tmp.path, "stats"));
     const up = await forward(service.url);
     expect(up.status, up.stderr).to.equal(0);
-    const firstTwo = Buffer.byteLength(ndjson([started({ runId: 1, runner: "runner-07" }), completed({ runId: 1, runner: "runner-07" }, 30)]));
+    const firstTwo = Buffer.byteLength(
+      ndjson([started({ runId: 1, runner: "runner-07" }), completed({ runId: 1, runner: "runner-07" }, 30)]),
+    );
     expect(Number(await readFile(join(tmp.path, "spool.offset"), "utf8"))).to.equal(firstTwo);
 
     // The partial line completes, more lines come, one of them invalid: it is skipped, the rest goes.
-    await appendFile(spool, 'arted"}\n' + ndjson([started({ runId: 2, runner: "runner-07" }), started({ runId: 3, runner: "runner-07" })]));
+    await appendFile(
+      spool,
+      'arted"}\n' + ndjson([started({ runId: 2, runner: "runner-07" }), started({ runId: 3, runner: "runner-07" })]),
+    );
     const again = await forward(service.url);
     expect(again.status, again.stderr).to.equal(0);
     expect(again.stderr).to.include("skipped a line the stats service refused");
@@ -80,7 +90,10 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
     const shimDir = join(tmp.path, "shim");
     const argvLog = join(tmp.path, "curl-argv");
     await mkdir(shimDir);
-    await writeFile(join(shimDir, "curl"), `#!/bin/sh\nprintf '%s\\n' "$0" "$@" >> '${argvLog}'\nexec '${realCurl}' "$@"\n`);
+    await writeFile(
+      join(shimDir, "curl"),
+      `#!/bin/sh\nprintf '%s\\n' "$0" "$@" >> '${argvLog}'\nexec '${realCurl}' "$@"\n`,
+    );
     await chmod(join(shimDir, "curl"), 0o755);
     await writeFile(join(tmp.path, "events.jsonl"), ndjson([started({ runId: 11, runner: "runner-07" })]));
     service = await startTestService(join(tmp.path, "stats"));
@@ -89,7 +102,10 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
     const argv = await readFile(argvLog, "utf8");
     // Two calls (the spool's batch, the heartbeat), both authenticated (202), neither with the token in argv.
     const args = argv.split("\n");
-    expect(args.filter((a, i) => a.startsWith("@") && args[i - 1] === "-H"), argv).to.have.length(2);
+    expect(
+      args.filter((a, i) => a.startsWith("@") && args[i - 1] === "-H"),
+      argv,
+    ).to.have.length(2);
     expect(argv).to.not.include(TEST_TOKEN);
     expect(argv).to.not.include("Bearer");
     const stats = await waitFor("event and heartbeat", async () => {
@@ -123,7 +139,10 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
     const spool = join(tmp.path, "events.jsonl");
     // Over the service's 1 MiB body limit on its own: never accepted, whatever the batch.
     const huge = { ...started({ runId: 22, runner: "runner-07" }), pad: "x".repeat(1024 * 1024 + 1) };
-    await writeFile(spool, ndjson([started({ runId: 21, runner: "runner-07" }), huge, started({ runId: 23, runner: "runner-07" })]));
+    await writeFile(
+      spool,
+      ndjson([started({ runId: 21, runner: "runner-07" }), huge, started({ runId: 23, runner: "runner-07" })]),
+    );
     service = await startTestService(join(tmp.path, "stats"));
     const r = await forward(service.url);
     expect(r.status, r.stderr).to.equal(0);

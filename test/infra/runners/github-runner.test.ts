@@ -10,9 +10,18 @@ const SCRIPT = join(PROJECT_ROOT, "infra", "runners", "github-runner.ts");
 
 /** The real script, as the Pulumi program's local command runs it. */
 async function script(gh: FakeGitHub, command: string, env: Record<string, string> = {}) {
-  const base = { PATH: process.env.PATH ?? "", GITHUB_API_URL: gh.url, GITHUB_TOKEN: gh.token, GITHUB_REPOSITORY: "brentley/cco", RUNNER_NAME: "runner-05" };
+  const base = {
+    PATH: process.env.PATH ?? "",
+    GITHUB_API_URL: gh.url,
+    GITHUB_TOKEN: gh.token,
+    GITHUB_REPOSITORY: "brentley/cco",
+    RUNNER_NAME: "runner-05",
+  };
   try {
-    const r = await run(process.execPath, ["--import", "tsx", SCRIPT, command], { env: { ...base, ...env }, cwd: PROJECT_ROOT });
+    const r = await run(process.execPath, ["--import", "tsx", SCRIPT, command], {
+      env: { ...base, ...env },
+      cwd: PROJECT_ROOT,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -33,7 +42,13 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     const r = await script(gh, "mint");
     expect(r.code).to.equal(0);
     expect(r.stdout).to.equal("REG-TOKEN-1");
-    expect(gh.calls).to.deep.equal([{ method: "POST", path: "/repos/brentley/cco/actions/runners/registration-token", authorization: `Bearer ${gh.token}` }]);
+    expect(gh.calls).to.deep.equal([
+      {
+        method: "POST",
+        path: "/repos/brentley/cco/actions/runners/registration-token",
+        authorization: `Bearer ${gh.token}`,
+      },
+    ]);
   });
 
   it("retire-lives: removes every runner of the slot's lives (runner-05-<suffix>), waiting while one runs its job; nothing else", async () => {
@@ -47,7 +62,9 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     const r = await script(gh, "retire-lives", { DEREGISTER_RETRY_S: "0" });
     expect(r.code, r.stderr).to.equal(0);
     expect(gh.runners.map((x) => x.name)).to.deep.equal(["runner-050-mfx3k9c", "runner-05", "runner-04-mfx3k2a"]);
-    expect(gh.calls.filter((c) => c.method === "DELETE" && /runners\/\d+$/.test(c.path)).map((c) => c.path.split("/").pop())).to.deep.equal(["21", "22", "22", "22"]);
+    expect(
+      gh.calls.filter((c) => c.method === "DELETE" && /runners\/\d+$/.test(c.path)).map((c) => c.path.split("/").pop()),
+    ).to.deep.equal(["21", "22", "22", "22"]);
     expect(r.stderr).to.include("runner-05-mfx3k9b: runner 22 is busy (attempt 1)");
     // Nothing of its lives left: says so, exits 0.
     const again = await script(gh, "retire-lives");
@@ -56,7 +73,10 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
   });
 
   it("removes the runner found by name", async () => {
-    gh.runners = [{ id: 11, name: "runner-04", busyFor: 0 }, { id: 12, name: "runner-05", busyFor: 0 }];
+    gh.runners = [
+      { id: 11, name: "runner-04", busyFor: 0 },
+      { id: 12, name: "runner-05", busyFor: 0 },
+    ];
     const r = await script(gh, "deregister");
     expect(r.code, r.stderr).to.equal(0);
     expect(gh.runners.map((x) => x.name)).to.deep.equal(["runner-04"]);
@@ -93,7 +113,9 @@ describe("runners: github-runner.ts against a fake GitHub API", function () {
     expect(r.code, r.stderr).to.equal(0);
     // Its custom labels go first, so no new job targets it between the retries.
     expect(gh.calls.slice(1, 3).map((c) => `${c.method} ${c.path}`)).to.deep.equal([
-      "GET /repos/brentley/cco/actions/runners/12", "DELETE /repos/brentley/cco/actions/runners/12/labels"]);
+      "GET /repos/brentley/cco/actions/runners/12",
+      "DELETE /repos/brentley/cco/actions/runners/12/labels",
+    ]);
     expect(runner).to.include({ unlabelled: true });
     expect(gh.calls.filter((c) => c.method === "DELETE" && !c.path.endsWith("/labels"))).to.have.length(3);
     expect(gh.runners).to.deep.equal([]);

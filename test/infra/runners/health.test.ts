@@ -12,8 +12,16 @@ import { useTempDir } from "../../helpers/tmp";
 
 const NOW = Date.parse("2026-11-26T20:00:00.000Z");
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
-const runner = (lastHeartbeatAt: string | null, lastJob: HealthSnapshot["runners"][string]["lastJob"] = null) => ({ running: 0, lastHeartbeatAt, lastJob });
-const snapshot = (runners: HealthSnapshot["runners"]): HealthSnapshot => ({ generatedAt: ago(5), status: "ok", runners });
+const runner = (lastHeartbeatAt: string | null, lastJob: HealthSnapshot["runners"][string]["lastJob"] = null) => ({
+  running: 0,
+  lastHeartbeatAt,
+  lastJob,
+});
+const snapshot = (runners: HealthSnapshot["runners"]): HealthSnapshot => ({
+  generatedAt: ago(5),
+  status: "ok",
+  runners,
+});
 const gh = (name: string, status = "online", busy = false) => ({ id: Number(name.slice(-2)), name, status, busy });
 
 describe("runners: npm run health", () => {
@@ -21,8 +29,16 @@ describe("runners: npm run health", () => {
     const opts = { now: NOW, staleAfterS: 300 };
 
     it("is healthy with a fresh heartbeat and shows the last job", () => {
-      const [r] = assess(snapshot({ "runner-01": runner(ago(42), { workflow: "build", job: "test", result: "failed", at: ago(600) }) }), opts);
-      expect(r).to.deep.include({ name: "runner-01", healthy: true, heartbeat: "heartbeat 42s ago", lastJob: "last job build/test failed 10m ago" });
+      const [r] = assess(
+        snapshot({ "runner-01": runner(ago(42), { workflow: "build", job: "test", result: "failed", at: ago(600) }) }),
+        opts,
+      );
+      expect(r).to.deep.include({
+        name: "runner-01",
+        healthy: true,
+        heartbeat: "heartbeat 42s ago",
+        lastJob: "last job build/test failed 10m ago",
+      });
     });
 
     it("flags a stale heartbeat and a runner that never beat", () => {
@@ -34,12 +50,15 @@ describe("runners: npm run health", () => {
     });
 
     it("flags a runner whose heartbeat says its listener failed or is refused by GitHub (forwarder.sh's fields)", () => {
-      const rows = assess(snapshot({
-        "runner-01": { ...runner(ago(10)), listener: "running", listenerExitCode: null },
-        "runner-02": { ...runner(ago(10)), listener: "refused", listenerExitCode: 7 },
-        "runner-03": { ...runner(ago(10)), listener: "failed", listenerExitCode: 137 },
-        "runner-04": { ...runner(ago(10)), listener: "stopped", listenerExitCode: 0 },
-      }), opts);
+      const rows = assess(
+        snapshot({
+          "runner-01": { ...runner(ago(10)), listener: "running", listenerExitCode: null },
+          "runner-02": { ...runner(ago(10)), listener: "refused", listenerExitCode: 7 },
+          "runner-03": { ...runner(ago(10)), listener: "failed", listenerExitCode: 137 },
+          "runner-04": { ...runner(ago(10)), listener: "stopped", listenerExitCode: 0 },
+        }),
+        opts,
+      );
       expect(rows.map((r) => [r.name, r.healthy, r.heartbeat])).to.deep.equal([
         ["runner-01", true, "heartbeat 10s ago, listener running"],
         ["runner-02", false, "heartbeat 10s ago, listener refused (exit 7)"],
@@ -71,16 +90,29 @@ describe("runners: npm run health", () => {
         ["runner-05-mfx3kaa", "github: online, idle", false],
       ]);
       // With the stack's slots, a life of an undeclared slot is a ghost.
-      const declared = assess(snap, { ...opts, github, expected: ["runner-01", "runner-02", "runner-03", "runner-04"] });
-      expect(declared.map((r) => r.name)).to.deep.equal(["runner-01", "runner-02", "runner-03", "runner-04", "runner-05-mfx3kaa"]);
+      const declared = assess(snap, {
+        ...opts,
+        github,
+        expected: ["runner-01", "runner-02", "runner-03", "runner-04"],
+      });
+      expect(declared.map((r) => r.name)).to.deep.equal([
+        "runner-01",
+        "runner-02",
+        "runner-03",
+        "runner-04",
+        "runner-05-mfx3kaa",
+      ]);
       expect(declared[4]!.problems.join()).to.include("a ghost");
     });
 
     it("adds GitHub's view: offline and unregistered runners are unhealthy, busy is shown", () => {
-      const rows = assess(snapshot({ "runner-01": runner(ago(10)), "runner-02": runner(ago(10)), "runner-03": runner(ago(10)) }), {
-        ...opts,
-        github: [gh("runner-01", "online", true), gh("runner-02", "offline")],
-      });
+      const rows = assess(
+        snapshot({ "runner-01": runner(ago(10)), "runner-02": runner(ago(10)), "runner-03": runner(ago(10)) }),
+        {
+          ...opts,
+          github: [gh("runner-01", "online", true), gh("runner-02", "offline")],
+        },
+      );
       expect(rows.map((r) => [r.github, r.healthy])).to.deep.equal([
         ["github: online, busy", true],
         ["github: offline", false],
@@ -102,7 +134,10 @@ describe("runners: npm run health", () => {
     it("refuses bad arguments with the usage", () => {
       const bad = [["--stale-after", "soon"], ["--stats-url"], ["--what"]];
       for (const argv of bad) expect(() => parseHealthArgs(argv), argv.join(" ")).to.throw(UsageError);
-      expect(parseHealthArgs(["--stats-url", "http://x", "--stale-after", "60"])).to.include({ statsUrl: "http://x", staleAfterS: 60 });
+      expect(parseHealthArgs(["--stats-url", "http://x", "--stale-after", "60"])).to.include({
+        statsUrl: "http://x",
+        staleAfterS: 60,
+      });
     });
   });
 
@@ -127,8 +162,29 @@ describe("runners: npm run health", () => {
       const iso = (s: number) => new Date(now - s * 1000).toISOString();
       const events = [
         { v: 1, type: "heartbeat", ts: iso(20), runner: "runner-01" },
-        { v: 1, type: "job_started", ts: iso(200), runner: "runner-01", repo: "brentley/cco", workflow: "build", job: "test", runId: 7, runAttempt: 1 },
-        { v: 1, type: "job_completed", ts: iso(100), runner: "runner-01", repo: "brentley/cco", workflow: "build", job: "test", runId: 7, runAttempt: 1, result: "succeeded" },
+        {
+          v: 1,
+          type: "job_started",
+          ts: iso(200),
+          runner: "runner-01",
+          repo: "brentley/cco",
+          workflow: "build",
+          job: "test",
+          runId: 7,
+          runAttempt: 1,
+        },
+        {
+          v: 1,
+          type: "job_completed",
+          ts: iso(100),
+          runner: "runner-01",
+          repo: "brentley/cco",
+          workflow: "build",
+          job: "test",
+          runId: 7,
+          runAttempt: 1,
+          result: "succeeded",
+        },
         { v: 1, type: "heartbeat", ts: iso(30), runner: "runner-02" },
         { v: 1, type: "heartbeat", ts: iso(900), runner: "runner-03" },
       ];
@@ -160,7 +216,9 @@ describe("runners: npm run health", () => {
       );
       expect(code).to.equal(1);
       expect(lines).to.have.length(4);
-      expect(lines[0]).to.match(/^runner-01\s+ok\s+heartbeat 2\ds ago\s+last job build\/test succeeded \dm \d\ds ago\s+github: online, idle$/);
+      expect(lines[0]).to.match(
+        /^runner-01\s+ok\s+heartbeat 2\ds ago\s+last job build\/test succeeded \dm \d\ds ago\s+github: online, idle$/,
+      );
       expect(lines[1]).to.match(/^runner-02\s+UNHEALTHY .*github: offline\s+<- GitHub says offline$/);
       // 900 s old when sent; a loaded machine may take seconds to the check ("15m 02s ago").
       expect(lines[2]).to.match(/^runner-03\s+UNHEALTHY\s+heartbeat 15m( 0\ds)? ago .*<- heartbeat older than 5m$/);
@@ -177,17 +235,33 @@ describe("runners: npm run health", () => {
 
   it("exits 2 with a clear message when the stats service is unreachable", async () => {
     const port = await freePort();
-    const r = spawnSync(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "infra/runners/health.ts"), "--stats-url", `http://127.0.0.1:${port}`], {
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", join(PROJECT_ROOT, "infra/runners/health.ts"), "--stats-url", `http://127.0.0.1:${port}`],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(r.status).to.equal(2);
-    expect(r.stderr).to.include(`health: stats service unreachable at http://127.0.0.1:${port}/api/stats: Error: connect ECONNREFUSED`);
+    expect(r.stderr).to.include(
+      `health: stats service unreachable at http://127.0.0.1:${port}/api/stats: Error: connect ECONNREFUSED`,
+    );
   });
 
   it("exits 2 when a token variable is named but empty", () => {
     const r = spawnSync(
       process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, "infra/runners/health.ts"), "--stats-url", "http://127.0.0.1:9", "--github-token-env", "NOPE_UNSET", "--repo", "a/b"],
+      [
+        "--import",
+        "tsx",
+        join(PROJECT_ROOT, "infra/runners/health.ts"),
+        "--stats-url",
+        "http://127.0.0.1:9",
+        "--github-token-env",
+        "NOPE_UNSET",
+        "--repo",
+        "a/b",
+      ],
       { encoding: "utf8", env: { PATH: process.env.PATH } },
     );
     expect(r.status).to.equal(2);

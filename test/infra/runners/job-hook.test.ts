@@ -45,10 +45,18 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     });
     return new Promise((resolve) => child.on("exit", (code) => resolve({ code, ms: Date.now() - t0 })));
   }
-  const lines = async () => (await readFile(spool(), "utf8")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = async () =>
+    (await readFile(spool(), "utf8"))
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   /** An older job's Worker log, already finished (its result must never leak into the next job's). */
   const olderJob = () =>
-    new WorkerLog(diag(), new Date("2026-11-26T17:00:00Z")).start("older job").step("Run make", "Failed", "Failed").completedHook().finish("Failed");
+    new WorkerLog(diag(), new Date("2026-11-26T17:00:00Z"))
+      .start("older job")
+      .step("Run make", "Failed", "Failed")
+      .completedHook()
+      .finish("Failed");
   /** This job's Worker log, started after the older one. */
   const thisJob = (display = "lint") => {
     olderJob();
@@ -78,9 +86,23 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     expect((await hook("completed")).code).to.equal(0);
     const [start, done] = await lines();
     for (const e of [start, done]) expect(EventSchema.safeParse(e).success, JSON.stringify(e)).to.equal(true);
-    expect(start).to.include({ v: 1, type: "job_started", runner: "runner-03", repo: "brentley/cco", workflow: "build", runId: 987654321, runAttempt: 2 });
+    expect(start).to.include({
+      v: 1,
+      type: "job_started",
+      runner: "runner-03",
+      repo: "brentley/cco",
+      workflow: "build",
+      runId: 987654321,
+      runAttempt: 2,
+    });
     // The display name (from this job's Worker log, not an older one) tells matrix legs apart.
-    expect(start).to.include({ job: "test (ubuntu, 1.80)", actor: "octocat", sha: JOB_ENV.GITHUB_SHA, ref: "refs/pull/7/merge", event: "pull_request" });
+    expect(start).to.include({
+      job: "test (ubuntu, 1.80)",
+      actor: "octocat",
+      sha: JOB_ENV.GITHUB_SHA,
+      ref: "refs/pull/7/merge",
+      event: "pull_request",
+    });
     expect(start).to.not.have.property("result");
     expect(done).to.include({ type: "job_completed", result: "succeeded", job: "test (ubuntu, 1.80)" });
     expect(Math.abs(Date.parse(String(done!.ts)) - Date.now())).to.be.lessThan(10_000);
@@ -105,7 +127,9 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     // condition re-test (always()) stays true, so the step runs on to success.
     thisJob()
       .step("Run make", "Succeeded", "")
-      .step("Upload logs", "Succeeded", "Canceled", (l) => l.info("StepsRunner", "Re-evaluate condition on job cancellation for step: 'Upload logs'."))
+      .step("Upload logs", "Succeeded", "Canceled", (l) =>
+        l.info("StepsRunner", "Re-evaluate condition on job cancellation for step: 'Upload logs'."),
+      )
       .completedHook();
     expect(await completedResult()).to.include({ result: "cancelled" });
   });
@@ -115,7 +139,14 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     // the condition is not re-tested and the running step is cancelled.
     thisJob()
       .step("Run make", "Canceled", "Failed", (l) =>
-        l.info("StepsRunner", "Cancel current running step.").line("ERR ", "StepsRunner", "Caught cancellation exception from step: System.OperationCanceledException: The operation was canceled."))
+        l
+          .info("StepsRunner", "Cancel current running step.")
+          .line(
+            "ERR ",
+            "StepsRunner",
+            "Caught cancellation exception from step: System.OperationCanceledException: The operation was canceled.",
+          ),
+      )
       .completedHook();
     expect(await completedResult()).to.include({ result: "failed" });
   });
@@ -125,10 +156,12 @@ describe("runners: job-hook.sh records every job and never fails one", function 
     // continue-on-error turns it into Succeeded (ExecutionContext.ApplyContinueOnError).
     thisJob()
       .step("Run ./.github/actions/flaky", "Succeeded", "", (l) =>
-        l.info("CompositeActionHandler", "Processing embedded step: DisplayName='Run ./flaky.sh'")
+        l
+          .info("CompositeActionHandler", "Processing embedded step: DisplayName='Run ./flaky.sh'")
           .info("CompositeActionHandler", "Starting: Run ./flaky.sh")
           .info("CompositeActionHandler", "Step result: Failed")
-          .info("CompositeActionHandler", "Update job result with current composite step result 'Failed'."))
+          .info("CompositeActionHandler", "Update job result with current composite step result 'Failed'."),
+      )
       .completedHook();
     expect(await completedResult()).to.include({ result: "succeeded" });
   });
@@ -184,7 +217,9 @@ describe("runners: job-hook.sh records every job and never fails one", function 
   });
 
   it("keeps lines whole when many hooks append at once", async () => {
-    const runs = Array.from({ length: 24 }, (_, i) => hook(i % 2 ? "completed" : "started", { GITHUB_RUN_ID: String(1000 + i) }));
+    const runs = Array.from({ length: 24 }, (_, i) =>
+      hook(i % 2 ? "completed" : "started", { GITHUB_RUN_ID: String(1000 + i) }),
+    );
     await Promise.all(runs);
     const all = await lines();
     expect(all).to.have.length(24);

@@ -11,7 +11,12 @@ function scripts(): string[] {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".sh") || e.name.endsWith(".sh.template") || /^#!(\/usr\/bin\/env bash|\/bin\/bash)\n/.test(readFileSync(p, "utf8"))) found.push(p);
+      else if (
+        e.name.endsWith(".sh") ||
+        e.name.endsWith(".sh.template") ||
+        /^#!(\/usr\/bin\/env bash|\/bin\/bash)\n/.test(readFileSync(p, "utf8"))
+      )
+        found.push(p);
     }
   };
   walk(join(PROJECT_ROOT, "infra"));
@@ -29,16 +34,30 @@ describe("scripts: shellcheck", () => {
 
   it("finds the scripts", () => {
     expect(scripts().map((s) => s.slice(PROJECT_ROOT.length + 1))).to.include.members([
-      "infra/runners/files/provision.sh", "infra/runners/files/egress.sh", "infra/runners/files/forwarder.sh",
-      "infra/runners/files/job-hook.sh", "infra/stats/files/provision-stats.sh", "infra/controller/files/cco-node.sh", "infra/controller/files/provision-controller.sh", "infra/github/scripts/next-version.sh",
-      "test/lxc/rootfs.sh", "test/lxc/runner-stub/bin/Runner.Listener", "test/lxc/runner-stub/bin/Runner.Worker",
-      "test/lxc/runner-stub/run-helper.sh.template", "infra/runners/files/drain.sh", "infra/runners/files/runner-env.sh",
+      "infra/runners/files/provision.sh",
+      "infra/runners/files/egress.sh",
+      "infra/runners/files/forwarder.sh",
+      "infra/runners/files/job-hook.sh",
+      "infra/stats/files/provision-stats.sh",
+      "infra/controller/files/cco-node.sh",
+      "infra/controller/files/provision-controller.sh",
+      "infra/github/scripts/next-version.sh",
+      "test/lxc/rootfs.sh",
+      "test/lxc/runner-stub/bin/Runner.Listener",
+      "test/lxc/runner-stub/bin/Runner.Worker",
+      "test/lxc/runner-stub/run-helper.sh.template",
+      "infra/runners/files/drain.sh",
+      "infra/runners/files/runner-env.sh",
     ]);
   });
 
   for (const script of scripts()) {
     it(script.slice(PROJECT_ROOT.length + 1), () => {
-      const r = spawnSync("shellcheck", ["-x", "-P", "SCRIPTDIR", "-P", join(PROJECT_ROOT, "infra/runners/files"), script], { encoding: "utf8" });
+      const r = spawnSync(
+        "shellcheck",
+        ["-x", "-P", "SCRIPTDIR", "-P", join(PROJECT_ROOT, "infra/runners/files"), script],
+        { encoding: "utf8" },
+      );
       expect(r.stdout + r.stderr, script).to.equal("");
       expect(r.status).to.equal(0);
     });

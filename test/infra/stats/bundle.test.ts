@@ -20,7 +20,11 @@ describe("stats bundle: the one file the container gets", function () {
 
   it("serves the dashboard and its assets from the bundle alone (they are compiled in)", async () => {
     const bundle = bundleStatsService(join(tmp.path, "stats-service.js"));
-    svc = await spawnService({ STATS_DATA_DIR: join(tmp.path, "data"), STATS_INTERVAL_MS: "50" }, bundle.path, STATS_NODE_FLAGS);
+    svc = await spawnService(
+      { STATS_DATA_DIR: join(tmp.path, "data"), STATS_INTERVAL_MS: "50" },
+      bundle.path,
+      STATS_NODE_FLAGS,
+    );
     await waitFor("a first pass", async () => (await fetch(`${svc!.url}/healthz`)).status === 200);
     const page = await fetch(`${svc.url}/`);
     expect(page.status).to.equal(200);
@@ -36,8 +40,10 @@ describe("stats bundle: the one file the container gets", function () {
     expect(() => checkDashboardAssets()).to.not.throw();
     const stale = join(tmp.path, "assets.generated.ts");
     expect(() => checkDashboardAssets(stale)).to.throw(`${stale} is missing: run npm ci or npm run build:dashboard`);
-    writeFileSync(stale, dashboardAssetsModule().replace("DASHBOARD_CSS = \"", "DASHBOARD_CSS = \"/* older */"));
-    expect(() => checkDashboardAssets(stale)).to.throw(`${stale} is older than the dashboard's sources: run npm run build:dashboard`);
+    writeFileSync(stale, dashboardAssetsModule().replace('DASHBOARD_CSS = "', 'DASHBOARD_CSS = "/* older */'));
+    expect(() => checkDashboardAssets(stale)).to.throw(
+      `${stale} is older than the dashboard's sources: run npm run build:dashboard`,
+    );
     writeFileSync(stale, dashboardAssetsModule());
     expect(() => checkDashboardAssets(stale)).to.not.throw();
   });

@@ -30,7 +30,17 @@ import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import { CredentialStore } from "../../../service/credentials";
 import { silentLogger } from "../../../service/log";
-import { Container, E2E_TAG, ensureLine, IMAGE_PACKAGES, must, removeLine, requireLxc, run, unprivilegedConfig } from "../../helpers/lxc";
+import {
+  Container,
+  E2E_TAG,
+  ensureLine,
+  IMAGE_PACKAGES,
+  must,
+  removeLine,
+  requireLxc,
+  run,
+  unprivilegedConfig,
+} from "../../helpers/lxc";
 
 const LXCPATH = `/var/tmp/cco-cred-lxc${E2E_TAG}`;
 const NAME = `cco-cred${E2E_TAG}`;
@@ -62,7 +72,10 @@ function linesOf(script: string, patterns: RegExp[]): string {
       if (lines[j] === "fi") break;
     }
   }
-  return [...picked].sort((a, b) => a - b).map((i) => lines[i]).join("\n");
+  return [...picked]
+    .sort((a, b) => a - b)
+    .map((i) => lines[i])
+    .join("\n");
 }
 
 describe("ingest credentials in an unprivileged LXC container: stats-credential.sh, rotation, and what a job cannot do", function () {
@@ -80,20 +93,38 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
   }
 
   before(function () {
-    requireLxc(this, "the credentials' LXC test", ["lxc-create", "lxc-start", "lxc-attach", "lxc-usernsexec", "newuidmap", "debootstrap", "rsync", "wget", "debian-distro-info"]);
+    requireLxc(this, "the credentials' LXC test", [
+      "lxc-create",
+      "lxc-start",
+      "lxc-attach",
+      "lxc-usernsexec",
+      "newuidmap",
+      "debootstrap",
+      "rsync",
+      "wget",
+      "debian-distro-info",
+    ]);
     teardown();
     setUp = true;
     for (const file of ["/etc/subuid", "/etc/subgid"]) if (ensureLine(file, IDMAP)) addedIdLines.push(file);
-    const rootfs = must(join(PROJECT_ROOT, "test", "lxc", "rootfs.sh"), IMAGE_PACKAGES, { timeoutMs: 15 * 60_000 }).trim();
+    const rootfs = must(join(PROJECT_ROOT, "test", "lxc", "rootfs.sh"), IMAGE_PACKAGES, {
+      timeoutMs: 15 * 60_000,
+    }).trim();
     mkdirSync(ct.dir, { recursive: true });
     must("cp", ["-a", rootfs, ct.rootfs], { timeoutMs: 5 * 60_000 });
     // A network namespace of its own with only loopback: nothing leaves the container.
-    writeFileSync(join(ct.dir, "config"), unprivilegedConfig({ dir: ct.dir, rootfs: ct.rootfs, hostname: "cco-cred", net: ["lxc.net.0.type = empty"] }));
+    writeFileSync(
+      join(ct.dir, "config"),
+      unprivilegedConfig({ dir: ct.dir, rootfs: ct.rootfs, hostname: "cco-cred", net: ["lxc.net.0.type = empty"] }),
+    );
     must("lxc-start", ["-P", LXCPATH, "-n", NAME, "-d"]);
     ct.waitBooted();
     // The files beside the provisioning lines, as the Pulumi program's copy puts them.
     ct.must(`install -d -m 700 ${HERE}`);
-    for (const [dir, file] of [[STATS_FILES, "stats-credential.sh"], [RUNNER_FILES, "lib.sh"]] as const) {
+    for (const [dir, file] of [
+      [STATS_FILES, "stats-credential.sh"],
+      [RUNNER_FILES, "lib.sh"],
+    ] as const) {
       ct.must(`cat > ${HERE}/${file}`, { input: readFileSync(join(dir, file), "utf8") });
     }
   });
@@ -111,7 +142,11 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
 
   it("the stats side: add, add again, rotate and remove, as the service reads them; nobody else changes them", async function () {
     provisionLines(
-      linesOf(join(STATS_FILES, "provision-stats.sh"), [/^id cco-stats /, /stats-credential\.sh" \/usr\/local\/sbin\/cco-stats-credential /, /^ensure_dir \/etc\/cco-stats\/credentials\.d /]),
+      linesOf(join(STATS_FILES, "provision-stats.sh"), [
+        /^id cco-stats /,
+        /stats-credential\.sh" \/usr\/local\/sbin\/cco-stats-credential /,
+        /^ensure_dir \/etc\/cco-stats\/credentials\.d /,
+      ]),
     );
     const dir = join(ct.rootfs, "etc", "cco-stats", "credentials.d");
     const store = new CredentialStore(dir, "shared-token-0123456789abcdef", silentLogger);
@@ -120,12 +155,17 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
     const add = tool("add runner-05", sha(TOKEN_A));
     expect([add.status, add.stdout], add.stderr).to.deep.equal([0, "cco-stats-credential: runner-05 added\n"]);
     expect(await store.lookup(TOKEN_A)).to.deep.equal({ runner: "runner-05" });
-    expect(ct.must("stat -c '%a %U:%G' /etc/cco-stats/credentials.d /etc/cco-stats/credentials.d/runner-05")).to.equal("750 root:cco-stats\n640 root:cco-stats\n");
+    expect(ct.must("stat -c '%a %U:%G' /etc/cco-stats/credentials.d /etc/cco-stats/credentials.d/runner-05")).to.equal(
+      "750 root:cco-stats\n640 root:cco-stats\n",
+    );
     expect(ct.must("ls -A /etc/cco-stats/credentials.d")).to.equal("runner-05\n"); // no temporary file left
 
     // Again with the same hash (a re-run of the same Pulumi step): nothing changes, not even the file.
     const inode = ct.must("stat -c '%i %Y' /etc/cco-stats/credentials.d/runner-05");
-    expect([tool("add runner-05", sha(TOKEN_A)).status, tool("add runner-05", sha(TOKEN_A)).stdout]).to.deep.equal([0, ""]);
+    expect([tool("add runner-05", sha(TOKEN_A)).status, tool("add runner-05", sha(TOKEN_A)).stdout]).to.deep.equal([
+      0,
+      "",
+    ]);
     expect(ct.must("stat -c '%i %Y' /etc/cco-stats/credentials.d/runner-05")).to.equal(inode);
 
     // Rotation: a new token's hash for the same runner replaces the old one, and the old token is refused.
@@ -135,7 +175,9 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
     expect(await store.lookup(TOKEN_A)).to.equal(null);
 
     // The service's user reads them; it and other users change nothing.
-    expect(ct.must("cat /etc/cco-stats/credentials.d/runner-05", { user: "cco-stats" })).to.equal(`runner-05 ${sha(TOKEN_B)}`);
+    expect(ct.must("cat /etc/cco-stats/credentials.d/runner-05", { user: "cco-stats" })).to.equal(
+      `runner-05 ${sha(TOKEN_B)}`,
+    );
     // Each user can run commands at all (so a refusal below is the files' modes, not runuser's).
     for (const user of ["cco-stats", "nobody"]) ct.must("touch /tmp/can-run-$USER", { user });
     const before = ct.must("ls -la --time-style=+%s /etc/cco-stats/credentials.d; cat /etc/cco-stats/credentials.d/*");
@@ -151,7 +193,9 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
       }
     }
     expect(ct.exec("cat /etc/cco-stats/credentials.d/runner-05", { user: "nobody" }).status).to.not.equal(0);
-    expect(ct.must("ls -la --time-style=+%s /etc/cco-stats/credentials.d; cat /etc/cco-stats/credentials.d/*")).to.equal(before);
+    expect(
+      ct.must("ls -la --time-style=+%s /etc/cco-stats/credentials.d; cat /etc/cco-stats/credentials.d/*"),
+    ).to.equal(before);
 
     // Revocation (a scale-down): removed, refused, and removing again changes nothing.
     expect(tool("remove runner-05").stdout).to.equal("cco-stats-credential: runner-05 removed\n");
@@ -165,7 +209,7 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
     const lines = linesOf(provision, [/^HOME_DIR=/, /^if ! id runner /, /install_text \/etc\/cco\/ingest-token /]);
     // The lines run as provision.sh runs them: INGEST_TOKEN read from stdin by read_secrets.
     const withSecrets = `INGEST_TOKEN=""\nread_secrets\nrequire INGEST_TOKEN\n${lines}`;
-    expect(lines).to.include('printf \'%s\\n\' "$INGEST_TOKEN" | install_text /etc/cco/ingest-token 600 root:root');
+    expect(lines).to.include("printf '%s\\n' \"$INGEST_TOKEN\" | install_text /etc/cco/ingest-token 600 root:root");
     provisionLines(withSecrets, `INGEST_TOKEN=${TOKEN_A}\n`);
     expect(ct.must("cat /etc/cco/ingest-token")).to.equal(`${TOKEN_A}\n`);
     provisionLines(withSecrets, `INGEST_TOKEN=${TOKEN_B}\n`);
@@ -185,6 +229,8 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
     ]) {
       expect(ct.exec(attempt, { user: "runner" }).status, `runner: ${attempt}`).to.not.equal(0);
     }
-    expect(ct.must("stat -c '%i %Y %s' /etc/cco/ingest-token; cat /etc/cco/ingest-token; ls -A /etc/cco")).to.equal(before);
+    expect(ct.must("stat -c '%i %Y %s' /etc/cco/ingest-token; cat /etc/cco/ingest-token; ls -A /etc/cco")).to.equal(
+      before,
+    );
   });
 });

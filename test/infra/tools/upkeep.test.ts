@@ -12,7 +12,17 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
-import { applyChanges, changes, nodeSha256, nodeVersion, pinned, runnerPin, templatePin, type GitHubRelease, type NodeRelease } from "../../../infra/tools/upkeep";
+import {
+  applyChanges,
+  changes,
+  nodeSha256,
+  nodeVersion,
+  pinned,
+  runnerPin,
+  templatePin,
+  type GitHubRelease,
+  type NodeRelease,
+} from "../../../infra/tools/upkeep";
 
 const fixture = (name: string) => readFileSync(join(__dirname, "..", "..", "fixtures", "upkeep", name), "utf8");
 const release = () => JSON.parse(fixture("runner-release.json")) as GitHubRelease;
@@ -29,7 +39,9 @@ describe("upkeep: newer runner and Node.js pins, from their release data", () =>
 
   it("refuses a pre-release, a missing checksum, and a digest the notes contradict", () => {
     expect(() => runnerPin({ ...release(), prerelease: true })).to.throw(/pre-release/);
-    expect(() => runnerPin({ ...release(), assets: [], body: "no checksums" })).to.throw(/no SHA-256 of actions-runner-linux-x64-2.330.0.tar.gz/);
+    expect(() => runnerPin({ ...release(), assets: [], body: "no checksums" })).to.throw(
+      /no SHA-256 of actions-runner-linux-x64-2.330.0.tar.gz/,
+    );
     const r = release();
     r.assets[1]!.digest = `sha256:${"f".repeat(64)}`;
     expect(() => runnerPin(r)).to.throw(/differ/);
@@ -41,7 +53,9 @@ describe("upkeep: newer runner and Node.js pins, from their release data", () =>
     expect(nodeVersion(index, 20)).to.equal("20.19.6");
     expect(() => nodeVersion(index, 25)).to.throw(/no LTS release of Node 25/);
     expect(nodeSha256(fixture("SHASUMS256-v22.22.0.txt"), "22.22.0")).to.equal(NODE_SHA);
-    expect(() => nodeSha256(fixture("SHASUMS256-v22.22.0.txt"), "22.23.0")).to.throw(/no line for node-v22.23.0-linux-x64.tar.xz/);
+    expect(() => nodeSha256(fixture("SHASUMS256-v22.22.0.txt"), "22.23.0")).to.throw(
+      /no line for node-v22.23.0-linux-x64.tar.xz/,
+    );
   });
 
   it("takes the newest template of the pinned package (Debian 12 stays Debian 12), with its SHA-512", () => {
@@ -51,14 +65,30 @@ describe("upkeep: newer runner and Node.js pins, from their release data", () =>
       sha512: "b".repeat(128),
     });
     // The entry pinned today is in the index with the checksum the config holds.
-    expect(fixture("aplinfo-pve-8.dat")).to.include(`Location: system/${current.split("/").pop()}\n`).and.include(pinned("lxcTemplateChecksum"));
+    expect(fixture("aplinfo-pve-8.dat"))
+      .to.include(`Location: system/${current.split("/").pop()}\n`)
+      .and.include(pinned("lxcTemplateChecksum"));
     expect(() => templatePin("Package: other\n", current)).to.throw(/lists no amd64 debian-12-standard/);
   });
 
   it("moves version and checksum together in infra/config.ts, and nothing else", () => {
-    const template = { url: "http://download.proxmox.com/images/system/debian-12-standard_12.12-1_amd64.tar.zst", sha512: "b".repeat(128) };
-    const list = changes({ version: "2.330.0", sha256: RUNNER_SHA }, { version: "22.22.0", sha256: NODE_SHA }, template);
-    expect(list.map((c) => c.key)).to.deep.equal(["runnerVersion", "runnerSha256", "nodeVersion", "nodeSha256", "lxcTemplateUrl", "lxcTemplateChecksum"]);
+    const template = {
+      url: "http://download.proxmox.com/images/system/debian-12-standard_12.12-1_amd64.tar.zst",
+      sha512: "b".repeat(128),
+    };
+    const list = changes(
+      { version: "2.330.0", sha256: RUNNER_SHA },
+      { version: "22.22.0", sha256: NODE_SHA },
+      template,
+    );
+    expect(list.map((c) => c.key)).to.deep.equal([
+      "runnerVersion",
+      "runnerSha256",
+      "nodeVersion",
+      "nodeSha256",
+      "lxcTemplateUrl",
+      "lxcTemplateChecksum",
+    ]);
     const before = readFileSync(join(PROJECT_ROOT, "infra", "config.ts"), "utf8");
     const after = applyChanges(before, list);
     const changed = after.split("\n").filter((line, i) => line !== before.split("\n")[i]);
@@ -67,6 +97,8 @@ describe("upkeep: newer runner and Node.js pins, from their release data", () =>
     // Current pins: nothing to do.
     const current = { version: pinned("runnerVersion"), sha256: pinned("runnerSha256") };
     const node = { version: pinned("nodeVersion"), sha256: pinned("nodeSha256") };
-    expect(changes(current, node, { url: pinned("lxcTemplateUrl"), sha512: pinned("lxcTemplateChecksum") })).to.deep.equal([]);
+    expect(
+      changes(current, node, { url: pinned("lxcTemplateUrl"), sha512: pinned("lxcTemplateChecksum") }),
+    ).to.deep.equal([]);
   });
 });
