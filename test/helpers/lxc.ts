@@ -51,6 +51,23 @@ export function has(cmd: string): boolean {
 export const E2E_TAG = /^[a-z0-9]{0,6}$/.test(process.env.CCO_E2E_TAG ?? "") ? (process.env.CCO_E2E_TAG ?? "") : "";
 
 /**
+ * What every LXC test here needs: lxc and uidmap for the unprivileged
+ * container, and what lxc's debian template calls to build its root
+ * filesystem (debootstrap, rsync, wget, debian-distro-info).
+ */
+export const LXC_TOOLS = [
+  "lxc-create",
+  "lxc-start",
+  "lxc-attach",
+  "lxc-usernsexec",
+  "newuidmap",
+  "debootstrap",
+  "rsync",
+  "wget",
+  "debian-distro-info",
+] as const;
+
+/**
  * Skips an LXC test this machine cannot run (saying why), or fails it under
  * CI=true, where every layer must run. MORE names a further need, or "".
  */

@@ -36,7 +36,17 @@ import { bundleController } from "../../../infra/controller/bundle";
 import { RUNNER_FILES } from "../../../infra/provisioning";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import { FakeJitGitHub } from "../../helpers/fake-github-jit";
-import { Container, ensureLine, IMAGE_PACKAGES, must, Probes, removeLine, requireLxc, run } from "../../helpers/lxc";
+import {
+  Container,
+  ensureLine,
+  IMAGE_PACKAGES,
+  LXC_TOOLS,
+  must,
+  Probes,
+  removeLine,
+  requireLxc,
+  run,
+} from "../../helpers/lxc";
 
 const LXC_DIR = join(PROJECT_ROOT, "test", "lxc");
 const PCT = join(LXC_DIR, "pct");
@@ -202,18 +212,7 @@ describe("runners: ephemeral lives, LXC end-to-end (controller, pct stand-in, JI
   }
 
   before(async function () {
-    const tools = [
-      "lxc-create",
-      "lxc-start",
-      "lxc-attach",
-      "lxc-usernsexec",
-      "newuidmap",
-      "debootstrap",
-      "rsync",
-      "wget",
-      "debian-distro-info",
-      "tar",
-    ];
+    const tools = [...LXC_TOOLS, "tar"];
     const overlay =
       readFileSync("/proc/filesystems", "utf8").includes("overlay") || run("modprobe", ["overlay"]).status === 0;
     requireLxc(this, "ephemeral LXC test", tools, overlay ? "" : "needs the overlay filesystem");

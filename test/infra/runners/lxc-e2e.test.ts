@@ -51,6 +51,7 @@ import {
   NET,
   Probes,
   removeLine,
+  LXC_TOOLS,
   requireLxc,
   run,
   unprivilegedConfig,
@@ -212,23 +213,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
   }
 
   before(function () {
-    const tools = [
-      "lxc-create",
-      "lxc-start",
-      "lxc-attach",
-      "lxc-usernsexec",
-      "newuidmap",
-      "debootstrap",
-      "rsync",
-      "wget",
-      "debian-distro-info",
-      "ip",
-      "ss",
-      "dnsmasq",
-      "openssl",
-      "curl",
-      "tar",
-    ];
+    const tools = [...LXC_TOOLS, "ip", "ss", "dnsmasq", "openssl", "curl", "tar"];
     requireLxc(
       this,
       "LXC end-to-end test",

@@ -37,6 +37,7 @@ import {
   IMAGE_PACKAGES,
   must,
   removeLine,
+  LXC_TOOLS,
   requireLxc,
   run,
   unprivilegedConfig,
@@ -93,17 +94,7 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
   }
 
   before(function () {
-    requireLxc(this, "the credentials' LXC test", [
-      "lxc-create",
-      "lxc-start",
-      "lxc-attach",
-      "lxc-usernsexec",
-      "newuidmap",
-      "debootstrap",
-      "rsync",
-      "wget",
-      "debian-distro-info",
-    ]);
+    requireLxc(this, "the credentials' LXC test", [...LXC_TOOLS]);
     teardown();
     setUp = true;
     for (const file of ["/etc/subuid", "/etc/subgid"]) if (ensureLine(file, IDMAP)) addedIdLines.push(file);
