@@ -16,6 +16,7 @@ import {
 import type { GitHubInput, PassInput } from "./input";
 import { DurationStats, round3, type DurationSummary } from "./durations";
 import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./timeline";
+import { EgressLedger, type EgressSnapshot } from "./egress";
 
 /** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
 export const RECENT_COMPLETIONS = 65_536;
@@ -200,6 +201,8 @@ export interface Snapshot {
   runners: Record<string, RunnerStats>;
   repos: Record<string, RepoStats>;
   aggregation: AggregationInfo;
+  /** Per-job egress through the gateway (service/aggregate/egress.ts). */
+  egress: EgressSnapshot;
 }
 
 /**
@@ -286,6 +289,7 @@ export class Aggregator {
   private undeclared = 0;
   private readonly dropped: Dropped = { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 };
   private readonly timeline = new Timeline();
+  private readonly egress = new EgressLedger();
   private lastCompletion: { ms: number; e: JobCompletedEvent | null; job: (LastJob & { runner: string }) | null } = {
     ms: -Infinity,
     e: null,
@@ -391,16 +395,18 @@ export class Aggregator {
     }
     this.total++;
     this.timeline.event(ms);
+    this.egress.time(ms);
     if (ms > this.latestMs) this.latestMs = ms;
     const runner = this.runner(e.runner);
     if (ms > runner.lastEventMs) runner.lastEventMs = ms;
     if (e.type === "heartbeat") {
       if (ms > runner.lastHeartbeatMs) runner.lastHeartbeatMs = ms;
       if (e.listener !== undefined && ms >= runner.lastListenerMs) this.noteListener(runner, e, ms);
-    } else if (e.type === "job_started") {
-      this.jobStarted(e, ms, runner);
+      if (e.egress !== undefined) this.egress.heartbeat(e.runner, e.egress, ms);
     } else {
-      this.jobCompleted(e, ms, runner);
+      this.egress.job(e, ms);
+      if (e.type === "job_started") this.jobStarted(e, ms, runner);
+      else this.jobCompleted(e, ms, runner);
     }
   }
 
@@ -925,6 +931,7 @@ export class Aggregator {
       runners,
       repos,
       aggregation,
+      egress: this.egress.snapshot(endMs),
     };
   }
 }
