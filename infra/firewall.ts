@@ -155,15 +155,20 @@ export function firewallRules(n: FirewallNetwork, role: FirewallRole): FirewallR
       },
     );
   }
-  if (role === "runner") {
+  if (role === "runner" || role === "gateway") {
     rules.push({
       type: "out",
       action: "ACCEPT",
       proto: "tcp",
       dport: String(n.stats.port),
       dest: n.stats.ip,
-      comment: "events and heartbeats to the stats service",
+      comment:
+        role === "runner"
+          ? "events and heartbeats to the stats service"
+          : "the gateway's decisions (heartbeats) to the stats service",
     });
+  }
+  if (role === "runner") {
     if (n.logCollector) {
       rules.push({
         type: "out",

@@ -71,6 +71,8 @@ function declare(config: InfraConfig, sshPublicKey: string): StackOutputs {
       gateway: config.gateway,
       network: config.network,
       domains: config.egress.domains,
+      instances: config.runners.instances,
+      stats: { url: stats.url, ip: config.stats.ip, port: config.stats.port, credentialTarget: stats.credentialTarget },
       proxmox,
       firewall,
       templateFileId: templates.fileId(config.gateway.node),

@@ -8,10 +8,12 @@
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { GatewayConfig, NetworkConfig } from "../config";
+import type { GatewayConfig, NetworkConfig, RunnerInstance } from "../config";
 import { firewallOptions, firewallRules, type FirewallNetwork } from "../firewall";
 import { ProvisionedContainer, serviceContainer } from "../proxmox/container";
-import { GATEWAY_ENV_FILE, gatewayFiles, gatewayParams } from "./params";
+import { GATEWAY_STATS_NAME } from "../../service/aggregate/egress";
+import { RunnerCredential, type CredentialTarget } from "../stats/service";
+import { GATEWAY_ENV_FILE, gatewayFiles, gatewayParams, runnerAddresses } from "./params";
 
 export interface EgressGatewayArgs {
   /** The gateway's container: vmId, node, address, proxy port, size. */
@@ -20,6 +22,10 @@ export interface EgressGatewayArgs {
   network: Pick<NetworkConfig, "cidr" | "prefix" | "gateway" | "dnsServers" | "adminCidr">;
   /** The allowed domains (each with its subdomains). */
   domains: string[];
+  /** The runners (their addresses name each connection's runner in the decisions sent to the stats service). */
+  instances: RunnerInstance[];
+  /** The stats service: where the decisions go, and where the gateway's own credential is registered. */
+  stats: { url: string; ip: string; port: number; credentialTarget: CredentialTarget };
   /** Datastore of the root disk and the bridge the container joins. */
   proxmox: { datastore: string; bridge: string };
   /** What its Proxmox firewall is made of (its `gateway.clients` may use the proxy port). */
@@ -43,6 +49,12 @@ export class EgressGateway extends pulumi.ComponentResource {
     if (!clients)
       throw new Error("EgressGateway: the firewall network has no gateway (its clients are the runners' addresses)");
 
+    // Its own stats credential: the service takes egress figures from this name only (service/aggregate/egress.ts).
+    const credential = new RunnerCredential(
+      `${name}-ingest`,
+      { runner: GATEWAY_STATS_NAME, target: args.stats.credentialTarget },
+      { parent: this },
+    );
     const box = new ProvisionedContainer(
       name,
       {
@@ -51,8 +63,16 @@ export class EgressGateway extends pulumi.ComponentResource {
         files: gatewayFiles(),
         env: {
           file: GATEWAY_ENV_FILE,
-          values: gatewayParams({ gateway: g, network: net, domains: args.domains, clients }),
+          values: gatewayParams({
+            gateway: g,
+            network: net,
+            domains: args.domains,
+            clients,
+            runners: runnerAddresses(args.instances),
+            stats: { url: args.stats.url, ip: args.stats.ip, port: args.stats.port, runner: GATEWAY_STATS_NAME },
+          }),
         },
+        stdin: () => pulumi.interpolate`INGEST_TOKEN=${credential.token}\n`,
         script: "provision-gateway.sh",
         // No job runs here to drain first: an in-place reboot is fine.
         replaceInsteadOfReboot: false,

@@ -32,8 +32,10 @@ import {
   gatewayFiles,
   gatewayParams,
   GATEWAY_FILES,
+  runnerAddresses,
   runnerSources,
 } from "../../infra/gateway/params";
+import { GATEWAY_STATS_NAME } from "../../service/aggregate/egress";
 import { envFile, provisionBundle, provisionCommand } from "../../infra/provisioning";
 import { projectKeys, PROJECT_ROOT, readStackFile } from "../../infra/stackfile";
 import { Container, ensureLine, has, must, removeLine, run, type Run } from "./lxc";
@@ -480,6 +482,13 @@ export class GatewayLab {
       network: c.network,
       domains: c.egress.domains,
       clients: runnerSources(c.runners.instances, c.network.cidr),
+      runners: runnerAddresses(c.runners.instances),
+      stats: {
+        url: `http://${c.stats.ip}:${c.stats.port}`,
+        ip: c.stats.ip,
+        port: c.stats.port,
+        runner: GATEWAY_STATS_NAME,
+      },
     });
     const overrides: Record<string, string> = {
       GATEWAY_ADDRESS: GW.gateway,

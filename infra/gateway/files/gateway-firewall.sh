@@ -6,7 +6,7 @@
 # - INPUT policy DROP: loopback, replies, ICMP, the proxy port from the
 #   runners' blocks only, SSH from the admin block only;
 # - OUTPUT policy DROP: loopback, replies, DNS to the configured resolvers,
-#   and TCP 80/443 to public addresses (the LAN and every private range are
+#   the stats service's port (the forwarder's heartbeats), and TCP 80/443 to public addresses (the LAN and every private range are
 #   dropped even if squid were tricked into dialling one);
 # - IPv6 closed, rejected (so squid falls back to IPv4 at once).
 # Applied with iptables-restore: one atomic swap, never a half-open state.
@@ -15,7 +15,7 @@ set -f # parameters are word lists, never patterns
 # shellcheck source=../../runners/files/lib.sh
 . "$(dirname "$0")/lib.sh"
 load_params "${CCO_PARAMS:-/etc/cco-gateway/gateway.env}"
-require GATEWAY_PORT RUNNER_SOURCES ADMIN_CIDR DNS_SERVERS LAN_CIDR
+require GATEWAY_PORT RUNNER_SOURCES ADMIN_CIDR DNS_SERVERS LAN_CIDR STATS_HOST STATS_PORT
 
 PRIVATE="0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 192.168.0.0/16 224.0.0.0/3"
 
@@ -44,6 +44,8 @@ rules() {
     echo "-A OUTPUT -p udp -d $dns --dport 53 -j ACCEPT"
     echo "-A OUTPUT -p tcp -d $dns --dport 53 -j ACCEPT"
   done
+  # The one LAN destination: the stats service (egress-forwarder.sh), before the LAN is dropped.
+  echo "-A OUTPUT -p tcp -d $STATS_HOST --dport $STATS_PORT -j ACCEPT"
   for dst in $LAN_CIDR $PRIVATE; do
     echo "-A OUTPUT -d $dst -j DROP"
   done

@@ -3,14 +3,21 @@
 # a second run changes nothing and restarts nothing.
 # Beside this script: gateway.env (parameters), squid.conf, gateway-firewall.sh,
 # cco-gateway.service, cco-gateway-firewall.service, logrotate-cco-gateway,
-# egress-summary.sh, sshd-cco.conf and lib.sh.
+# egress-summary.sh, egress-decisions.awk, egress-forwarder.sh and its
+# cco-egress-forwarder.service/.timer, sshd-cco.conf and lib.sh.
+# On stdin (never in a file or on a command line):
+#   INGEST_TOKEN   the gateway's own stats credential, for the forwarder
 set -euo pipefail
 set -f # parameters are word lists, never patterns
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../runners/files/lib.sh
 . "$HERE/lib.sh"
 load_params "$HERE/gateway.env"
-require GATEWAY_ADDRESS GATEWAY_PORT RUNNER_SOURCES ADMIN_CIDR DNS_SERVERS LAN_CIDR EGRESS_DOMAINS
+require GATEWAY_ADDRESS GATEWAY_PORT RUNNER_SOURCES ADMIN_CIDR DNS_SERVERS LAN_CIDR EGRESS_DOMAINS \
+  STATS_URL STATS_HOST STATS_PORT STATS_RUNNER
+INGEST_TOKEN=""
+read_secrets
+require INGEST_TOKEN
 
 # The values go into squid's configuration: accept only their plain shapes.
 check_words() {
@@ -28,6 +35,9 @@ check_words ADMIN_CIDR "$CIDR"
 check_words LAN_CIDR "$CIDR"
 check_words DNS_SERVERS "$IPV4"
 check_words EGRESS_DOMAINS '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$'
+check_words STATS_HOST "$IPV4"
+check_words STATS_PORT '^[0-9]{2,5}$'
+check_words RUNNER_ADDRESSES '^[0-9.]+=[A-Za-z0-9][A-Za-z0-9._-]*$'
 
 # Debian starts a freshly installed squid with its own configuration: never here.
 if ! dpkg-query -W -f='${Status}' squid-openssl 2> /dev/null | grep -q "install ok installed"; then
@@ -89,7 +99,18 @@ squid_changed=$((squid_changed | CHANGED))
 install_file "$HERE/cco-gateway.service" /etc/systemd/system/cco-gateway.service 644 root:root
 squid_changed=$((squid_changed | CHANGED))
 install_file "$HERE/logrotate-cco-gateway" /etc/logrotate.d/cco-gateway 644 root:root
+install_file "$HERE/egress-decisions.awk" /opt/cco-gateway/egress-decisions.awk 644 root:root
 install_file "$HERE/egress-summary.sh" /usr/local/sbin/cco-egress-summary 755 root:root
+
+# The decisions to the stats service, every minute, as a user of its own
+# (cco-egress-forwarder.service); the token is root's, handed to it by systemd.
+fwd_changed=0
+printf '%s\n' "$INGEST_TOKEN" | install_text /etc/cco-gateway/ingest-token 600 root:root
+install_file "$HERE/egress-forwarder.sh" /opt/cco-gateway/egress-forwarder.sh 755 root:root
+install_file "$HERE/cco-egress-forwarder.service" /etc/systemd/system/cco-egress-forwarder.service 644 root:root
+fwd_changed=$((fwd_changed | CHANGED))
+install_file "$HERE/cco-egress-forwarder.timer" /etc/systemd/system/cco-egress-forwarder.timer 644 root:root
+fwd_changed=$((fwd_changed | CHANGED))
 
 # squid insists on a certificate for a port that may peek at TLS; it signs
 # nothing (generate-host-certificates=off) and no rule ever bumps.
@@ -105,7 +126,8 @@ fi
 install_file "$HERE/sshd-cco.conf" /etc/ssh/sshd_config.d/50-cco.conf 644 root:root
 if [ "$CHANGED" = 1 ]; then sshd -t && systemctl reload ssh; fi
 
-if [ "$fw_changed" = 1 ] || [ "$squid_changed" = 1 ]; then systemctl daemon-reload; fi
+if [ "$fw_changed" = 1 ] || [ "$squid_changed" = 1 ] || [ "$fwd_changed" = 1 ]; then systemctl daemon-reload; fi
 ensure_unit cco-gateway-firewall.service "$fw_changed"
 # A changed allowlist restarts squid: open tunnels of a removed name end now.
 ensure_unit cco-gateway.service "$squid_changed"
+ensure_unit cco-egress-forwarder.timer "$fwd_changed"

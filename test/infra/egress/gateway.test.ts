@@ -22,8 +22,12 @@ describe("infra: the egress gateway component", () => {
     const copy = recorder.byName(T.copy, "cco-gateway-files");
     const assets = (copy.inputs.source as ArchiveValue).assets;
     expect(Object.keys(assets).sort()).to.deep.equal([
+      "cco-egress-forwarder.service",
+      "cco-egress-forwarder.timer",
       "cco-gateway-firewall.service",
       "cco-gateway.service",
+      "egress-decisions.awk",
+      "egress-forwarder.sh",
       "egress-summary.sh",
       "gateway-firewall.sh",
       "gateway.env",
@@ -39,6 +43,17 @@ describe("infra: the egress gateway component", () => {
       .and.include("GATEWAY_PORT=3128\n")
       .and.include("LAN_CIDR=192.168.1.0/24\n");
     expect(env).to.match(/^EGRESS_DOMAINS=github\.com api\.github\.com /m);
+    // The forwarder's parameters: the runners' reserved addresses by name, the stats service, its own name.
+    const c1 = parseConfig(withNodeHosts({}));
+    expect(env)
+      .to.include(`RUNNER_ADDRESSES=${c1.runners.instances[0]!.ip}=runner-01 `)
+      .and.include(`STATS_URL=http://${c1.stats.ip}:${c1.stats.port}\n`)
+      .and.include("STATS_RUNNER=cco-gateway\n");
+    // Its own stats credential, registered with the stats service; the token goes on stdin, never in a file.
+    const cred = recorder.byName("cco:stats:RunnerCredential", "cco-gateway-ingest");
+    expect(cred.parent).to.equal("cco-gateway");
+    expect(recorder.byName(T.remote, "cco-gateway-ingest-registration").inputs.create).to.match(/ add cco-gateway$/);
+    expect(env).to.not.include("INGEST_TOKEN");
     const provision = recorder.byName(T.remote, "cco-gateway-provision");
     expect(provision.inputs.create).to.match(/^bash \/root\/cco-provision-[0-9a-f]{16}\/provision-gateway\.sh && /);
     expect(recorder.byName(T.remote, "cco-gateway-ready").inputs.create).to.include("sport = :3128");
@@ -73,6 +88,8 @@ describe("infra: the egress gateway component", () => {
       network: { cidr: "192.168.1.0/24", adminCidr: "192.168.1.0/24", dnsServers: ["1.1.1.1", "9.9.9.9"] },
       domains: ["github.com", "ghcr.io"],
       clients: ["192.168.1.200/32", "192.168.1.201/32"],
+      runners: ["192.168.1.200=runner-01", "192.168.1.201=runner-02"],
+      stats: { url: "http://192.168.1.210:8080", ip: "192.168.1.210", port: 8080, runner: "cco-gateway" },
     });
     expect(p).to.deep.equal({
       GATEWAY_ADDRESS: "192.168.1.211",
@@ -82,6 +99,11 @@ describe("infra: the egress gateway component", () => {
       DNS_SERVERS: "1.1.1.1 9.9.9.9",
       LAN_CIDR: "192.168.1.0/24",
       EGRESS_DOMAINS: "github.com ghcr.io",
+      RUNNER_ADDRESSES: "192.168.1.200=runner-01 192.168.1.201=runner-02",
+      STATS_URL: "http://192.168.1.210:8080",
+      STATS_HOST: "192.168.1.210",
+      STATS_PORT: "8080",
+      STATS_RUNNER: "cco-gateway",
     });
   });
 });
