@@ -77,6 +77,30 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
       for (const [reason, n] of Object.entries(snap().events.dropped)) set(n, { reason });
     },
   );
+  // Egress through the gateway (service/aggregate/egress.ts): bounded labels, the top refused names of each window.
+  mirroredCounter(
+    "cco_egress_decisions_total",
+    "Connections the egress gateway reported (allowed and refused).",
+    [],
+    (set) => set(snap().egress?.decisions ?? 0),
+  );
+  mirroredGauge(
+    "cco_egress_refused_connections",
+    "Connections the egress gateway refused in the window ending at the snapshot.",
+    ["window"],
+    (set) => {
+      for (const [window, w] of Object.entries(snap().egress?.refused ?? {})) set(w.total, { window });
+    },
+  );
+  mirroredGauge(
+    "cco_egress_refused_by_name",
+    "Refused connections in the window by name (the most refused names only).",
+    ["window", "name"],
+    (set) => {
+      for (const [window, w] of Object.entries(snap().egress?.refused ?? {}))
+        for (const n of w.names) set(n.count, { window, name: n.name });
+    },
+  );
   mirroredCounter("cco_jobs_abandoned_total", "Jobs started more than 5 days ago and never completed.", [], (set) =>
     set(snap().jobs.abandoned),
   );

@@ -10,6 +10,7 @@
 import type { SeriesPoint, Snapshot } from "../aggregate/aggregator";
 import { pointText, sections, statusMessage, utcClock, type Child } from "./markup";
 import { dashboardView, formatAge, windowOf } from "./view";
+import { egressSections } from "./egress";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -60,7 +61,8 @@ function start(): void {
   const render = (snapshot: Snapshot, points: SeriesPoint[]) => {
     series = points;
     const view = dashboardView(snapshot, window, intervalMs);
-    for (const [id, nodes] of Object.entries(sections(view, points, utcClock))) {
+    const parts = { ...sections(view, points, utcClock), ...egressSections(snapshot.egress, window) };
+    for (const [id, nodes] of Object.entries(parts)) {
       byId(id).replaceChildren(...nodes.map((n) => toDom(n)));
     }
     byId("chart-queue-panel").hidden = snapshot.github === null;

@@ -21,6 +21,7 @@ import {
   type El,
 } from "./markup";
 import { dashboardView, MIN_REFRESH_MS, WINDOW_LABELS } from "./view";
+import { EGRESS_COLUMNS, egressSections } from "./egress";
 
 /**
  * Headers of the page and its assets (never of the JSON API): scripts and
@@ -135,7 +136,7 @@ export function renderPage(
   window: WindowKey,
 ): string {
   const view = dashboardView(snapshot, window, intervalMs);
-  const parts = sections(view, series, utcClock);
+  const parts = { ...sections(view, series, utcClock), ...egressSections(snapshot.egress, window) };
   const refreshMs = Math.max(MIN_REFRESH_MS, intervalMs);
   const status = statusMessage(view.status);
   const main = h(
@@ -183,6 +184,18 @@ export function renderPage(
       { class: "panel", "aria-labelledby": "repos-title" },
       h("h2", { id: "repos-title" }, "Failures by repository"),
       table("repos", "Failed jobs by repository", REPO_COLUMNS, parts["repo-rows"]!),
+    ),
+    h(
+      "section",
+      { class: "panel", id: "egress", "aria-labelledby": "egress-title" },
+      h("h2", { id: "egress-title" }, "Egress per job"),
+      h("div", { id: "egress-summary" }, ...parts["egress-summary"]!),
+      table(
+        "egress-jobs",
+        "Names each recent job reached through the egress gateway, and what it refused",
+        EGRESS_COLUMNS,
+        parts["egress-job-rows"]!,
+      ),
     ),
     h(
       "footer",
