@@ -71,7 +71,12 @@ export const GW = {
   } as Record<string, string>,
   /** A source outside the runners' blocks (an internet address). */
   outsider: "198.51.100.77",
+  /** The stats service (service/main.ts, run in ccogw-inet on the router's address): the gateway's forwarder posts there. */
+  statsPort: 18080,
+  statsToken: "gateway-lab-ingest-token-0123456789",
 };
+/** Where the lab's stats service listens. */
+export const STATS_URL = `http://${GW.router}:${GW.statsPort}`;
 const IDMAP = "root:100000:65536";
 /** Its own cache: the runner tests' root filesystems have other package lists. */
 const ROOTFS_CACHE = "/var/cache/cco-infra/lxc-gateway";
@@ -302,8 +307,8 @@ export class GatewayLab {
       lanCidr: GW.lan,
       adminCidr: `${GW.router}/32`,
       dnsServers: [GW.dns],
-      // No stats service on this network: an address nothing answers on.
-      stats: { ip: GW.outsider, port: 8080 },
+      // The stats service of this network (the gateway's forwarder posts there).
+      stats: { ip: GW.router, port: GW.statsPort },
       extraCidrs: [],
       extraCidrPorts: [],
       gateway: { ip: GW.gateway, port: GW.port, clients: [`${GW.runner}/32`] },
@@ -409,6 +414,14 @@ export class GatewayLab {
       "--log-facility=-",
       ...Object.entries(GW.records).map(([n, a]) => `--host-record=${n},${a}`),
     ]);
+    // The real stats service (npm start's program), on the router's address of this network.
+    start("stats", tsx(join(PROJECT_ROOT, "service", "main.ts")), {
+      STATS_HOST: GW.router,
+      STATS_PORT: String(GW.statsPort),
+      STATS_DATA_DIR: join(this.tmp, "stats"),
+      STATS_INGEST_TOKEN: GW.statsToken,
+      STATS_INTERVAL_MS: "500",
+    });
     start("internet", tsx(join(PROJECT_ROOT, "test", "lxc", "internet.ts")), {
       CCO_E2E_CERT: this.ca("server.crt"),
       CCO_E2E_KEY: this.ca("server.key"),
@@ -420,10 +433,10 @@ export class GatewayLab {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const listening = this.inInternet("ss", ["-Hltun"]).stdout;
-      if ([`${GW.dns}:53`, ":443", ":80"].every((a) => listening.includes(a))) break;
+      if ([`${GW.dns}:53`, ":443", ":80", `${GW.router}:${GW.statsPort}`].every((a) => listening.includes(a))) break;
       for (const c of this.children)
         if (c.exitCode !== null) throw new Error(`a server of the internet exited: see ${this.tmp}/*.log`);
-      if (Date.now() > deadline) throw new Error(`the internet did not come up:\n${listening}`);
+      if (Date.now() > deadline) throw new Error(`the internet (or the stats service) did not come up:\n${listening}`);
       run("sleep", ["0.2"]);
     }
   }
@@ -497,6 +510,10 @@ export class GatewayLab {
       ADMIN_CIDR: `${GW.router}/32`,
       DNS_SERVERS: GW.dns,
       LAN_CIDR: GW.lan,
+      STATS_URL,
+      STATS_HOST: GW.router,
+      STATS_PORT: String(GW.statsPort),
+      RUNNER_ADDRESSES: `${GW.runner}=runner-01`,
     };
     for (const key of Object.keys(overrides))
       if (!(key in params)) throw new Error(`gatewayParams has no ${key}: the contract changed`);
@@ -519,7 +536,28 @@ export class GatewayLab {
   provision(): Run {
     return this.ct.exec(provisionCommand({ remoteDir: this.bundleDir }, "provision-gateway.sh"), {
       timeoutMs: 300_000,
+      // As the program sends it (EgressGateway's stdin): the gateway's own stats credential.
+      input: `INGEST_TOKEN=${GW.statsToken}\n`,
     });
+  }
+
+  /** The lab's stats service, asked from its own namespace (the test's host cannot route there). */
+  stats(path: string, body?: string): Run {
+    const args = ["-sS", "--max-time", "5", `${STATS_URL}${path}`];
+    if (body !== undefined)
+      args.push(
+        "-H",
+        `Authorization: Bearer ${GW.statsToken}`,
+        "--data-binary",
+        "@-",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+      );
+    return body === undefined
+      ? this.inInternet("curl", args)
+      : run("ip", ["netns", "exec", GW.inet, "curl", ...args], { input: body });
   }
 
   /** curl in the runner's namespace through the gateway (as a job would with https_proxy set). */

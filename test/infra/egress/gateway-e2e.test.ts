@@ -21,7 +21,7 @@
 import { expect } from "chai";
 import { declinedLayer } from "../../helpers/layers";
 import { GatewayLab, GW, labUnavailable } from "../../helpers/gateway-lab";
-import { Probes, type Run } from "../../helpers/lxc";
+import { Probes, run, type Run } from "../../helpers/lxc";
 
 /** Lines provision scripts log only when they change something. */
 const CHANGE_WORDS = /\b(installed|created|fixed|enabled|started|restarted|masked|applied|installing)\b/;
@@ -521,6 +521,95 @@ describe("egress gateway: LXC end-to-end (squid in its own unprivileged containe
       "0 without",
       `${unexplained.length} of ${ofRunner.length}`,
       unexplained.length === 0,
+    );
+    expectGroup(g);
+  });
+
+  it("the gateway's forwarder posts its decisions to the real stats service, each attributed to its job", function () {
+    const g = "egress per job";
+    // A job on runner-01 (the runner's namespace holds runner-01's address in RUNNER_ADDRESSES): its events as the hook sends them.
+    const job = {
+      v: 1,
+      runner: "runner-01",
+      repo: "brentley/cco",
+      workflow: "build",
+      job: "egress",
+      runId: 4242,
+      runAttempt: 1,
+    };
+    const post = (e: Record<string, unknown>) => L().stats("/api/events", JSON.stringify(e)).stdout.trim();
+    const started = post({ ...job, type: "job_started", ts: new Date().toISOString() });
+    run("sleep", ["0.05"]);
+    const reachedRun = L().curl(["-o", "/dev/null", "-w", "%{http_code}", "https://github.com/"]);
+    const refusedRun = L().curl(["-o", "/dev/null", "https://evil.example/"]);
+    run("sleep", ["0.05"]);
+    const done = post({ ...job, type: "job_completed", ts: new Date().toISOString(), result: "succeeded" });
+    probes.add(
+      g,
+      "the job's events reach the stats service; in the job, github.com passes and evil.example is refused",
+      "202 202, 200, refused",
+      `${started} ${done}, ${reachedRun.stdout.trim()}, exit ${refusedRun.status}`,
+      started === "202" && done === "202" && reachedRun.stdout.trim() === "200" && refusedRun.status !== 0,
+    );
+    // The timer's unit, run now rather than within the minute: the real unit (DynamicUser, LoadCredential).
+    const unit = L().ct.exec(
+      "systemctl start cco-egress-forwarder.service; systemctl show -P Result,ExecMainStatus cco-egress-forwarder.service",
+    );
+    const timer = L().ct.exec("systemctl is-active cco-egress-forwarder.timer").stdout.trim();
+    probes.add(
+      g,
+      "cco-egress-forwarder.service runs as its own unit and succeeds; its timer is active",
+      "success 0; timer active",
+      `${unit.stdout.trim().replace(/\n/g, " ")}; timer ${timer}; ${unit.stderr.trim().slice(0, 200)}`,
+      unit.status === 0 && unit.stdout.trim().split("\n").join(" ") === "success 0" && timer === "active",
+    );
+    type EgressJob = {
+      runId: number;
+      reached: Array<{ name: string }>;
+      refused: Array<{ name: string; verdict: string }>;
+    };
+    type Egress = { decisions: number; invalid: number; ignored: number; heartbeats: number; jobs: EgressJob[] };
+    let egress: Egress | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const r = L().stats("/api/stats");
+      egress = r.status === 0 ? (JSON.parse(r.stdout) as { egress: Egress }).egress : undefined;
+      if (egress?.jobs.some((j) => j.runId === 4242 && j.refused.length > 0)) break;
+      run("sleep", ["0.5"]);
+    }
+    const mine = egress?.jobs.find((j) => j.runId === 4242);
+    probes.add(
+      g,
+      "the job's allowed name arrives attributed to it",
+      "reached github.com",
+      mine
+        ? `reached ${mine.reached.map((n) => n.name).join(",") || "nothing"}`
+        : `no such job: ${JSON.stringify(egress)?.slice(0, 200)}`,
+      mine !== undefined && mine.reached.map((n) => n.name).join(",") === "github.com",
+    );
+    probes.add(
+      g,
+      "the job's refused name arrives attributed to it",
+      "refused evil.example (refused:name)",
+      mine ? `refused ${mine.refused.map((n) => `${n.name} (${n.verdict})`).join(",") || "nothing"}` : "no such job",
+      mine !== undefined &&
+        mine.refused.map((n) => `${n.name} (${n.verdict})`).join(",") === "evil.example (refused:name)",
+    );
+    // Run again: nothing new in the log, nothing sent twice; every decision in the log was sent once.
+    L().ct.exec("systemctl start cco-egress-forwarder.service");
+    run("sleep", ["1.5"]);
+    const after = (JSON.parse(L().stats("/api/stats").stdout || "{}") as { egress?: Egress }).egress;
+    const inLog = Number(
+      L()
+        .ct.must("awk -f /opt/cco-gateway/egress-decisions.awk /var/log/cco-gateway/access.log 2>/dev/null | wc -l")
+        .trim(),
+    );
+    probes.add(
+      g,
+      "every decision in the log reaches the service once (a second run sends none again), none refused as invalid or forged",
+      `${inLog} decisions, 0 invalid, 0 ignored`,
+      `${after?.decisions} decisions in ${after?.heartbeats} heartbeats, ${after?.invalid} invalid, ${after?.ignored} ignored`,
+      after !== undefined && inLog > 0 && after.decisions === inLog && after.invalid === 0 && after.ignored === 0,
     );
     expectGroup(g);
   });
