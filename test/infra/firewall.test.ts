@@ -161,6 +161,18 @@ describe("infra: the Proxmox firewall of each container", () => {
       "DROP",
     ],
     [
+      "gateway: the stats service (its forwarder's heartbeats)",
+      gateway,
+      { type: "out", proto: "tcp", peer: "192.168.1.210", port: 8080 },
+      "ACCEPT",
+    ],
+    [
+      "gateway: the stats host on another port",
+      gateway,
+      { type: "out", proto: "tcp", peer: "192.168.1.210", port: 22 },
+      "DROP",
+    ],
+    [
       "gateway: the cloud metadata address",
       gateway,
       { type: "out", proto: "tcp", peer: "169.254.169.254", port: 80 },

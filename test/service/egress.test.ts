@@ -152,6 +152,21 @@ describe("aggregator: per-job egress from the gateway's heartbeats", () => {
     expect(e.refused["1h"].names).to.have.length(EGRESS_LIMITS.refusedNamesShown);
   });
 
+  it("counts a decision for good once the newest event is an hour past it: in its job, or between jobs", () => {
+    const beat = gatewayBeat(120, [{ name: "github.com", verdict: "allowed:tls", at: [10, 110] }]);
+    // Two hours later (a heartbeat of another runner moves the edge): settled, then a late start changes nothing.
+    const later = heartbeat("runner-09", 7200);
+    const a = new Aggregator({ now: () => ms(7300) });
+    a.consume(ndjson([started(job1, 0), completed(job1, 100), beat, later]));
+    a.snapshot(new Date(ms(7300)), "ok", info); // a pass ends: what is an hour old is settled
+    a.consume(ndjson([started({ runId: 9 }, 105)])); // a start read two hours late
+    const e = a.snapshot(new Date(ms(7300)), "ok", info).egress;
+    const first = e.jobs.find((j) => j.runId === 1)!;
+    expect(first.reached[0]!.count).to.equal(1);
+    expect(e.betweenJobs["runner-01"]!.allowed).to.equal(1);
+    expect(e.jobs.find((j) => j.runId === 9)!.reached).to.deep.equal([]);
+  });
+
   it("gives the same figures after a restart (derived from the files alone)", () => {
     const text = [
       started(job1, 0),
