@@ -16,6 +16,8 @@ import {
 import type { GitHubInput, PassInput } from "./input";
 import { DurationStats, round3, type DurationSummary } from "./durations";
 import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./timeline";
+import { isControllerName } from "../controller-names";
+import { Lives, type LivesStats } from "./lives";
 
 /** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
 export const RECENT_COMPLETIONS = 65_536;
@@ -55,6 +57,14 @@ export type Dropped = {
   repos: number;
   /** Job events whose job name is past LIMITS.jobNames, counted under OTHER. */
   jobNames: number;
+  /**
+   * Events under a controller's name (cco-controller-<node>) that gave no life
+   * figures: a heartbeat whose fields do not validate (service/aggregate/lives.ts
+   * lifeFigures), or a job event (a controller runs no jobs). The event counts; its figures do not.
+   */
+  lifeFigures: number;
+  /** Slots and controllers of the lives forgotten to make room (LIVES_LIMITS). */
+  lives: number;
 };
 
 import { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
@@ -197,8 +207,11 @@ export interface Snapshot {
     abandoned: number;
   };
   durationSeconds: DurationSummary;
+  /** Runners only: a controller's name (cco-controller-<node>) is never one; its heartbeats feed `lives`. */
   runners: Record<string, RunnerStats>;
   repos: Record<string, RepoStats>;
+  /** Ephemeral mode's lives, from the controllers' heartbeats (all zero without them). */
+  lives: LivesStats;
   aggregation: AggregationInfo;
 }
 
@@ -284,7 +297,16 @@ export class Aggregator {
   /** The clock read at the start of the current pass: the future limit and the timeline's end. */
   private nowMs: number;
   private undeclared = 0;
-  private readonly dropped: Dropped = { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 };
+  private readonly dropped: Dropped = {
+    future: 0,
+    openJobs: 0,
+    runners: 0,
+    repos: 0,
+    jobNames: 0,
+    lifeFigures: 0,
+    lives: 0,
+  };
+  private readonly lives = new Lives();
   private readonly timeline = new Timeline();
   private lastCompletion: { ms: number; e: JobCompletedEvent | null; job: (LastJob & { runner: string }) | null } = {
     ms: -Infinity,
@@ -293,7 +315,7 @@ export class Aggregator {
   };
 
   constructor(options: AggregatorOptions = {}) {
-    this.declaredList = options.declaredRunners ? [...options.declaredRunners] : null;
+    this.declaredList = options.declaredRunners ? runnersOnly(options.declaredRunners) : null;
     this.declared = this.declaredList ? new Set(this.declaredList) : null;
     this.clock = options.now ?? Date.now;
     this.nowMs = this.clock();
@@ -392,6 +414,10 @@ export class Aggregator {
     this.total++;
     this.timeline.event(ms);
     if (ms > this.latestMs) this.latestMs = ms;
+    if (isControllerName(e.runner)) {
+      if (e.type !== "heartbeat" || !this.lives.heartbeat(e.runner, e, ms)) this.dropped.lifeFigures++;
+      return;
+    }
     const runner = this.runner(e.runner);
     if (ms > runner.lastEventMs) runner.lastEventMs = ms;
     if (e.type === "heartbeat") {
@@ -715,7 +741,7 @@ export class Aggregator {
 
   /** The fleet changed (a scale up or down): runners move between declared and not. */
   private setDeclared(names: string[] | null): void {
-    const list = names ? [...new Set(names)].sort() : null;
+    const list = names ? runnersOnly(names) : null;
     if (JSON.stringify(list) === JSON.stringify(this.declaredList)) return;
     this.declaredList = list;
     this.declared = list ? new Set(list) : null;
@@ -908,7 +934,12 @@ export class Aggregator {
     return {
       generatedAt: generatedAt.toISOString(),
       status,
-      events: { total: this.total, rejected: this.rejected, duplicates: this.duplicates, dropped: { ...this.dropped } },
+      events: {
+        total: this.total,
+        rejected: this.rejected,
+        duplicates: this.duplicates,
+        dropped: { ...this.dropped, lives: this.lives.evicted },
+      },
       fleet: { declared: this.declaredList, lastJob: this.settleFleetLastJob() },
       windows,
       ingest: { refused: { ...this.ingestRefused } },
@@ -924,6 +955,7 @@ export class Aggregator {
       durationSeconds: this.durations.summary(),
       runners,
       repos,
+      lives: this.lives.stats(endMs),
       aggregation,
     };
   }
@@ -935,4 +967,9 @@ function roundOrNull(x: number | null): number | null {
 
 function quantiles(hist: Uint32Array, count: number): Quantiles {
   return { count, p50: roundOrNull(histQuantile(hist, count, 0.5)), p95: roundOrNull(histQuantile(hist, count, 0.95)) };
+}
+
+/** The declared runners without the controllers (their credentials sit beside the runners'). */
+function runnersOnly(names: readonly string[]): string[] {
+  return [...new Set(names)].filter((n) => !isControllerName(n)).sort();
 }
