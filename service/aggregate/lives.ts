@@ -128,10 +128,12 @@ export class Lives {
   heartbeat(controller: string, e: HeartbeatEvent, ms: number): boolean {
     const f = lifeFigures(e);
     if (!f) return false;
+    let slot = this.slots.get(f.slot);
+    // The same heartbeat again (a retried POST): counted once.
+    if (slot && slot.controller === controller && slot.life === f.life && slot.ms === ms) return true;
     const c = this.controller(controller);
     if (ms > c.ms) c.ms = ms;
     c.lives++;
-    let slot = this.slots.get(f.slot);
     // The failures this life reports: the rise of the slot's counter (from 0 after a controller restart).
     const prev = slot && slot.controller === controller ? slot.failures : 0;
     const newFailures = f.failures >= prev ? f.failures - prev : f.failures;

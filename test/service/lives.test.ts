@@ -109,6 +109,15 @@ describe("aggregator: ephemeral lives from the controllers' heartbeats", () => {
     expect(s.lives.windows["1h"].failures).to.equal(3);
   });
 
+  it("counts a heartbeat delivered twice once", () => {
+    const s = snap([ready(10, 4), ready(10, 4), ready(20, 5, { life: 2 })]);
+    expect([
+      s.lives.total,
+      s.lives.windows["1h"].lives,
+      s.lives.controllers["cco-controller-pve"]!.lives,
+    ]).to.deep.equal([2, 2, 2]);
+  });
+
   it("gives the same figures after a restart: a new aggregator over the same lines", () => {
     const lines = [ready(10, 4.2), ready(70, 3.3, { life: 2, failures: 1 }), ready(80, 9, { slot: "runner-02" })];
     const first = snap(lines);
