@@ -80,7 +80,14 @@ export function parseConfig(value: unknown): ControllerConfig {
 }
 
 export function loadConfig(file: string): ControllerConfig {
-  return parseConfig(JSON.parse(readFileSync(file, "utf8")));
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new Error(`Invalid controller config: not JSON (${err.message})`, { cause: err });
+  }
+  return parseConfig(value);
 }
 
 export interface Secrets {

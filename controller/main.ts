@@ -46,6 +46,26 @@ async function main(): Promise<void> {
   log.info("controller stopped");
 }
 
+/**
+ * `controller.js --check-config FILE`: validates a config and exits (0 valid;
+ * 1 with the reason on stderr). provision-controller.sh runs it before it
+ * installs a config, so a bad one is refused there, not found later in a unit
+ * that restarts every 5 s (systemctl restart of a simple service succeeds even
+ * when the program exits at once).
+ */
+function checkConfig(file: string): never {
+  try {
+    loadConfig(file);
+    process.stdout.write(`${file}: valid\n`);
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[2] === "--check-config") checkConfig(process.argv[3] ?? "");
+
 main().catch((err) => {
   process.stderr.write(
     `${JSON.stringify({ time: new Date().toISOString(), level: "error", msg: "controller failed", error: String(err) })}\n`,

@@ -174,6 +174,45 @@ export function createMetrics(store: SnapshotStore): ServiceMetrics {
       }
     },
   );
+  mirroredCounter("cco_lives_total", "Ephemeral runner lives ready, from the controllers' heartbeats.", [], (set) =>
+    set(snap().lives.total),
+  );
+  mirroredCounter(
+    "cco_lives_failures_total",
+    "Ephemeral runner lives that failed, as the controllers count them.",
+    [],
+    (set) => set(snap().lives.failures),
+  );
+  mirroredGauge(
+    "cco_lives_ready_seconds",
+    "Time to ready (a container's stop to its next runner ready) over each window, by quantile (absent without lives).",
+    ["window", "quantile"],
+    (set) => {
+      for (const [window, w] of Object.entries(snap().lives.windows)) {
+        const r = w.resetSeconds;
+        for (const [quantile, v] of [
+          ["0.5", r.p50],
+          ["0.95", r.p95],
+          ["1", r.max],
+        ] as const) {
+          if (v !== null) set(v, { window, quantile });
+        }
+      }
+    },
+  );
+  mirroredGauge("cco_lives_window", "Lives ready in each window (event time).", ["window"], (set) => {
+    for (const [window, w] of Object.entries(snap().lives.windows)) set(w.lives, { window });
+  });
+  mirroredGauge(
+    "cco_controller_last_heartbeat_timestamp_seconds",
+    "Time of each controller's newest heartbeat with life figures.",
+    ["controller"],
+    (set) => {
+      for (const [controller, c] of Object.entries(snap().lives.controllers)) {
+        set(Date.parse(c.lastHeartbeatAt) / 1000, { controller });
+      }
+    },
+  );
   mirroredGauge("cco_aggregation_duration_seconds", "Duration of the last aggregation pass.", [], (set) =>
     set(snap().aggregation.durationMs / 1000),
   );

@@ -23,7 +23,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connection, envFile, provisionBundle, provisionCommand, SHARED_FILES } from "../provisioning";
+import {
+  connection,
+  envFile,
+  provisionBundle,
+  provisionCommand,
+  SHARED_FILES,
+  type ProvisionFile,
+} from "../provisioning";
 import { PROJECT_ROOT } from "../stackfile";
 import { RunnerCredential, type CredentialTarget } from "../stats/service";
 import { bundleController } from "./bundle";
@@ -90,6 +97,31 @@ export function controllerConfig(
   };
 }
 
+/**
+ * What the program copies to the node beside provision-controller.sh (the
+ * test of the script in a container installs these very files).
+ */
+export function controllerFiles(
+  args: Parameters<typeof controllerConfig>[0] & Pick<NodeControllerArgs, "nodejs">,
+  repository: string,
+  bundlePath = CONTROLLER_BUNDLE_PATH,
+): Record<string, ProvisionFile> {
+  return {
+    "provision-controller.sh": { path: join(CONTROLLER_FILES, "provision-controller.sh") },
+    "cco-controller.service": { path: join(CONTROLLER_FILES, "cco-controller.service") },
+    "lib.sh": { path: SHARED_FILES.lib },
+    "controller.js": { path: bundleController(bundlePath).path },
+    "controller.json": { text: `${JSON.stringify(controllerConfig(args, repository), null, 2)}\n` },
+    "controller.env": {
+      text: envFile({
+        NODE_VERSION: args.nodejs.version,
+        NODE_SHA256: args.nodejs.sha256,
+        NODE_URL: args.nodejs.tarballUrl,
+      }),
+    },
+  };
+}
+
 /** The SSH connection to a node. */
 export function nodeConnection(n: NodeConnection): command.types.input.remote.ConnectionArgs {
   return connection(n.host, n.ssh.user, n.ssh.privateKey);
@@ -119,24 +151,9 @@ export class NodeController extends pulumi.ComponentResource {
       { runner: controllerStatsName(args.node), target: args.stats.credentialTarget },
       { parent: this },
     );
-    const bundle = pulumi.output(args.repository).apply((repository) =>
-      provisionBundle({
-        "provision-controller.sh": { path: join(CONTROLLER_FILES, "provision-controller.sh") },
-        "cco-controller.service": { path: join(CONTROLLER_FILES, "cco-controller.service") },
-        "lib.sh": { path: SHARED_FILES.lib },
-        "controller.js": { path: bundleController(CONTROLLER_BUNDLE_PATH).path },
-        "controller.json": {
-          text: `${JSON.stringify(controllerConfig({ ...args, statsUrl: args.stats.url }, repository), null, 2)}\n`,
-        },
-        "controller.env": {
-          text: envFile({
-            NODE_VERSION: args.nodejs.version,
-            NODE_SHA256: args.nodejs.sha256,
-            NODE_URL: args.nodejs.tarballUrl,
-          }),
-        },
-      }),
-    );
+    const bundle = pulumi
+      .output(args.repository)
+      .apply((repository) => provisionBundle(controllerFiles({ ...args, statsUrl: args.stats.url }, repository)));
     const copy = new command.remote.CopyToRemote(
       `${name}-files`,
       { connection: conn, source: bundle.apply((b) => b.archive), remotePath: bundle.apply((b) => b.remoteParent) },

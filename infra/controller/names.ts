@@ -10,14 +10,4 @@ export function isLifeOf(name: string, slot: string): boolean {
   return name.startsWith(`${slot}-`) && /^[0-9a-z]+$/.test(name.slice(slot.length + 1));
 }
 
-const CONTROLLER_PREFIX = "cco-controller-";
-
-/** The name the controller of `node` posts its heartbeats under (its own stats credential). */
-export function controllerStatsName(node: string): string {
-  return `${CONTROLLER_PREFIX}${node}`;
-}
-
-/** Whether a name in the stats service is a controller's, not a runner's. */
-export function isControllerName(name: string): boolean {
-  return name.startsWith(CONTROLLER_PREFIX);
-}
+export { controllerStatsName, isControllerName } from "../../service/controller-names";

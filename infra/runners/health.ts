@@ -20,7 +20,8 @@
  * Ephemeral runners: GitHub knows a runner per life (runner-01-<suffix>), the
  * stats service the slot (runner-01): each life's runner counts as its slot's
  * (the online one, busy first), and the controllers' own heartbeats
- * (cco-controller-<node>) are not runners.
+ * (cco-controller-<node>) are not runners (the stats service no longer lists
+ * them among its runners; skipped here too, for a service of an older version).
  */
 import { z } from "zod";
 import { formatAge, formatDuration, STALE_AFTER_SECONDS } from "../../service/dashboard/view";

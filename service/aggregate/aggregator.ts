@@ -17,6 +17,8 @@ import type { GitHubInput, PassInput } from "./input";
 import { DurationStats, round3, type DurationSummary } from "./durations";
 import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./timeline";
 import { EgressLedger, type EgressSnapshot } from "./egress";
+import { isControllerName } from "../controller-names";
+import { Lives, type LivesStats } from "./lives";
 
 /** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
 export const RECENT_COMPLETIONS = 65_536;
@@ -56,6 +58,14 @@ export type Dropped = {
   repos: number;
   /** Job events whose job name is past LIMITS.jobNames, counted under OTHER. */
   jobNames: number;
+  /**
+   * Events under a controller's name (cco-controller-<node>) that gave no life
+   * figures: a heartbeat whose fields do not validate (service/aggregate/lives.ts
+   * lifeFigures), or a job event (a controller runs no jobs). The event counts; its figures do not.
+   */
+  lifeFigures: number;
+  /** Slots and controllers of the lives forgotten to make room (LIVES_LIMITS). */
+  lives: number;
 };
 
 import { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
@@ -198,8 +208,11 @@ export interface Snapshot {
     abandoned: number;
   };
   durationSeconds: DurationSummary;
+  /** Runners only: a controller's name (cco-controller-<node>) is never one; its heartbeats feed `lives`. */
   runners: Record<string, RunnerStats>;
   repos: Record<string, RepoStats>;
+  /** Ephemeral mode's lives, from the controllers' heartbeats (all zero without them). */
+  lives: LivesStats;
   aggregation: AggregationInfo;
   /** Per-job egress through the gateway (service/aggregate/egress.ts). */
   egress: EgressSnapshot;
@@ -287,7 +300,16 @@ export class Aggregator {
   /** The clock read at the start of the current pass: the future limit and the timeline's end. */
   private nowMs: number;
   private undeclared = 0;
-  private readonly dropped: Dropped = { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0 };
+  private readonly dropped: Dropped = {
+    future: 0,
+    openJobs: 0,
+    runners: 0,
+    repos: 0,
+    jobNames: 0,
+    lifeFigures: 0,
+    lives: 0,
+  };
+  private readonly lives = new Lives();
   private readonly timeline = new Timeline();
   private readonly egress = new EgressLedger();
   private lastCompletion: { ms: number; e: JobCompletedEvent | null; job: (LastJob & { runner: string }) | null } = {
@@ -297,7 +319,7 @@ export class Aggregator {
   };
 
   constructor(options: AggregatorOptions = {}) {
-    this.declaredList = options.declaredRunners ? [...options.declaredRunners] : null;
+    this.declaredList = options.declaredRunners ? runnersOnly(options.declaredRunners) : null;
     this.declared = this.declaredList ? new Set(this.declaredList) : null;
     this.clock = options.now ?? Date.now;
     this.nowMs = this.clock();
@@ -397,6 +419,10 @@ export class Aggregator {
     this.timeline.event(ms);
     this.egress.time(ms);
     if (ms > this.latestMs) this.latestMs = ms;
+    if (isControllerName(e.runner)) {
+      if (e.type !== "heartbeat" || !this.lives.heartbeat(e.runner, e, ms)) this.dropped.lifeFigures++;
+      return;
+    }
     const runner = this.runner(e.runner);
     if (ms > runner.lastEventMs) runner.lastEventMs = ms;
     if (e.type === "heartbeat") {
@@ -721,7 +747,7 @@ export class Aggregator {
 
   /** The fleet changed (a scale up or down): runners move between declared and not. */
   private setDeclared(names: string[] | null): void {
-    const list = names ? [...new Set(names)].sort() : null;
+    const list = names ? runnersOnly(names) : null;
     if (JSON.stringify(list) === JSON.stringify(this.declaredList)) return;
     this.declaredList = list;
     this.declared = list ? new Set(list) : null;
@@ -914,7 +940,12 @@ export class Aggregator {
     return {
       generatedAt: generatedAt.toISOString(),
       status,
-      events: { total: this.total, rejected: this.rejected, duplicates: this.duplicates, dropped: { ...this.dropped } },
+      events: {
+        total: this.total,
+        rejected: this.rejected,
+        duplicates: this.duplicates,
+        dropped: { ...this.dropped, lives: this.lives.evicted },
+      },
       fleet: { declared: this.declaredList, lastJob: this.settleFleetLastJob() },
       windows,
       ingest: { refused: { ...this.ingestRefused } },
@@ -930,6 +961,7 @@ export class Aggregator {
       durationSeconds: this.durations.summary(),
       runners,
       repos,
+      lives: this.lives.stats(endMs),
       aggregation,
       egress: this.egress.snapshot(endMs),
     };
@@ -942,4 +974,9 @@ function roundOrNull(x: number | null): number | null {
 
 function quantiles(hist: Uint32Array, count: number): Quantiles {
   return { count, p50: roundOrNull(histQuantile(hist, count, 0.5)), p95: roundOrNull(histQuantile(hist, count, 0.95)) };
+}
+
+/** The declared runners without the controllers (their credentials sit beside the runners'). */
+function runnersOnly(names: readonly string[]): string[] {
+  return [...new Set(names)].filter((n) => !isControllerName(n)).sort();
 }

@@ -259,6 +259,20 @@ export function dashboardView(s: Snapshot, window: WindowKey = DEFAULT_WINDOW, i
       alert: j.abandoned > 0 || dropped > 0,
     },
   ];
+  // Ephemeral mode: the controllers' lives (absent in persistent mode, where no controller reports).
+  if (s.lives.total > 0) {
+    const l = s.lives.windows[window];
+    tiles.push({
+      key: "ready",
+      label: `Time to ready p50, ${label}`,
+      value: formatDuration(l.resetSeconds.p50),
+      detail:
+        l.lives > 0
+          ? `worst ${formatDuration(l.resetSeconds.max)} · ${formatCount(l.lives)} ${l.lives === 1 ? "life" : "lives"} · ${formatCount(l.failures)} failed`
+          : `no life ready in the window · all time ${formatCount(s.lives.total)}`,
+      alert: l.failures > 0,
+    });
+  }
   if (s.github) {
     const g = s.github;
     tiles.push({

@@ -35,4 +35,23 @@ describe("controller: the bundle the node runs", function () {
     expect(r.status).to.equal(1);
     expect(r.stderr).to.include("Invalid controller config runners.0.vmid = 12");
   });
+
+  it("--check-config: exits 0 on a valid config, 1 with the reason on a bad one or one that is not JSON, and starts nothing", () => {
+    const b = bundleController(join(tmp.path, "controller.js"));
+    const check = (text: string) => {
+      const file = join(tmp.path, "check.json");
+      writeFileSync(file, text);
+      // No credentials and no pct here: a check that went on to start the controller would fail differently.
+      return spawnSync(process.execPath, [b.path, "--check-config", file], { encoding: "utf8", timeout: 20_000 });
+    };
+    const good = { repo: "brentley/cco", labels: ["self-hosted"], runners: [{ vmid: 201, name: "runner-01" }] };
+    const ok = check(JSON.stringify(good));
+    expect([ok.status, ok.stdout.trim().endsWith(": valid")], ok.stderr).to.deep.equal([0, true]);
+    const bad = check(JSON.stringify({ ...good, runners: [] }));
+    expect(bad.status).to.equal(1);
+    expect(bad.stderr).to.match(/check\.json: Invalid controller config runners = \[\]/);
+    const notJson = check('{"repo":');
+    expect(notJson.status).to.equal(1);
+    expect(notJson.stderr).to.include("Invalid controller config: not JSON");
+  });
 });

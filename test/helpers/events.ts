@@ -59,3 +59,21 @@ export const PASS_INFO: AggregationInfo = {
   mode: "test",
   heapUsedBytes: 0,
 };
+
+/** What controller/metrics.ts postHeartbeat sends when a slot's new life is ready. */
+export function controllerReady(
+  atSeconds: number,
+  resetSeconds: number,
+  o: { slot?: string; life?: number; failures?: number; runner?: string } = {},
+): Record<string, unknown> {
+  const slot = o.slot ?? "runner-01";
+  return {
+    ...heartbeat(o.runner ?? "cco-controller-pve", atSeconds),
+    source: "cco-controller",
+    slot,
+    life: o.life ?? 1,
+    lifeRunner: `${slot}-m1abc${o.life ?? 1}`,
+    resetSeconds,
+    failures: o.failures ?? 0,
+  };
+}

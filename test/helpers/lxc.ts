@@ -4,7 +4,7 @@
  * prints, and the test network's address plan.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RUNNER_FILES } from "../../infra/provisioning";
 import { declinedLayer } from "./layers";
@@ -341,5 +341,45 @@ export function removeLine(file: string, line: string): void {
   if (i >= 0) {
     lines.splice(i, 1);
     writeFileSync(file, lines.join("\n"));
+  }
+}
+
+const IDMAP_LINE = "root:100000:65536";
+
+/**
+ * A container of the cached image (IMAGE_PACKAGES) with a network namespace of
+ * its own holding only loopback (nothing leaves it), booted; the scripts' LXC
+ * tests use it. `start` first destroys what an earlier run left; `destroy`
+ * removes the container and the id-map lines `start` added.
+ */
+export class LoopbackContainer extends Container {
+  private addedIdLines: string[] = [];
+  private started = false;
+
+  start(hostname: string): void {
+    this.started = true;
+    this.destroy();
+    for (const file of ["/etc/subuid", "/etc/subgid"]) if (ensureLine(file, IDMAP_LINE)) this.addedIdLines.push(file);
+    const rootfs = must(join(__dirname, "..", "lxc", "rootfs.sh"), IMAGE_PACKAGES, { timeoutMs: 15 * 60_000 }).trim();
+    mkdirSync(this.dir, { recursive: true });
+    must("cp", ["-a", rootfs, this.rootfs], { timeoutMs: 5 * 60_000 });
+    writeFileSync(
+      join(this.dir, "config"),
+      unprivilegedConfig({ dir: this.dir, rootfs: this.rootfs, hostname, net: ["lxc.net.0.type = empty"] }),
+    );
+    must("lxc-start", ["-P", this.lxcpath, "-n", this.name, "-d"]);
+    this.waitBooted();
+  }
+
+  /** Nothing unless start ran (a skipped test leaves alone what is not its own). */
+  destroy(): void {
+    if (!this.started) return;
+    if (existsSync(this.dir)) {
+      run("lxc-stop", ["-P", this.lxcpath, "-n", this.name, "-k"], { timeoutMs: 60_000 });
+      run("lxc-destroy", ["-P", this.lxcpath, "-n", this.name], { timeoutMs: 60_000 });
+    }
+    rmSync(this.lxcpath, { recursive: true, force: true });
+    for (const file of this.addedIdLines) removeLine(file, IDMAP_LINE);
+    this.addedIdLines = [];
   }
 }

@@ -8,7 +8,7 @@ import { EventLog } from "../../service/eventlog";
 import { silentLogger } from "../../service/log";
 import { createMetrics } from "../../service/metrics";
 import { SnapshotStore } from "../../service/store";
-import { at, completed, heartbeat, jsonOf, ndjson, PASS_INFO, started } from "../helpers/events";
+import { at, completed, controllerReady, heartbeat, jsonOf, ndjson, PASS_INFO, started } from "../helpers/events";
 import { useTempDir } from "../helpers/tmp";
 
 const TOKEN = "test-token-0123456789";
@@ -146,6 +146,23 @@ describe("app: the HTTP API", () => {
       expect(text).to.include('cco_runner_last_heartbeat_timestamp_seconds{runner="runner-02"} 1795716100');
       expect(text).to.match(/^cco_aggregation_duration_seconds 0.002$/m);
       expect(text).to.include("process_resident_memory_bytes");
+    });
+
+    it("exposes the controllers' lives: time to ready per window, lives, failures", async () => {
+      publishEvents(
+        [controllerReady(10, 4.5), controllerReady(20, 2.5, { slot: "runner-02", failures: 1 })],
+        Date.parse(at(60)),
+      );
+      const text = await (await app.request("/metrics")).text();
+      expect(text).to.include("cco_lives_total 2");
+      expect(text).to.include("cco_lives_failures_total 1");
+      expect(text).to.include('cco_lives_ready_seconds{window="1h",quantile="0.5"} 2.5');
+      expect(text).to.include('cco_lives_ready_seconds{window="1h",quantile="1"} 4.5');
+      expect(text).to.include('cco_lives_window{window="24h"} 2');
+      expect(text).to.include(
+        `cco_controller_last_heartbeat_timestamp_seconds{controller="cco-controller-pve"} ${Date.parse(at(20)) / 1000}`,
+      );
+      expect(text).to.not.match(/runner="cco-controller-pve"/);
     });
   });
 

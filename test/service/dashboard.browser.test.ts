@@ -410,4 +410,49 @@ describe("dashboard in chromium", function () {
     expect(await tile(page, "stale")).to.equal("2");
     expect(problems).to.deep.equal([]);
   });
+
+  it("shows time to ready once a controller reports lives, and no controller among the runners", async () => {
+    await startFleet();
+    const { page, problems } = await open();
+    await drawn(page);
+    expect(await page.locator('[data-stat="ready"]').count(), "persistent mode: no tile").to.equal(0);
+    const ts = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString();
+    // What controller/metrics.ts postHeartbeat sends per ready life (the shared token may name the controller).
+    const life = (secondsAgo: number, slot: string, life: number, resetSeconds: number, failures: number) => ({
+      v: 1,
+      type: "heartbeat",
+      ts: ts(secondsAgo),
+      runner: "cco-controller-pve",
+      source: "cco-controller",
+      slot,
+      life,
+      lifeRunner: `${slot}-m1x${life}`,
+      resetSeconds,
+      failures,
+    });
+    await post([
+      life(600, "runner-01", 1, 4.25, 0),
+      life(400, "runner-02", 1, 3.5, 0),
+      life(200, "runner-01", 2, 7.75, 1),
+    ]);
+    await waitFor("the lives in a pass", async () => (await stats()).lives.total === 3 || undefined);
+    const w = (await stats()).lives.windows["24h"];
+    expect(w).to.deep.include({ lives: 3, failures: 1, resetSeconds: { p50: 4.25, p95: 7.75, max: 7.75 } });
+    // The open page picks it up on its next refresh, drawn by the script.
+    await waitFor("the time-to-ready tile", async () => (await tile(page, "ready").catch(() => null)) ?? undefined);
+    expect(await tile(page, "ready")).to.equal(formatDuration(4.25));
+    expect(await page.locator('[data-stat="ready"] .detail').textContent()).to.equal(
+      `worst ${formatDuration(7.75)} · 3 lives · 1 failed`,
+    );
+    expect(await page.locator('[data-stat="ready"]').getAttribute("class")).to.equal("tile alert");
+    expect(await page.locator('#runner-rows tr[data-runner="cco-controller-pve"]').count()).to.equal(0);
+    expect(await tile(page, "stale")).to.equal("1"); // runner-04 only, as before
+    // And the server's render says the same, without JavaScript.
+    const noJs = await context!.browser()!.newContext({ javaScriptEnabled: false });
+    const plain = await noJs.newPage();
+    await plain.goto(`${service!.url}/`);
+    expect(await tile(plain, "ready")).to.equal(formatDuration(4.25));
+    await noJs.close();
+    expect(problems).to.deep.equal([]);
+  });
 });

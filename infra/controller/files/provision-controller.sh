@@ -39,15 +39,25 @@ INGEST_TOKEN=""
 read_secrets
 require GITHUB_TOKEN
 
+# Node.js comes as a .tar.xz fetched by curl: a Proxmox node has both; a bare Debian gets them.
+if ! command -v curl > /dev/null || ! command -v xz > /dev/null; then
+  ensure_packages curl xz-utils
+fi
 install_node "$NODE_VERSION" "$NODE_SHA256" "$NODE_URL"
+# The controller's own parser checks the config before anything is replaced:
+# a bad one stops here, with the running controller (and its config) untouched.
+/opt/node/bin/node "$HERE/controller.js" --check-config "$HERE/controller.json" > /dev/null ||
+  die "controller.json refused, nothing changed (the reason is above)"
 
 changed=0
 ensure_dir "$ETC" 700 root:root
 install_file "$HERE/controller.json" "$ETC/controller.json" 600 root:root
 changed=$((changed | CHANGED))
-printf '%s\n' "$GITHUB_TOKEN" | install_text "$ETC/github-token" 600 root:root
+# Here-strings, not pipes: install_text in a pipeline runs in a subshell and
+# its CHANGED is lost (a rotated token was installed but never restarted into).
+install_text "$ETC/github-token" 600 root:root <<< "$GITHUB_TOKEN"
 changed=$((changed | CHANGED))
-printf '%s\n' "$INGEST_TOKEN" | install_text "$ETC/ingest-token" 600 root:root
+install_text "$ETC/ingest-token" 600 root:root <<< "$INGEST_TOKEN"
 changed=$((changed | CHANGED))
 install_file "$HERE/controller.js" /opt/cco-controller/controller.js 644 root:root
 changed=$((changed | CHANGED))

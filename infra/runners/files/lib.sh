@@ -59,6 +59,8 @@ install_file() {
 }
 
 # install_text DEST MODE OWNER:GROUP < content — install_file from stdin.
+# Feed it by redirection (<<< or <) when CHANGED matters: the last part of a
+# pipeline runs in a subshell, so `printf ... | install_text` loses CHANGED.
 install_text() {
   local tmp
   tmp=$(mktemp)

@@ -30,7 +30,8 @@ changed=$((changed | CHANGED))
 # the runner, by this tool (its Pulumi resource runs it); the service re-reads them.
 install_file "$HERE/stats-credential.sh" /usr/local/sbin/cco-stats-credential 755 root:root
 ensure_dir /etc/cco-stats/credentials.d 750 root:cco-stats
-printf 'STATS_INGEST_TOKEN=%s\n' "$INGEST_TOKEN" | install_text /etc/cco-stats/secret.env 600 root:root
+# A here-string, not a pipe: CHANGED set in a pipeline's subshell would be lost (no restart on rotation).
+install_text /etc/cco-stats/secret.env 600 root:root <<< "STATS_INGEST_TOKEN=$INGEST_TOKEN"
 changed=$((changed | CHANGED))
 install_file "$HERE/cco-stats.service" /etc/systemd/system/cco-stats.service 644 root:root
 changed=$((changed | CHANGED))

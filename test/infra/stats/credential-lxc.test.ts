@@ -25,27 +25,15 @@
  */
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../../infra/stackfile";
 import { CredentialStore } from "../../../service/credentials";
 import { silentLogger } from "../../../service/log";
-import {
-  Container,
-  E2E_TAG,
-  ensureLine,
-  IMAGE_PACKAGES,
-  must,
-  removeLine,
-  LXC_TOOLS,
-  requireLxc,
-  run,
-  unprivilegedConfig,
-} from "../../helpers/lxc";
+import { E2E_TAG, LoopbackContainer, LXC_TOOLS, requireLxc } from "../../helpers/lxc";
 
 const LXCPATH = `/var/tmp/cco-cred-lxc${E2E_TAG}`;
 const NAME = `cco-cred${E2E_TAG}`;
-const IDMAP = "root:100000:65536";
 const STATS_FILES = join(PROJECT_ROOT, "infra", "stats", "files");
 const RUNNER_FILES = join(PROJECT_ROOT, "infra", "runners", "files");
 /** Where the container gets the files (as Pulumi's copy puts them beside the script). */
@@ -81,35 +69,11 @@ function linesOf(script: string, patterns: RegExp[]): string {
 
 describe("ingest credentials in an unprivileged LXC container: stats-credential.sh, rotation, and what a job cannot do", function () {
   this.timeout(20 * 60_000);
-  const ct = new Container(LXCPATH, NAME);
-  const addedIdLines: string[] = [];
-  let setUp = false;
-
-  function teardown() {
-    if (existsSync(ct.dir)) {
-      run("lxc-stop", ["-P", LXCPATH, "-n", NAME, "-k"], { timeoutMs: 60_000 });
-      run("lxc-destroy", ["-P", LXCPATH, "-n", NAME], { timeoutMs: 60_000 });
-    }
-    rmSync(LXCPATH, { recursive: true, force: true });
-  }
+  const ct = new LoopbackContainer(LXCPATH, NAME);
 
   before(function () {
     requireLxc(this, "the credentials' LXC test", [...LXC_TOOLS]);
-    teardown();
-    setUp = true;
-    for (const file of ["/etc/subuid", "/etc/subgid"]) if (ensureLine(file, IDMAP)) addedIdLines.push(file);
-    const rootfs = must(join(PROJECT_ROOT, "test", "lxc", "rootfs.sh"), IMAGE_PACKAGES, {
-      timeoutMs: 15 * 60_000,
-    }).trim();
-    mkdirSync(ct.dir, { recursive: true });
-    must("cp", ["-a", rootfs, ct.rootfs], { timeoutMs: 5 * 60_000 });
-    // A network namespace of its own with only loopback: nothing leaves the container.
-    writeFileSync(
-      join(ct.dir, "config"),
-      unprivilegedConfig({ dir: ct.dir, rootfs: ct.rootfs, hostname: "cco-cred", net: ["lxc.net.0.type = empty"] }),
-    );
-    must("lxc-start", ["-P", LXCPATH, "-n", NAME, "-d"]);
-    ct.waitBooted();
+    ct.start("cco-cred");
     // The files beside the provisioning lines, as the Pulumi program's copy puts them.
     ct.must(`install -d -m 700 ${HERE}`);
     for (const [dir, file] of [
@@ -120,11 +84,7 @@ describe("ingest credentials in an unprivileged LXC container: stats-credential.
     }
   });
 
-  after(function () {
-    if (!setUp) return;
-    teardown();
-    for (const file of addedIdLines) removeLine(file, IDMAP);
-  });
+  after(() => ct.destroy());
 
   /** Runs the given lines of a provisioning script as root, with lib.sh sourced and HERE set, as the script has them. */
   function provisionLines(lines: string, input = ""): string {
