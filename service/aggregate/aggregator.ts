@@ -372,6 +372,12 @@ export class Aggregator {
 
   /** One line of a file. */
   line(text: string): void {
+    const last = text.charCodeAt(text.length - 1);
+    if (last !== 125 && last > 32 && last < 0x7f) {
+      // Neither `}` nor space at its end (a torn line): not a JSON object, so rejected without the cost of a SyntaxError.
+      this.rejected++;
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -549,12 +555,21 @@ export class Aggregator {
     this.completed++;
     runner.completed++;
     repo.completed++;
-    if (result === "unknown") {
-      this.unknownResults++;
+    // Named properties, not [result]: a keyed access by a string goes through a generic lookup each time.
+    if (result === "succeeded") {
+      this.results.succeeded++;
+      runner.succeeded++;
+      repo.succeeded++;
+    } else if (result === "failed") {
+      this.results.failed++;
+      runner.failed++;
+      repo.failed++;
+    } else if (result === "cancelled") {
+      this.results.cancelled++;
+      runner.cancelled++;
+      repo.cancelled++;
     } else {
-      this.results[result]++;
-      runner[result]++;
-      repo[result]++;
+      this.unknownResults++;
     }
     this.noteLastJob(runner, e, ms);
   }

@@ -114,10 +114,12 @@ describe("aggregator: statistics from events", () => {
   it("skips (and counts) malformed and invalid lines without stopping", () => {
     const s = snap(
       [started({ runId: 1 }), { v: 1, type: "nope", ts: "x", runner: "r" }],
-      '{"v":1,"type":\nnot json\n\n   \n[1,2]\n',
+      '{"v":1,"type":\nnot json\n\n   \n[1,2]\n"a string"\n42\ntrue\n{"v":1} \t\n' +
+        // CRLF: JSON.parse takes the \r as whitespace, so this event counts
+        `${JSON.stringify(started({ runId: 2 }))}\r\n`,
     );
-    expect(s.events).to.include({ total: 1, rejected: 4 });
-    expect(s.jobs.started).to.equal(1);
+    expect(s.events).to.include({ total: 2, rejected: 8 });
+    expect(s.jobs.started).to.equal(2);
   });
 
   it("shows each runner's last heartbeat and last event", () => {
