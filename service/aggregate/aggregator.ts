@@ -365,6 +365,15 @@ export class Aggregator {
   /** Runners whose lastJobEvent is set (see settle). */
   private readonly unsettled: RunnerState[] = [];
   private latestMs = -Infinity;
+  /**
+   * No job of a larger runId was ever added to `jobs`: a start of a newer run
+   * (runIds grow) is known to be new without a lookup in that large Map,
+   * whose lookups (cache misses) cost more than anything else per job.
+   */
+  private maxRunId = 0;
+  /** The repository of the event before, while its text is being consumed (see repo). */
+  private recentRepoName: string | null = null;
+  private recentRepo: RepoStats | null = null;
 
   /**
    * Feeds complete lines (the text ends at a line boundary). Blank lines are
@@ -389,6 +398,12 @@ export class Aggregator {
 
   /** One line of a file. */
   line(text: string): void {
+    const last = text.charCodeAt(text.length - 1);
+    if (last !== 125 && last > 32 && last < 0x7f) {
+      // Neither `}` nor space at its end (a torn line): not a JSON object, so rejected without the cost of a SyntaxError.
+      this.rejected++;
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -436,6 +451,20 @@ export class Aggregator {
     }
   }
 
+  /**
+   * Where the job `e` names is in its runner's open jobs, or -1. Most
+   * completions end one of these few; every open job is also in `jobs`, so
+   * this finds what findJob would, without the lookup in that large Map.
+   */
+  private static openIndex(runner: RunnerState, e: JobEvent, repo: RepoStats, job: string): number {
+    const open = runner.open;
+    for (let k = 0; k < open.length; k++) {
+      const j = open[k]!;
+      if (j.runId === e.runId && j.runAttempt === e.runAttempt && j.repo === repo && j.job === job) return k;
+    }
+    return -1;
+  }
+
   private findJob(e: JobEvent, runner: RunnerState, repo: RepoStats, job: string): JobEntry | undefined {
     for (let j: JobEntry | null | undefined = this.jobs.get(e.runId); j; j = j.next) {
       if (j.runAttempt === e.runAttempt && j.runner === runner && j.repo === repo && j.job === job) return j;
@@ -451,7 +480,9 @@ export class Aggregator {
     startMs: number,
     doneMs: number,
   ): JobEntry {
-    const next = this.jobs.get(e.runId) ?? null;
+    let next: JobEntry | null = null;
+    if (e.runId > this.maxRunId) this.maxRunId = e.runId;
+    else next = this.jobs.get(e.runId) ?? null;
     let entry = this.spare;
     if (entry) {
       this.spare = null;
@@ -489,7 +520,7 @@ export class Aggregator {
   private jobStarted(e: JobStartedEvent, ms: number, runner: RunnerState): void {
     const repo = this.repo(e.repo);
     const jobName = this.jobName(e.job);
-    const job = this.findJob(e, runner, repo, jobName);
+    const job = e.runId > this.maxRunId ? undefined : this.findJob(e, runner, repo, jobName);
     if (job && !Number.isNaN(job.startMs)) {
       this.duplicates++;
       return;
@@ -527,14 +558,15 @@ export class Aggregator {
   private jobCompleted(e: JobCompletedEvent, ms: number, runner: RunnerState): void {
     const repo = this.repo(e.repo);
     const jobName = this.jobName(e.job);
-    let job = this.findJob(e, runner, repo, jobName);
+    let i = Aggregator.openIndex(runner, e, repo, jobName);
+    let job = i >= 0 ? runner.open[i] : this.findJob(e, runner, repo, jobName);
     if (job && !Number.isNaN(job.doneMs)) {
       this.duplicates++;
       return;
     }
     if (job) {
       job.doneMs = ms;
-      const i = runner.open.indexOf(job);
+      if (i < 0) i = runner.open.indexOf(job);
       if (i >= 0) runner.open.splice(i, 1);
       runner.running--;
       this.running--;
@@ -555,12 +587,21 @@ export class Aggregator {
     this.completed++;
     runner.completed++;
     repo.completed++;
-    if (result === "unknown") {
-      this.unknownResults++;
+    // Named properties, not [result]: a keyed access by a string goes through a generic lookup each time.
+    if (result === "succeeded") {
+      this.results.succeeded++;
+      runner.succeeded++;
+      repo.succeeded++;
+    } else if (result === "failed") {
+      this.results.failed++;
+      runner.failed++;
+      repo.failed++;
+    } else if (result === "cancelled") {
+      this.results.cancelled++;
+      runner.cancelled++;
+      repo.cancelled++;
     } else {
-      this.results[result]++;
-      runner[result]++;
-      repo[result]++;
+      this.unknownResults++;
     }
     this.noteLastJob(runner, e, ms);
   }
@@ -600,6 +641,7 @@ export class Aggregator {
    * last events of 256 runners could pin 256 such reads.
    */
   private settle(): void {
+    this.recentRepoName = null; // may be a slice of the text consumed
     for (const r of this.unsettled) this.settleLastJob(r);
     this.unsettled.length = 0;
     this.settleFleetLastJob();
@@ -657,7 +699,14 @@ export class Aggregator {
   }
 
   private repo(name: string): RepoStats {
+    // A job's start and completion are often next to each other: one string compare instead of hashing the name again.
+    if (name === this.recentRepoName) return this.recentRepo!;
     let r = this.repos.get(name);
+    if (r) {
+      this.recentRepoName = name;
+      this.recentRepo = r;
+      return r;
+    }
     if (!r && this.repos.size >= LIMITS.repos) {
       this.dropped.repos++;
       name = OTHER;

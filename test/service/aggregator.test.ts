@@ -82,6 +82,29 @@ describe("aggregator: statistics from events", () => {
     expect(s.durationSeconds.count).to.equal(1);
   });
 
+  it("finds each job whatever the order of runIds: older runs, re-sent ones, completions before starts", () => {
+    // The hot path skips the job lookup for a start of a run newer than any seen, and looks among the
+    // runner's open jobs first for a completion: neither may change what is matched.
+    const s = snap([
+      started({ runId: 10 }, 0),
+      started({ runId: 5 }, 1),
+      completed({ runId: 7 }, 40),
+      started({ runId: 5, runner: "runner-02" }, 2),
+      completed({ runId: 5 }, 21),
+      started({ runId: 5 }, 1), // re-sent, after its completion
+      started({ runId: 7 }, 10), // its completion came first
+      completed({ runId: 10, job: "lint" }, 50), // another job of run 10: no start yet
+      completed({ runId: 10 }, 30),
+      completed({ runId: 10 }, 30), // re-sent
+      started({ runId: 11, runAttempt: 2 }, 3),
+      completed({ runId: 11 }, 33), // attempt 1: never started
+    ]);
+    expect(s.jobs).to.include({ started: 5, completed: 5, running: 2 });
+    expect(s.events).to.include({ total: 12, duplicates: 2 });
+    expect(s.durationSeconds).to.include({ count: 3, max: 30 });
+    expect(s.runners["runner-02"]).to.include({ started: 1, running: 1 });
+  });
+
   it("pairs a completion read before its start", () => {
     const s = snap([completed({ runId: 1 }, 90), started({ runId: 1 }, 30)]);
     expect(s.jobs).to.include({ started: 1, completed: 1, running: 0 });
@@ -91,10 +114,12 @@ describe("aggregator: statistics from events", () => {
   it("skips (and counts) malformed and invalid lines without stopping", () => {
     const s = snap(
       [started({ runId: 1 }), { v: 1, type: "nope", ts: "x", runner: "r" }],
-      '{"v":1,"type":\nnot json\n\n   \n[1,2]\n',
+      '{"v":1,"type":\nnot json\n\n   \n[1,2]\n"a string"\n42\ntrue\n{"v":1} \t\n' +
+        // CRLF: JSON.parse takes the \r as whitespace, so this event counts
+        `${JSON.stringify(started({ runId: 2 }))}\r\n`,
     );
-    expect(s.events).to.include({ total: 1, rejected: 4 });
-    expect(s.jobs.started).to.equal(1);
+    expect(s.events).to.include({ total: 2, rejected: 8 });
+    expect(s.jobs.started).to.equal(2);
   });
 
   it("shows each runner's last heartbeat and last event", () => {
