@@ -35,6 +35,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,7 +60,13 @@ import {
 } from "../../helpers/lxc";
 
 const LXC_DIR = join(PROJECT_ROOT, "test", "lxc");
-const FILES = join(PROJECT_ROOT, "infra", "runners", "files");
+/**
+ * A measurement, not CI: CCO_E2E_SCRIPTS_FROM=<git ref> provisions the container with the bundle the program
+ * at that ref renders (its scripts AND its runner.env: the allowlist is the program's, not the scripts'), under
+ * today's probes, to show which probes fail against the older runner (docs/egress-proof.md).
+ */
+const SCRIPTS_FROM = process.env.CCO_E2E_SCRIPTS_FROM ?? "";
+let FILES = join(PROJECT_ROOT, "infra", "runners", "files");
 const LXCPATH = `/var/tmp/cco-e2e-lxc${E2E_TAG}`;
 const NAME = `cco-e2e-runner${E2E_TAG}`;
 const IDMAP = "root:100000:65536";
@@ -79,6 +86,24 @@ const SECRETS = `REGISTRATION_TOKEN=${REGISTRATION_TOKEN}\nINGEST_TOKEN=${INGEST
 /** Lines provision.sh logs only when it changes something. */
 const CHANGE_WORDS =
   /\b(installed|created|fixed|enabled|started|restarted|registered|unpacked|downloading|removed|added|installing)\b/;
+
+/** The project's tree at `ref` (git archive), with today's node_modules, to render that ref's plan in. */
+function treeAt(ref: string, into: string): string {
+  mkdirSync(into, { recursive: true });
+  must("bash", [
+    "-c",
+    'set -o pipefail; git -C "$1" archive --format=tar "$2" | tar -x -C "$3"',
+    "tree-at",
+    PROJECT_ROOT,
+    ref,
+    into,
+  ]);
+  symlinkSync(join(PROJECT_ROOT, "node_modules"), join(into, "node_modules"));
+  console.log(
+    `      CCO_E2E_SCRIPTS_FROM=${ref}: provisioning with the bundle ${ref}'s program renders (a measurement, not CI)`,
+  );
+  return into;
+}
 
 function parseEnv(text: string): Map<string, string> {
   return new Map(
@@ -238,20 +263,22 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     // The files the Pulumi program copies into runner-01, rendered by the offline plan
     // (persistent mode: this test is its runner's; the last one switches it to ephemeral).
     const planDir = join(tmp, "plan");
+    const tree = SCRIPTS_FROM ? treeAt(SCRIPTS_FROM, join(tmp, "tree")) : PROJECT_ROOT;
+    FILES = join(tree, "infra", "runners", "files");
     timed("plan --out", () =>
       must(
         process.execPath,
         [
-          ...tsxArgs(join(PROJECT_ROOT, "infra/plan/main.ts")),
+          ...tsxArgs(join(tree, "infra/plan/main.ts")),
           "--stack",
           "prod",
-          "--set",
-          "runnerMode=persistent",
+          // An older program may know no --set (and had persistent runners only).
+          ...(SCRIPTS_FROM ? [] : ["--set", "runnerMode=persistent"]),
           "--out",
           planDir,
         ],
         {
-          cwd: PROJECT_ROOT,
+          cwd: tree,
           timeoutMs: 120_000,
         },
       ),
@@ -268,7 +295,10 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     const sha256 = createHash("sha256").update(readFileSync(tarball)).digest("hex");
 
     // Only what this network needs differs from the rendered prod parameters.
-    gatewayParams = { EGRESS_PROXY: rendered.get("EGRESS_PROXY")!, EGRESS_NO_PROXY: rendered.get("EGRESS_NO_PROXY")! };
+    gatewayParams = {
+      EGRESS_PROXY: rendered.get("EGRESS_PROXY") ?? "",
+      EGRESS_NO_PROXY: rendered.get("EGRESS_NO_PROXY") ?? "",
+    };
     const overrides: Record<string, string> = {
       RUNNER_SHA256: sha256,
       DNS_SERVERS: NET.dns,
@@ -283,7 +313,9 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       EGRESS_NO_PROXY: "",
     };
     for (const key of Object.keys(overrides))
-      if (!rendered.has(key)) throw new Error(`rendered runner.env has no ${key}: the contract changed`);
+      // An older program's runner.env lacks the keys added since: they are set anyway, and its scripts ignore them.
+      if (!rendered.has(key) && !SCRIPTS_FROM)
+        throw new Error(`rendered runner.env has no ${key}: the contract changed`);
     env = new Map([...rendered, ...Object.entries(overrides), ...Object.entries(TEST_BOUNDS)]);
     bundleDir = join(tmp, "bundle", bundleName);
     cpSync(join(renderedRoot, bundleName), bundleDir, { recursive: true });
@@ -2462,6 +2494,31 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
     );
     r = asRunner(`curl -sS --max-time 4 --resolve github.com:443:${NET.records["github.com"]} https://github.com/`);
     probes.add(g, "the runner user to github.com's address without the proxy", "fails", describeRun(r), r.status !== 0);
+    // Issue 17's shared address: a foreign site behind an allowed name's (CDN) address, by its own SNI or Host.
+    // The inner wall of old admitted both (the address was in the set); behind the gateway only its port is open.
+    const foreign = "cco-foreign.example";
+    const sawForeign = (since: number) =>
+      internetRequests()
+        .slice(since)
+        .filter((e) => (e as { servername?: string }).servername === foreign || e.host === foreign).length;
+    let since = internetRequests().length;
+    r = asRunner(`curl -ksS --max-time 4 --resolve ${foreign}:443:${NET.records["github.com"]} https://${foreign}/`);
+    probes.add(
+      g,
+      `a foreign SNI (${foreign}) to github.com's address without the proxy`,
+      "fails, no handshake reached the internet",
+      `${describeRun(r)}; ${sawForeign(since)} seen`,
+      r.status !== 0 && sawForeign(since) === 0,
+    );
+    since = internetRequests().length;
+    r = asRunner(`curl -sS --max-time 4 -H 'Host: ${foreign}' http://${NET.records["github.com"]}/`);
+    probes.add(
+      g,
+      `a foreign Host (${foreign}) over plain HTTP to github.com's address without the proxy`,
+      "fails, no request reached the internet",
+      `${describeRun(r)}; ${sawForeign(since)} seen`,
+      r.status !== 0 && sawForeign(since) === 0,
+    );
     const queries = upstreamQueries().length;
     r = asRunner("dig +time=2 +tries=1 github.com | grep -o 'status: [A-Z]*'");
     probes.add(
