@@ -2098,6 +2098,8 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
 
   it("jobs stay in their unit: no SSH back in as runner, no root service on loopback, nothing outlives a stop", function () {
     const g = "jobs stay in their unit";
+    // Refused inside the job, not a job that never started (asJob's 99: the runner's unit was not running).
+    const refusedInJob = (r: Run) => r.status !== 0 && r.status !== 99;
     const ssh =
       "ssh -i /home/runner/.ssh/id_cco -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5";
     // The job plants its own key in ~runner/.ssh/authorized_keys (its home is its own).
@@ -2112,7 +2114,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
         `a job: ssh runner@${host} with its planted key`,
         "refused",
         describeRun(r),
-        r.status !== 0 && !r.stdout.includes("escaped"),
+        refusedInJob(r) && !r.stdout.includes("escaped"),
       );
     }
     // Where the network lets it through (root's own loopback connection, as from the admin network), sshd refuses runner.
@@ -2150,7 +2152,7 @@ describe("runners: LXC end-to-end (unprivileged container, systemd, real provisi
       "a job: TCP to 127.0.0.1:22 (a root service on loopback)",
       "refused",
       describeRun(r),
-      r.status !== 0 && !r.stdout.includes("SSH"),
+      refusedInJob(r) && !r.stdout.includes("SSH"),
     );
     r = asJob("dig +short +time=2 +tries=1 @127.0.0.1 github.com");
     probes.add(
