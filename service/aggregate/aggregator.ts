@@ -66,6 +66,8 @@ export type Dropped = {
   lifeFigures: number;
   /** Slots and controllers of the lives forgotten to make room (LIVES_LIMITS). */
   lives: number;
+  /** Events under the gateway's name (cco-gateway) without egress: it runs no jobs, it is no runner. */
+  gatewayEvents: number;
 };
 
 import { SERIES_STEP_MINUTES, WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
@@ -308,6 +310,7 @@ export class Aggregator {
     jobNames: 0,
     lifeFigures: 0,
     lives: 0,
+    gatewayEvents: 0,
   };
   private readonly lives = new Lives();
   private readonly timeline = new Timeline();
@@ -436,6 +439,12 @@ export class Aggregator {
     if (ms > this.latestMs) this.latestMs = ms;
     if (isControllerName(e.runner)) {
       if (e.type !== "heartbeat" || !this.lives.heartbeat(e.runner, e, ms)) this.dropped.lifeFigures++;
+      return;
+    }
+    if (this.egress.isGateway(e.runner)) {
+      // The gateway is no runner (nothing of it goes stale): its heartbeats carry egress only.
+      if (e.type === "heartbeat" && e.egress !== undefined) this.egress.heartbeat(e.runner, e.egress, ms);
+      else this.dropped.gatewayEvents++;
       return;
     }
     const runner = this.runner(e.runner);

@@ -188,18 +188,33 @@ export class EgressLedger {
 
   constructor(private readonly gateway: string = GATEWAY_STATS_NAME) {}
 
+  /** Whether `name` is the gateway's own (its heartbeats are egress, it is no runner). */
+  isGateway(name: string): boolean {
+    return name === this.gateway;
+  }
+
   /** Every valid event's time passes here: it moves the settling edge. */
   time(ms: number): void {
     if (ms > this.latestMs) this.latestMs = ms;
   }
 
-  /** A job event of `runner` (the aggregator's hook). Re-sent events change nothing. */
+  /**
+   * A job event of `runner` (the aggregator's hook). Re-sent events change nothing.
+   * Every job event of a cold pass comes here, so the common case costs little:
+   * the job is looked for from the newest end, and the list is re-sorted only
+   * when this event put it out of order.
+   */
   job(e: JobEvent, ms: number): void {
-    const r = this.runner(e.runner);
-    let span = r.jobs.find(
-      (j) => j.runId === e.runId && j.runAttempt === e.runAttempt && j.job === e.job && j.repo === e.repo,
-    );
-    if (!span) {
+    const jobs = this.runner(e.runner).jobs;
+    let i = jobs.length - 1;
+    while (i >= 0) {
+      const j = jobs[i]!;
+      if (j.runId === e.runId && j.runAttempt === e.runAttempt && j.job === e.job && j.repo === e.repo) break;
+      i--;
+    }
+    let span: JobSpan;
+    if (i >= 0) span = jobs[i]!;
+    else {
       span = {
         repo: own(e.repo),
         workflow: own(e.workflow),
@@ -211,19 +226,22 @@ export class EgressLedger {
         result: null,
         settled: new NameCounts(),
       };
-      r.jobs.push(span);
-      if (r.jobs.length > EGRESS_LIMITS.jobsPerRunner) {
-        r.jobs.sort((a, b) => sortKey(a) - sortKey(b));
-        r.jobs.shift();
-        this.dropped.jobs++;
-      }
+      i = jobs.push(span) - 1;
     }
     if (e.type === "job_started") span.startMs = ms;
     else {
       span.doneMs = ms;
       span.result = e.result === "unknown" ? null : e.result;
     }
-    r.jobs.sort((a, b) => sortKey(a) - sortKey(b));
+    const key = sortKey(span);
+    if ((i > 0 && sortKey(jobs[i - 1]!) > key) || (i < jobs.length - 1 && key > sortKey(jobs[i + 1]!))) {
+      jobs.sort((a, b) => sortKey(a) - sortKey(b));
+    }
+    // The oldest goes once its times are known (a span with none would sort anywhere).
+    if (jobs.length > EGRESS_LIMITS.jobsPerRunner) {
+      jobs.shift();
+      this.dropped.jobs++;
+    }
   }
 
   /** A heartbeat carrying `egress`; taken only from the gateway's own name. */

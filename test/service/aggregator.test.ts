@@ -36,7 +36,16 @@ describe("aggregator: statistics from events", () => {
       total: 5,
       rejected: 0,
       duplicates: 0,
-      dropped: { future: 0, openJobs: 0, runners: 0, repos: 0, jobNames: 0, lifeFigures: 0, lives: 0 },
+      dropped: {
+        future: 0,
+        openJobs: 0,
+        runners: 0,
+        repos: 0,
+        jobNames: 0,
+        lifeFigures: 0,
+        lives: 0,
+        gatewayEvents: 0,
+      },
     });
   });
 

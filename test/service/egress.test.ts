@@ -152,6 +152,31 @@ describe("aggregator: per-job egress from the gateway's heartbeats", () => {
     expect(e.refused["1h"].names).to.have.length(EGRESS_LIMITS.refusedNamesShown);
   });
 
+  it("the gateway is no runner: not listed, nothing of it stale; its events without egress are counted", () => {
+    const a = new Aggregator({ now: () => ms(3600) });
+    a.consume(ndjson([started(job1, 0), gatewayBeat(10, []), heartbeat(GATEWAY_STATS_NAME, 20)]));
+    const s = a.snapshot(new Date(ms(3600)), "ok", info);
+    expect(Object.keys(s.runners)).to.deep.equal(["runner-01"]);
+    expect(s.events.dropped.gatewayEvents).to.equal(1);
+    expect(s.egress.heartbeats).to.equal(1);
+  });
+
+  it("keeps each runner's newest jobs by their times, whatever order their events arrive in", () => {
+    const n = EGRESS_LIMITS.jobsPerRunner;
+    // Jobs 1..n+1 started 10 s apart, read newest first: the oldest (job 1) is the one let go.
+    const events = Array.from({ length: n + 1 }, (_, k) => started({ runId: n + 1 - k }, (n + 1 - k) * 10)).concat(
+      gatewayBeat((n + 2) * 10, [{ name: "github.com", verdict: "allowed:tls", at: [15, (n + 1) * 10 + 1] }]),
+    );
+    const e = snapOf([events]);
+    expect(e.dropped.jobs).to.equal(1);
+    const ids = e.jobs.map((j) => j.runId);
+    expect(ids).to.not.include(1);
+    expect(ids).to.include(n + 1);
+    // The connection at 15 s fell in the let-go job 1's time, so it counts between jobs, not in job 2.
+    expect(e.jobs.find((j) => j.runId === 2)!.reached).to.deep.equal([]);
+    expect(e.jobs.find((j) => j.runId === n + 1)!.reached).to.have.length(1);
+  });
+
   it("counts a decision for good once the newest event is an hour past it: in its job, or between jobs", () => {
     const beat = gatewayBeat(120, [{ name: "github.com", verdict: "allowed:tls", at: [10, 110] }]);
     // Two hours later (a heartbeat of another runner moves the edge): settled, then a late start changes nothing.
