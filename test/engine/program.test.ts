@@ -186,8 +186,8 @@ describe("engine: the real program under the real CLI (inline program, no langua
    * (which need no provider) until the first custom resource needs its
    * provider's plugin. Which components it sees first is a race between the
    * program's registrations and that failure, so the test holds each one it
-   * saw against the plan, and requires the top-level ones declared before any
-   * custom resource.
+   * saw against the plan, and requires the first one (declared before any
+   * custom resource).
    */
   function reachesTheProviders(r: ProgramRun, planned: PlanJson[], stack: string): void {
     expect(r.status, r.output).to.equal(1);
@@ -210,9 +210,14 @@ describe("engine: the real program under the real CLI (inline program, no langua
       expect(c.type).to.equal(p!.type);
       expect(c.parent, `parent of ${c.urn}`).to.equal(parentOf(p!));
     }
-    const types = components.map((c) => c.type);
-    for (const t of ["cco:github:Repository", "cco:proxmox:LxcTemplates", "cco:stats:StatsService"])
-      expect(types, t).to.include(t);
+    // Only the first component is certain: its registration precedes its own
+    // custom children's, so it reaches the engine before the first plugin
+    // fails. The later top-level ones (LxcTemplates, StatsService) race that
+    // failure (one CI run saw StatsService's registration lose it); each seen is held above.
+    expect(
+      components.map((c) => c.type),
+      "the first component",
+    ).to.include("cco:github:Repository");
     // It stops at a provider's plugin: the engine's own message, at the pinned version.
     const errors = engineErrors(r);
     expect(errors.length, r.output).to.be.greaterThan(0);
