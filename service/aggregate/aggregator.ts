@@ -19,6 +19,7 @@ import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./
 import { EgressLedger, type EgressSnapshot } from "./egress";
 import { isControllerName } from "../controller-names";
 import { Lives, type LivesStats } from "./lives";
+import { sortedEntries } from "./sorted";
 
 /** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
 export const RECENT_COMPLETIONS = 65_536;
@@ -972,7 +973,7 @@ export class Aggregator {
     this.expireAbandoned();
     const endMs = generatedAt.getTime();
     const runners = Object.create(null) as Record<string, RunnerStats>;
-    for (const [name, r] of [...this.runners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [name, r] of sortedEntries(this.runners)) {
       runners[name] = {
         started: r.started,
         completed: r.completed,
@@ -990,7 +991,7 @@ export class Aggregator {
       };
     }
     const repos = Object.create(null) as Record<string, RepoStats>;
-    for (const [name, r] of [...this.repos].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [name, r] of sortedEntries(this.repos)) {
       repos[name] = { ...r };
     }
     const windows = {} as Record<WindowKey, WindowStats>;

@@ -18,6 +18,7 @@
 import { isControllerName } from "../controller-names";
 import { MAX_NAME_LENGTH, type HeartbeatEvent } from "../events";
 import { round3 } from "./durations";
+import { sortedEntries } from "./sorted";
 import { MINUTE_MS } from "./timeline";
 import { WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
 
@@ -212,7 +213,7 @@ export class Lives {
     const windows = {} as Record<WindowKey, LivesWindow>;
     for (const key of WINDOW_KEYS) windows[key] = this.window(endMs, WINDOWS[key]);
     const slots = Object.create(null) as Record<string, SlotLife>;
-    for (const [name, s] of [...this.slots].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [name, s] of sortedEntries(this.slots)) {
       slots[name] = {
         controller: s.controller,
         life: s.life,
@@ -223,7 +224,7 @@ export class Lives {
       };
     }
     const controllers = Object.create(null) as LivesStats["controllers"];
-    for (const [name, c] of [...this.controllers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [name, c] of sortedEntries(this.controllers)) {
       controllers[name] = { lastHeartbeatAt: new Date(c.ms).toISOString(), lives: c.lives };
     }
     return { total: this.total, failures: this.failures, windows, slots, controllers };
