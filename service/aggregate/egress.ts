@@ -20,6 +20,7 @@
  */
 import type { JobEvent, JobResult } from "../events";
 import { MINUTE_MS } from "./timeline";
+import { JobSpans, sortKey, type SpanKey } from "./spans";
 import { WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
 
 /** The runner name of the gateway's own stats credential (infra/gateway/gateway.ts registers it). */
@@ -142,22 +143,31 @@ class NameCounts {
   }
 }
 
-interface JobSpan {
-  repo: string;
+interface JobSpan extends SpanKey {
   workflow: string;
-  job: string;
-  runId: number;
-  runAttempt: number;
-  startMs: number;
-  doneMs: number;
   result: JobResult | null;
-  settled: NameCounts;
+  /** Made on the first decision settled into it: most spans of a cold pass never get one. */
+  settled: NameCounts | null;
+}
+
+function blankSpan(): JobSpan {
+  return {
+    repo: "",
+    workflow: "",
+    job: "",
+    runId: 0,
+    runAttempt: 0,
+    startMs: NaN,
+    doneMs: NaN,
+    result: null,
+    settled: null,
+  };
 }
 
 interface RunnerEgress {
   name: string;
   /** By start time, oldest first (a completion read first has startMs NaN: sorted by its end). */
-  jobs: JobSpan[];
+  jobs: JobSpans<JobSpan>;
   /** Decisions not yet counted for good, by time. */
   pending: Decision[];
   between: NameCounts;
@@ -166,10 +176,6 @@ interface RunnerEgress {
 
 function own(s: string): string {
   return (" " + s).slice(1);
-}
-
-function sortKey(j: JobSpan): number {
-  return Number.isNaN(j.startMs) ? j.doneMs : j.startMs;
 }
 
 export class EgressLedger {
@@ -199,49 +205,32 @@ export class EgressLedger {
   }
 
   /**
-   * A job event of `runner` (the aggregator's hook). Re-sent events change nothing.
-   * Every job event of a cold pass comes here, so the common case costs little:
-   * the job is looked for from the newest end, and the list is re-sorted only
-   * when this event put it out of order.
+   * A job event of `runner` (the aggregator's hook). Re-sent events change
+   * nothing. Every job event of a cold pass comes here: see JobSpans for
+   * what keeps that cheap.
    */
   job(e: JobEvent, ms: number): void {
     const jobs = this.runner(e.runner).jobs;
-    let i = jobs.length - 1;
-    while (i >= 0) {
-      const j = jobs[i]!;
-      if (j.runId === e.runId && j.runAttempt === e.runAttempt && j.job === e.job && j.repo === e.repo) break;
-      i--;
-    }
-    let span: JobSpan;
-    if (i >= 0) span = jobs[i]!;
-    else {
-      span = {
-        repo: own(e.repo),
-        workflow: own(e.workflow),
-        job: own(e.job),
-        runId: e.runId,
-        runAttempt: e.runAttempt,
-        startMs: NaN,
-        doneMs: NaN,
-        result: null,
-        settled: new NameCounts(),
-      };
-      i = jobs.push(span) - 1;
+    const found = jobs.find(e.runId, e.runAttempt, e.job, e.repo);
+    const span = found ?? jobs.take();
+    if (!found) {
+      span.repo = own(e.repo);
+      span.workflow = own(e.workflow);
+      span.job = own(e.job);
+      span.runId = e.runId;
+      span.runAttempt = e.runAttempt;
+      span.startMs = NaN;
+      span.doneMs = NaN;
+      span.result = null;
+      span.settled = null;
     }
     if (e.type === "job_started") span.startMs = ms;
     else {
       span.doneMs = ms;
       span.result = e.result === "unknown" ? null : e.result;
     }
-    const key = sortKey(span);
-    if ((i > 0 && sortKey(jobs[i - 1]!) > key) || (i < jobs.length - 1 && key > sortKey(jobs[i + 1]!))) {
-      jobs.sort((a, b) => sortKey(a) - sortKey(b));
-    }
-    // The oldest goes once its times are known (a span with none would sort anywhere).
-    if (jobs.length > EGRESS_LIMITS.jobsPerRunner) {
-      jobs.shift();
-      this.dropped.jobs++;
-    }
+    if (found) jobs.moved(span);
+    else jobs.add(span, this.dropped);
   }
 
   /** A heartbeat carrying `egress`; taken only from the gateway's own name. */
@@ -290,7 +279,7 @@ export class EgressLedger {
 
   private settle(r: RunnerEgress, d: Decision): void {
     const span = spanAt(r, d.ms);
-    (span ? span.settled : r.between).add(d, 1, this.dropped);
+    (span ? (span.settled ??= new NameCounts()) : r.between).add(d, 1, this.dropped);
   }
 
   private noteRefused(ms: number, name: string): void {
@@ -310,7 +299,13 @@ export class EgressLedger {
         this.runners.delete(oldest!.name);
         this.dropped.runners++;
       }
-      r = { name: own(name), jobs: [], pending: [], between: new NameCounts(), lastMs: -Infinity };
+      r = {
+        name: own(name),
+        jobs: new JobSpans(EGRESS_LIMITS.jobsPerRunner, blankSpan),
+        pending: [],
+        between: new NameCounts(),
+        lastMs: -Infinity,
+      };
       this.runners.set(r.name, r);
     }
     return r;
@@ -329,7 +324,7 @@ export class EgressLedger {
   snapshot(endMs: number): EgressSnapshot {
     this.settleOld();
     const spans: Array<{ r: RunnerEgress; j: JobSpan }> = [];
-    for (const r of this.runners.values()) for (const j of r.jobs) spans.push({ r, j });
+    for (const r of this.runners.values()) for (const j of r.jobs.list) spans.push({ r, j });
     spans.sort((a, b) => sortKey(b.j) - sortKey(a.j));
     const shown = spans.slice(0, EGRESS_LIMITS.jobs);
     // Pending decisions, attributed as things stand now (settled ones already are).
@@ -404,7 +399,7 @@ export class EgressLedger {
 function spanAt(r: RunnerEgress, ms: number): JobSpan | undefined {
   // A runner runs one job at a time: the newest start at or before `ms` is the only candidate.
   let best: JobSpan | undefined;
-  for (const j of r.jobs) {
+  for (const j of r.jobs.list) {
     if (Number.isNaN(j.startMs) || j.startMs > ms) continue;
     if (!best || j.startMs > best.startMs) best = j;
   }
@@ -414,7 +409,7 @@ function spanAt(r: RunnerEgress, ms: number): JobSpan | undefined {
 }
 
 function merge(
-  a: NameCounts,
+  a: NameCounts | null,
   b: NameCounts | undefined,
 ): { list: EgressName[]; other: number; allowed: number; refused: number } {
   const all = new Map<string, EgressName>();
@@ -429,9 +424,9 @@ function merge(
   const list = [...all.values()].sort((x, y) => y.count - x.count || (x.name < y.name ? -1 : 1));
   return {
     list,
-    other: a.other + (b?.other ?? 0),
-    allowed: a.allowed + (b?.allowed ?? 0),
-    refused: a.refused + (b?.refused ?? 0),
+    other: (a?.other ?? 0) + (b?.other ?? 0),
+    allowed: (a?.allowed ?? 0) + (b?.allowed ?? 0),
+    refused: (a?.refused ?? 0) + (b?.refused ?? 0),
   };
 }
 
