@@ -135,6 +135,79 @@ describe("runners: forwarder.sh sends the spool to the stats service", function 
     expect(beat!.listenerExitCode === null || Number.isInteger(beat!.listenerExitCode)).to.equal(true);
   });
 
+  /**
+   * systemctl and journalctl stand-ins answering as systemd does for a unit that
+   * stopped, with `invocation` the lines tagged with its invocation ID and `unit`
+   * those under its name since its start. The race itself (journald reading a
+   * stopping unit's last line after its cgroup is gone keeps the stream's unit
+   * name but not the invocation: systemd src/journal/journald-context.c,
+   * client_context_read_cgroup's fallback) is not reproducible on demand; the
+   * LXC end-to-end test runs the states on real systemd.
+   */
+  async function stoppedUnit(invocation: string[], unit: string[]): Promise<Record<string, string>> {
+    const bin = join(tmp.path, "bin");
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(tmp.path, "invocation.log"), invocation.map((l) => `${l}\n`).join(""));
+    await writeFile(join(tmp.path, "unit.log"), unit.map((l) => `${l}\n`).join(""));
+    const stub = (name: string, body: string) => writeFile(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    await stub(
+      "systemctl",
+      `case "$*" in
+  *ActiveState*) echo inactive ;;
+  *InvocationID*) echo 0123456789abcdef0123456789abcdef ;;
+  *ExecMainStatus*) echo 0 ;;
+  *ExecMainStartTimestamp*) echo @1764680000 ;;
+  *) exit 1 ;;
+esac`,
+    );
+    await stub(
+      "journalctl",
+      `case "$*" in
+  *_SYSTEMD_INVOCATION_ID=0123456789abcdef0123456789abcdef*) cat "${tmp.path}/invocation.log" ;;
+  *"-u actions-runner.service --since @1764680000"*) cat "${tmp.path}/unit.log" ;;
+  *) exit 1 ;;
+esac`,
+    );
+    return { PATH: `${bin}:${process.env.PATH ?? ""}` };
+  }
+
+  async function heartbeatAfter(env: Record<string, string>): Promise<Record<string, unknown>> {
+    service = await startTestService(join(tmp.path, "stats"));
+    const r = await forward(service.url, env);
+    expect(r.status, r.stderr).to.equal(0);
+    const beat = (await readdir(join(tmp.path, "stats")))
+      .filter((f) => f.endsWith(".jsonl"))
+      .flatMap((f) =>
+        readFileSync(join(tmp.path, "stats", f), "utf8")
+          .split("\n")
+          .filter(Boolean),
+      )
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.type === "heartbeat");
+    return beat!;
+  }
+
+  it("finds the listener's exit code under the unit's name when its last line lost the invocation ID", async () => {
+    const beat = await heartbeatAfter(
+      await stoppedUnit(
+        ["√ Connected to GitHub"],
+        ["√ Connected to GitHub", "Runner listener exit with terminated error, stop the service, no retry needed."],
+      ),
+    );
+    expect(beat).to.include({ listener: "refused", listenerExitCode: 1 });
+  });
+
+  it("takes the code logged under this invocation before the unit's lines (a start within the second of the last)", async () => {
+    // --since has whole seconds: the run before, stopped in the same second, is in the unit's lines too.
+    const beat = await heartbeatAfter(
+      await stoppedUnit(
+        ["Runner listener exit with 0 return code, stop the service, no retry needed."],
+        ["Runner listener exit with terminated error, stop the service, no retry needed."],
+      ),
+    );
+    expect(beat).to.include({ listener: "stopped", listenerExitCode: 0 });
+  });
+
   it("skips a single line the service refuses as too large (413), instead of retrying it forever", async () => {
     const spool = join(tmp.path, "events.jsonl");
     // Over the service's 1 MiB body limit on its own: never accepted, whatever the batch.
