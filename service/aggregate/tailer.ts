@@ -64,8 +64,11 @@ interface Followed {
 
 export class DirectoryTailer {
   private readonly files = new Map<string, Followed>();
-  /** Two read buffers of maxLineBytes, taking turns (see readLines). */
-  private readonly bufs: [Buffer, Buffer];
+  /**
+   * Read buffers of maxLineBytes not in use: a file being read holds two,
+   * taking turns (see readLines), and the first read of the next file a third.
+   */
+  private readonly freeBufs: Buffer[];
   private readonly chunkBytes: number;
   private readonly readBytes: number;
   private readonly maxOpenFiles: number;
@@ -77,7 +80,7 @@ export class DirectoryTailer {
     private readonly options: TailerOptions = {},
   ) {
     const size = options.maxLineBytes ?? 1024 * 1024;
-    this.bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+    this.freeBufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
     this.chunkBytes = Math.min(options.chunkBytes ?? 256 * 1024, size);
     this.readBytes = Math.max(this.chunkBytes, Math.min(options.readBytes ?? this.chunkBytes, size));
     this.maxOpenFiles = options.maxOpenFiles ?? 64;
@@ -87,37 +90,45 @@ export class DirectoryTailer {
     this.passNo++;
     let bytesRead = 0;
     const names = (await readdir(this.dir)).filter((n) => n.endsWith(".jsonl")).sort();
+    // Every stat at once, and each file opened and its first read made while
+    // the file before is parsed: one after another, these round trips to
+    // libuv's pool left the thread idle about 5% of a cold pass over 250 files.
+    const stats = await Promise.all(names.map((name) => statFile(join(this.dir, name))));
     const seen = new Set<string>();
-    for (const name of names) {
-      const path = join(this.dir, name);
-      let size: number;
-      let key: string;
-      try {
-        const st = await stat(path, { bigint: true });
-        if (!st.isFile()) continue;
-        size = Number(st.size);
-        key = `${st.dev}:${st.ino}`;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // gone since readdir
-        throw err;
-      }
+    const toRead: Array<{ f: Followed; size: number }> = [];
+    for (let k = 0; k < names.length; k++) {
+      const st = stats[k];
+      if (!st) continue;
+      const { key, size } = st;
       if (seen.has(key)) continue; // a second hard link to a file already read
       seen.add(key);
       let f = this.files.get(key);
       if (!f) {
-        f = { key, path, offset: 0, size: 0, handle: null, skipping: false, lastActivePass: this.passNo };
+        f = { key, path: "", offset: 0, size: 0, handle: null, skipping: false, lastActivePass: this.passNo };
         this.files.set(key, f);
       }
-      f.path = path;
+      f.path = join(this.dir, names[k]!);
       f.size = size;
       if (size < f.offset) {
         f.offset = 0; // truncated: what is there now is new
         f.skipping = false;
       }
-      if (size > f.offset && (await this.openFollowed(f))) {
-        bytesRead += await this.readLines(f, size);
+      if (size > f.offset) toRead.push({ f, size });
+    }
+    let ahead = toRead.length > 0 ? this.firstRead(toRead[0]!.f, toRead[0]!.size) : null;
+    try {
+      for (let k = 0; k < toRead.length; k++) {
+        const first = await ahead;
+        ahead = k + 1 < toRead.length ? this.firstRead(toRead[k + 1]!.f, toRead[k + 1]!.size) : null;
+        if (!first) continue; // gone since it was listed
+        const { f, size } = toRead[k]!;
+        bytesRead += await this.readLines(f, size, first);
         f.lastActivePass = this.passNo;
       }
+    } finally {
+      // A pass that failed leaves no read running unobserved, and its buffer back.
+      const left = await ahead?.catch(() => null);
+      if (left) this.freeBufs.push(left.buf);
     }
     for (const f of [...this.files.values()]) {
       if (!seen.has(f.key)) bytesRead += await this.finishVanished(f);
@@ -151,19 +162,50 @@ export class DirectoryTailer {
   }
 
   /**
+   * Opens `f` and makes the first read of [offset, limit) into a free buffer;
+   * null when the file is gone.
+   */
+  private async firstRead(f: Followed, limit: number): Promise<FirstRead | null> {
+    if (!(await this.openFollowed(f))) return null;
+    const buf = this.freeBufs.pop()!;
+    try {
+      return {
+        buf,
+        bytes: await this.read(f, buf, 0, Math.min(this.readBytes, buf.length, limit - f.offset), f.offset),
+      };
+    } catch (err) {
+      this.freeBufs.push(buf);
+      throw err;
+    }
+  }
+
+  /**
    * Reads [offset, limit) and hands on every complete line. Returns the bytes read.
    * Two buffers take turns: while the lines of one read are handed on, the
    * next read is already under way into the other, so parsing never waits
    * for the disk (or for a thread of libuv's pool on a busy host). Between
-   * reads a buffer holds at most one partial line.
+   * reads a buffer holds at most one partial line. `first`: the first read,
+   * already made (see firstRead); without it, made here.
    */
-  private async readLines(f: Followed, limit: number): Promise<number> {
-    let [cur, next] = this.bufs;
+  private async readLines(f: Followed, limit: number, first?: FirstRead): Promise<number> {
+    const cur = first?.buf ?? this.freeBufs.pop()!;
+    const next = this.freeBufs.pop()!;
+    try {
+      return await this.readInto(f, limit, cur, next, first?.bytes);
+    } finally {
+      this.freeBufs.push(cur, next);
+    }
+  }
+
+  private async readInto(f: Followed, limit: number, cur: Buffer, next: Buffer, firstBytes?: number): Promise<number> {
     const size = cur.length;
     let pos = f.offset; // file position of cur[0]
     let have = 0;
     let total = 0;
-    let pending = this.read(f, cur, 0, Math.min(this.readBytes, size, limit - pos), pos);
+    let pending =
+      firstBytes !== undefined
+        ? Promise.resolve(firstBytes)
+        : this.read(f, cur, 0, Math.min(this.readBytes, size, limit - pos), pos);
     for (;;) {
       const bytesRead = await pending;
       if (bytesRead === 0) break;
@@ -265,5 +307,22 @@ export class DirectoryTailer {
       await f.handle!.close();
       f.handle = null;
     }
+  }
+}
+
+/** A file's first read, made ahead (see DirectoryTailer.firstRead). */
+interface FirstRead {
+  buf: Buffer;
+  bytes: number;
+}
+
+/** A regular file's identity (device:inode) and size; null if it is gone or not a regular file. */
+async function statFile(path: string): Promise<{ key: string; size: number } | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return st.isFile() ? { key: `${st.dev}:${st.ino}`, size: Number(st.size) } : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null; // gone since readdir
+    throw err;
   }
 }
