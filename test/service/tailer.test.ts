@@ -169,4 +169,31 @@ describe("tailer: incremental reading of *.jsonl files", () => {
     await tailer.pass();
     expect(rec.lines).to.deep.equal(["a1", "b1", "c1", "d1", "a2"]);
   });
+
+  it("a pass that fails part way (the sink threw) loses nothing: the next pass reads on from there", async () => {
+    // Many files, each read ahead while the one before is parsed: the failure leaves a read in flight.
+    for (let i = 0; i < 6; i++) await writeFile(file(`f${i}.jsonl`), `f${i}-1\nf${i}-2\n`);
+    let fail = true;
+    const sink: LineSink = {
+      consume: (t) => {
+        if (fail && t.startsWith("f2-")) throw new Error("sink failed");
+        rec.consume(t);
+      },
+      line: (t) => rec.line(t),
+      reject: () => rec.reject(),
+    };
+    tailer = new DirectoryTailer(tmp.path, sink, { maxLineBytes: 64 });
+    let error: unknown;
+    await tailer.pass().catch((e: unknown) => (error = e));
+    expect(String(error)).to.contain("sink failed");
+    expect(rec.lines).to.deep.equal(["f0-1", "f0-2", "f1-1", "f1-2"]);
+    fail = false;
+    for (let pass = 0; pass < 3; pass++) await tailer.pass(); // buffers all given back: passes go on
+    await appendFile(file("f5.jsonl"), "f5-3\n");
+    await tailer.pass();
+    expect(rec.lines).to.deep.equal([
+      ...["f0-1", "f0-2", "f1-1", "f1-2"],
+      ...["f2-1", "f2-2", "f3-1", "f3-2", "f4-1", "f4-2", "f5-1", "f5-2", "f5-3"],
+    ]);
+  });
 });
