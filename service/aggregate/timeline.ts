@@ -125,7 +125,10 @@ export class Timeline {
     const s = this.slot(ms);
     if (s < 0) return;
     this.completed[s]!++;
-    if (result !== "unknown") this[result][s]!++;
+    // Named properties, not this[result]: a keyed access by a string takes a generic lookup each time.
+    if (result === "succeeded") this.succeeded[s]!++;
+    else if (result === "failed") this.failed[s]!++;
+    else if (result === "cancelled") this.cancelled[s]!++;
   }
 
   /** A job whose start and end are both known (in either order of arrival). */
