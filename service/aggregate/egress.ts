@@ -214,10 +214,9 @@ export class EgressLedger {
     const found = jobs.find(e.runId, e.runAttempt, e.job, e.repo);
     const span = found ?? jobs.take();
     if (!found) {
-      // Interned, not copied: a few names recur in every job (a copy of each was 2% of a cold pass).
-      span.repo = this.name(e.repo);
-      span.workflow = this.name(e.workflow);
-      span.job = this.name(e.job);
+      span.repo = own(e.repo);
+      span.workflow = own(e.workflow);
+      span.job = own(e.job);
       span.runId = e.runId;
       span.runAttempt = e.runAttempt;
       span.startMs = NaN;
