@@ -96,12 +96,12 @@ export class DirectoryTailer {
     // before is parsed: one after another, these round trips to libuv's pool
     // left the thread idle about 5% of a cold pass over 250 files. (All the
     // stats at once instead raised the RSS of back-to-back passes by 20 MB.)
-    let ahead = this.nextToRead(names, 0, seen);
+    let ahead = handled(this.nextToRead(names, 0, seen));
     try {
       for (;;) {
         const next = await ahead;
         if (!next) break;
-        ahead = this.nextToRead(names, next.after, seen);
+        ahead = handled(this.nextToRead(names, next.after, seen));
         bytesRead += await this.readLines(next.f, next.size, next.first);
         next.f.lastActivePass = this.passNo;
       }
@@ -322,6 +322,16 @@ interface NextFile {
   f: Followed;
   size: number;
   first: FirstRead;
+}
+
+/**
+ * `p`, marked as handled: a read ahead that fails while the file before is
+ * still being parsed would otherwise be an unhandled rejection (the process
+ * ends) before the pass awaits it and fails as it should.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 /** A regular file's identity (device:inode) and size; null if it is gone or not a regular file. */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { appendFile, rename, truncate, unlink, writeFile } from "node:fs/promises";
+import { appendFile, rename, symlink, truncate, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DirectoryTailer, type LineSink } from "../../service/aggregate/tailer";
 import { useTempDir } from "../helpers/tmp";
@@ -195,5 +195,29 @@ describe("tailer: incremental reading of *.jsonl files", () => {
       ...["f0-1", "f0-2", "f1-1", "f1-2"],
       ...["f2-1", "f2-2", "f3-1", "f3-2", "f4-1", "f4-2", "f5-1", "f5-2", "f5-3"],
     ]);
+  });
+
+  it("a file that cannot be looked at fails the pass, read ahead or not, and the pass after it reads on", async () => {
+    // a.jsonl parsed in many small steps: loop.jsonl's stat (ELOOP) fails while they run.
+    const lines = Array.from({ length: 20_000 }, (_, i) => `a${i}`);
+    await writeFile(file("a.jsonl"), `${lines.join("\n")}\n`);
+    await symlink("loop.jsonl", file("loop.jsonl"));
+    tailer = new DirectoryTailer(tmp.path, rec, { chunkBytes: 256 });
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", note);
+    let error: unknown;
+    try {
+      await tailer.pass().catch((e: unknown) => (error = e));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("unhandledRejection", note);
+    }
+    expect(unhandled).to.deep.equal([]);
+    expect((error as NodeJS.ErrnoException).code).to.equal("ELOOP");
+    await unlink(file("loop.jsonl"));
+    await appendFile(file("a.jsonl"), "last\n");
+    await tailer.pass();
+    expect(rec.lines).to.deep.equal([...lines, "last"]);
   });
 });
