@@ -19,6 +19,7 @@ import { histQuantile, MINUTE_MS, RETAIN_MINUTES, Timeline, type Span } from "./
 import { EgressLedger, type EgressSnapshot } from "./egress";
 import { isControllerName } from "../controller-names";
 import { Lives, type LivesStats } from "./lives";
+import { ownCopy } from "./own";
 import { sortedEntries } from "./sorted";
 
 /** How many completed jobs are remembered to drop re-sent events (the forwarder delivers at least once). */
@@ -250,17 +251,6 @@ interface RunnerState extends RunnerCounts {
   lastJobMs: number;
   /** That event in the snapshot's shape, made (with owned strings) at the end of the pass. */
   lastJob: LastJob | null;
-}
-
-/**
- * A copy of `s` that shares no memory with the text it was parsed from.
- * V8 may return strings from JSON.parse as slices of the source line, itself a
- * slice of the chunk read from disk; a slice kept in long-lived state pins the
- * whole chunk (up to 1 MiB) in the old generation. Everything this class keeps
- * across events goes through here, once per distinct name.
- */
-function ownCopy(s: string): string {
-  return (" " + s).slice(1);
 }
 
 /**

@@ -22,6 +22,7 @@ import type { JobEvent, JobResult } from "../events";
 import { MINUTE_MS } from "./timeline";
 import { JobSpans, sortKey, type SpanKey } from "./spans";
 import { WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
+import { ownCopy } from "./own";
 
 /** The runner name of the gateway's own stats credential (infra/gateway/gateway.ts registers it). */
 export const GATEWAY_STATS_NAME = "cco-gateway";
@@ -174,10 +175,6 @@ interface RunnerEgress {
   lastMs: number;
 }
 
-function own(s: string): string {
-  return (" " + s).slice(1);
-}
-
 export class EgressLedger {
   private readonly runners = new Map<string, RunnerEgress>();
   /** Interned names (a slice of a read chunk must not be kept). */
@@ -214,9 +211,9 @@ export class EgressLedger {
     const found = jobs.find(e.runId, e.runAttempt, e.job, e.repo);
     const span = found ?? jobs.take();
     if (!found) {
-      span.repo = own(e.repo);
-      span.workflow = own(e.workflow);
-      span.job = own(e.job);
+      span.repo = ownCopy(e.repo);
+      span.workflow = ownCopy(e.workflow);
+      span.job = ownCopy(e.job);
       span.runId = e.runId;
       span.runAttempt = e.runAttempt;
       span.startMs = NaN;
@@ -300,7 +297,7 @@ export class EgressLedger {
         this.dropped.runners++;
       }
       r = {
-        name: own(name),
+        name: ownCopy(name),
         jobs: new JobSpans(EGRESS_LIMITS.jobsPerRunner, blankSpan),
         pending: [],
         between: new NameCounts(),
@@ -314,7 +311,7 @@ export class EgressLedger {
   private name(n: string): string {
     let s = this.names.get(n);
     if (s === undefined) {
-      s = own(n);
+      s = ownCopy(n);
       // Bounded like the rest: past it, names are not interned (still counted).
       if (this.names.size < 8192) this.names.set(s, s);
     }

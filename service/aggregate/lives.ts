@@ -21,6 +21,7 @@ import { round3 } from "./durations";
 import { sortedEntries } from "./sorted";
 import { MINUTE_MS } from "./timeline";
 import { WINDOW_KEYS, WINDOWS, type WindowKey } from "./windows";
+import { ownCopy } from "./own";
 
 /** Lives remembered for the windows: a week of 10 runners each ready every ~90 s. */
 export const LIVES_KEPT = 65_536;
@@ -107,11 +108,6 @@ interface ControllerState {
   lives: number;
 }
 
-/** A copy that pins no read chunk (see ownCopy in aggregator.ts). */
-function own(s: string): string {
-  return (" " + s).slice(1);
-}
-
 export class Lives {
   private total = 0;
   private failures = 0;
@@ -141,13 +137,13 @@ export class Lives {
     if (!slot) {
       if (this.slots.size >= LIVES_LIMITS.lifeSlots) this.evictOldest(this.slots);
       slot = { controller: "", life: 0, lifeRunner: null, resetSeconds: 0, failures: 0, ms: -Infinity };
-      this.slots.set(own(f.slot), slot);
+      this.slots.set(ownCopy(f.slot), slot);
     }
     slot.failures = f.failures;
     if (ms >= slot.ms) {
       slot.controller = c.name;
       slot.life = f.life;
-      slot.lifeRunner = f.lifeRunner === null ? null : own(f.lifeRunner);
+      slot.lifeRunner = f.lifeRunner === null ? null : ownCopy(f.lifeRunner);
       slot.resetSeconds = f.resetSeconds;
       slot.ms = ms;
     }
@@ -165,7 +161,7 @@ export class Lives {
     let c = this.controllers.get(name);
     if (!c) {
       if (this.controllers.size >= LIVES_LIMITS.controllers) this.evictOldest(this.controllers);
-      c = { name: own(name), ms: -Infinity, lives: 0 };
+      c = { name: ownCopy(name), ms: -Infinity, lives: 0 };
       this.controllers.set(c.name, c);
     }
     return c;
