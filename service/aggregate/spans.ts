@@ -44,10 +44,6 @@ export class JobSpans<T extends SpanKey> {
     private readonly blank: () => T,
   ) {}
 
-  get length(): number {
-    return this.list.length;
-  }
-
   /** The span of that job, if kept. */
   find(runId: number, runAttempt: number, job: string, repo: string): T | undefined {
     if (runId > this.maxRunId) return undefined;
