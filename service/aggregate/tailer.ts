@@ -141,16 +141,23 @@ export class DirectoryTailer {
         f.skipping = false;
       }
       if (size <= f.offset || !(await this.openFollowed(f))) continue;
-      const buf = this.freeBufs.pop()!;
-      try {
-        const bytes = await this.read(f, buf, 0, Math.min(this.readBytes, buf.length, size - f.offset), f.offset);
-        return { after: k + 1, f, size, first: { buf, bytes } };
-      } catch (err) {
-        this.freeBufs.push(buf);
-        throw err;
-      }
+      return { after: k + 1, f, size, first: await this.firstRead(f, size) };
     }
     return null;
+  }
+
+  /** The first read of [offset, limit) of an open `f`, into a free buffer. */
+  private async firstRead(f: Followed, limit: number): Promise<FirstRead> {
+    const buf = this.freeBufs.pop()!;
+    try {
+      return {
+        buf,
+        bytes: await this.read(f, buf, 0, Math.min(this.readBytes, buf.length, limit - f.offset), f.offset),
+      };
+    } catch (err) {
+      this.freeBufs.push(buf);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -183,27 +190,23 @@ export class DirectoryTailer {
    * next read is already under way into the other, so parsing never waits
    * for the disk (or for a thread of libuv's pool on a busy host). Between
    * reads a buffer holds at most one partial line. `first`: the first read,
-   * already made (see nextToRead); without it, made here.
+   * already made (see firstRead; nextToRead makes it while the file before is parsed).
    */
-  private async readLines(f: Followed, limit: number, first?: FirstRead): Promise<number> {
-    const cur = first?.buf ?? this.freeBufs.pop()!;
+  private async readLines(f: Followed, limit: number, first: FirstRead): Promise<number> {
     const next = this.freeBufs.pop()!;
     try {
-      return await this.readInto(f, limit, cur, next, first?.bytes);
+      return await this.readInto(f, limit, first.buf, next, first.bytes);
     } finally {
-      this.freeBufs.push(cur, next);
+      this.freeBufs.push(first.buf, next);
     }
   }
 
-  private async readInto(f: Followed, limit: number, cur: Buffer, next: Buffer, firstBytes?: number): Promise<number> {
+  private async readInto(f: Followed, limit: number, cur: Buffer, next: Buffer, firstBytes: number): Promise<number> {
     const size = cur.length;
     let pos = f.offset; // file position of cur[0]
     let have = 0;
     let total = 0;
-    let pending =
-      firstBytes !== undefined
-        ? Promise.resolve(firstBytes)
-        : this.read(f, cur, 0, Math.min(this.readBytes, size, limit - pos), pos);
+    let pending = Promise.resolve(firstBytes);
     for (;;) {
       const bytesRead = await pending;
       if (bytesRead === 0) break;
@@ -285,7 +288,7 @@ export class DirectoryTailer {
     const size = Number((await f.handle.stat()).size);
     const grew = size > f.size;
     f.size = size;
-    const read = size > f.offset ? await this.readLines(f, size) : 0;
+    const read = size > f.offset ? await this.readLines(f, size, await this.firstRead(f, size)) : 0;
     if (grew) return read; // written after it vanished: its writer may still hold it, look again next pass
     if (size > f.offset && !f.skipping) {
       // The writer is done and the last line never got its newline: take it as it is.
@@ -310,7 +313,7 @@ export class DirectoryTailer {
   }
 }
 
-/** A file's first read, made ahead (see DirectoryTailer.nextToRead). */
+/** A file's first read (see DirectoryTailer.firstRead). */
 interface FirstRead {
   buf: Buffer;
   bytes: number;
