@@ -88,15 +88,11 @@ export const EventSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
-/** Two or four ASCII digits at `at`, or -1. */
-function digits(s: string, at: number, count: 2 | 4): number {
-  let v = 0;
-  for (let i = at; i < at + count; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
+/** Two ASCII digits at `at`, as a number, or -1. */
+function digits2(s: string, at: number): number {
+  const a = s.charCodeAt(at) - 48;
+  const b = s.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -105,31 +101,13 @@ function daysInMonth(year: number, month: number): number {
   return DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0);
 }
 
-/** `YYYY-MM-DDTHH:MM`: the part of a timestamp that events close in time share. */
-const MINUTE_LENGTH = 16;
 /**
- * Minutes parsed lately, direct-mapped by their digits: the events of a file
- * fall in a few minutes at a time (a job's start and its end: two), so most
- * timestamps only need their seconds read. Keys are copies that share no
- * memory with the text they came from (a slice would pin a whole read).
+ * The day parsed last, as the number YYYYMMDD, and its ms: events
+ * read one after another share their day, so Date.UTC and the calendar checks
+ * run about once per file, not once per event.
  */
-const MINUTE_SLOTS = 64;
-const minuteKeys = new Array<string>(MINUTE_SLOTS).fill("\0".repeat(MINUTE_LENGTH));
-const minuteMs = new Float64Array(MINUTE_SLOTS);
-
-/** ms since the epoch of the minute `YYYY-MM-DDTHH:MM` that `s` starts with, or NaN. */
-function parseMinute(s: string): number {
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58)
-    return NaN; // - - T :
-  const year = digits(s, 0, 4);
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
-  const hour = digits(s, 11, 2);
-  const minute = digits(s, 14, 2);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return NaN;
-  if (minute < 0 || minute > 59 || day > daysInMonth(year, month)) return NaN;
-  return Date.UTC(year, month - 1, day, hour, minute);
-}
+let lastDay = -1;
+let lastDayMs = 0;
 
 /**
  * ms since the epoch of a timestamp in the `ISO_TIMESTAMP` format, or NaN when
@@ -139,19 +117,25 @@ function parseMinute(s: string): number {
 export function parseIsoTime(s: string): number {
   const n = s.length;
   if (n < 20 || n > 35) return NaN;
-  const slot = (s.charCodeAt(15) + 10 * s.charCodeAt(14) + 31 * s.charCodeAt(12)) & (MINUTE_SLOTS - 1);
-  let base: number;
-  if (s.startsWith(minuteKeys[slot]!)) {
-    base = minuteMs[slot]!;
-  } else {
-    base = parseMinute(s);
-    if (Number.isNaN(base)) return NaN;
-    minuteKeys[slot] = (" " + s.slice(0, MINUTE_LENGTH)).slice(1);
-    minuteMs[slot] = base;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84) return NaN; // - - T
+  if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN; // : :
+  const century = digits2(s, 0);
+  const yy = digits2(s, 2);
+  const month = digits2(s, 5);
+  const day = digits2(s, 8);
+  const hour = digits2(s, 11);
+  const minute = digits2(s, 14);
+  const second = digits2(s, 17);
+  // Any -1 (not two digits) makes the bitwise or negative.
+  if ((century | yy | month | day | hour | minute | second) < 0) return NaN;
+  if (hour > 23 || minute > 59 || second > 59) return NaN;
+  const year = century * 100 + yy;
+  const key = year * 10_000 + month * 100 + day; // one number per YYYY-MM-DD, valid or not
+  if (key !== lastDay) {
+    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
+    lastDay = key;
+    lastDayMs = Date.UTC(year, month - 1, day);
   }
-  if (s.charCodeAt(16) !== 58) return NaN; // :
-  const second = digits(s, 17, 2);
-  if (second < 0 || second > 59) return NaN;
   let i = 19;
   let ms = 0;
   if (s.charCodeAt(i) === 46) {
@@ -174,14 +158,14 @@ export function parseIsoTime(s: string): number {
   } else if (zone === 43 || zone === 45) {
     // +hh:mm or -hh:mm
     if (i + 6 !== n || s.charCodeAt(i + 3) !== 58) return NaN;
-    const oh = digits(s, i + 1, 2);
-    const om = digits(s, i + 4, 2);
+    const oh = digits2(s, i + 1);
+    const om = digits2(s, i + 4);
     if (oh < 0 || om < 0 || oh > 23 || om > 59) return NaN;
     offsetMinutes = (zone === 43 ? 1 : -1) * (oh * 60 + om);
   } else {
     return NaN;
   }
-  return base + second * 1000 + ms - offsetMinutes * 60_000;
+  return lastDayMs + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms - offsetMinutes * 60_000;
 }
 
 function isName(x: unknown): x is string {

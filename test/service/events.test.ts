@@ -166,8 +166,8 @@ describe("events: the contract", () => {
       }
     });
 
-    it("answers the same whatever it read before (minutes it remembers never decide a wrong one)", () => {
-      // A valid time, then others sharing its minute (or its cache slot) with a bad rest, in every order.
+    it("answers the same whatever it read before (the day it remembers never decides a wrong one)", () => {
+      // A valid time, then others sharing its day with a bad rest, or a bad day that a looser key would confuse with it, in every order.
       const times = [
         "2026-11-26T18:07:59.250Z",
         "2026-11-26T18:07:60Z",
@@ -184,6 +184,10 @@ describe("events: the contract", () => {
         "2026-11-26T18:07:59.9999Z",
         "1969-11-26T18:07:00Z",
         "2026-11-26X18:07:00Z",
+        "2027-01-05T00:00:00Z",
+        "2026-17-05T00:00:00Z",
+        "2026-12-37T00:00:00Z",
+        "2027-01-05T00:00:00.000+01:00",
       ];
       const first = new Map(times.map((ts) => [ts, parseIsoTime(ts)]));
       for (const ts of times) {
