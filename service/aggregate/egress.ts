@@ -211,9 +211,11 @@ export class EgressLedger {
     const found = jobs.find(e.runId, e.runAttempt, e.job, e.repo);
     const span = found ?? jobs.take();
     if (!found) {
-      span.repo = ownCopy(e.repo);
-      span.workflow = ownCopy(e.workflow);
-      span.job = ownCopy(e.job);
+      // The runner's newest span most often names the same job again (its next run): its copies serve.
+      const last = jobs.newest() ?? span;
+      span.repo = e.repo === last.repo ? last.repo : ownCopy(e.repo);
+      span.workflow = e.workflow === last.workflow ? last.workflow : ownCopy(e.workflow);
+      span.job = e.job === last.job ? last.job : ownCopy(e.job);
       span.runId = e.runId;
       span.runAttempt = e.runAttempt;
       span.startMs = NaN;

@@ -56,6 +56,11 @@ export class JobSpans<T extends SpanKey> {
     return undefined;
   }
 
+  /** The span that starts last (the end of `list`), if any. */
+  newest(): T | undefined {
+    return this.list[this.list.length - 1];
+  }
+
   /** A span to fill for a job not kept yet (a reused one: set every field), then to `add`. */
   take(): T {
     const span = this.spare ?? this.blank();
