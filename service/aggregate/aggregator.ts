@@ -860,7 +860,8 @@ export class Aggregator {
     // Chart points on round times (10:00, 10:10...): the last one is the step under way.
     if (aligned) endMinute = Math.ceil(endMinute / stepMinutes) * stepMinutes;
     const from = Math.max(endMinute - stepMinutes * count, this.timeline.firstMinute);
-    const n = Math.ceil((endMinute - from) / stepMinutes);
+    // Ending before the minutes kept (asked of a time the clock has left behind): one span, empty.
+    const n = Math.max(1, Math.ceil((endMinute - from) / stepMinutes));
     const first = endMinute - n * stepMinutes;
     const spans = this.timeline.spans(first, stepMinutes, n);
     const stepMs = stepMinutes * MINUTE_MS;

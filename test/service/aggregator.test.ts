@@ -2,10 +2,13 @@ import { expect } from "chai";
 import { ABANDON_AFTER_MS, Aggregator, RECENT_COMPLETIONS } from "../../service/aggregate/aggregator";
 import { at, completed, heartbeat, ndjson, PASS_INFO as info, started } from "../helpers/events";
 
+/** When `snap` takes its snapshot, and the aggregator's clock then: the windows are measured back from it, whatever today is. */
+const SNAP_AT = new Date("2026-11-27T00:00:00Z");
+
 function snap(events: unknown[], extra = "") {
-  const a = new Aggregator();
+  const a = new Aggregator({ now: () => SNAP_AT.getTime() });
   a.consume(ndjson(events) + extra);
-  return a.snapshot(new Date("2026-11-27T00:00:00Z"), "ok", info);
+  return a.snapshot(SNAP_AT, "ok", info);
 }
 
 describe("aggregator: statistics from events", () => {
@@ -147,7 +150,10 @@ describe("aggregator: statistics from events", () => {
 
   it("gives up on a start older than GitHub's 5-day job limit", () => {
     const later = (ABANDON_AFTER_MS + 60_000) / 1000;
-    const s = snap([started({ runId: 1 }, 0), heartbeat("runner-02", later)]);
+    const end = new Date(Date.parse(at(later)) + 60_000);
+    const a = new Aggregator({ now: () => end.getTime() });
+    a.consume(ndjson([started({ runId: 1 }, 0), heartbeat("runner-02", later)]));
+    const s = a.snapshot(end, "ok", info);
     expect(s.jobs).to.include({ started: 1, running: 0, abandoned: 1 });
     expect(s.runners["runner-01"]!.running).to.equal(0);
   });
@@ -156,6 +162,15 @@ describe("aggregator: statistics from events", () => {
     const s = snap([heartbeat("__proto__"), heartbeat("constructor")]);
     const parsed = JSON.parse(JSON.stringify(s));
     expect(Object.keys(parsed.runners)).to.deep.equal(["__proto__", "constructor"]);
+  });
+
+  it("answers a snapshot for a time before the minutes it keeps (a clock set back) with empty windows", () => {
+    const a = new Aggregator({ now: () => SNAP_AT.getTime() + 30 * 24 * 3600_000 });
+    a.consume(ndjson([started({ runId: 1 }, 0), completed({ runId: 1 }, 60, "succeeded")]));
+    const s = a.snapshot(SNAP_AT, "ok", info);
+    expect(s.jobs.completed).to.equal(1);
+    for (const w of Object.values(s.windows)) expect(w).to.include({ started: 0, completed: 0, busySeconds: 0 });
+    expect(a.series(SNAP_AT.getTime(), "24h").every((p) => p.completed === 0)).to.equal(true);
   });
 
   it("remembers a bounded number of completions", () => {

@@ -5,8 +5,9 @@ import { SnapshotStore, STALE_AFTER_INTERVALS } from "../../service/store";
 import { PASS_INFO } from "../helpers/events";
 
 function passResult(n: number, historyMinutes = 5): PassResult {
-  const a = new Aggregator();
-  const s = a.snapshot(new Date(Date.UTC(2026, 10, 26, 0, n, 0)), "ok", { ...PASS_INFO, passes: n });
+  const at = new Date(Date.UTC(2026, 10, 26, 0, n, 0));
+  const a = new Aggregator({ now: () => at.getTime() });
+  const s = a.snapshot(at, "ok", { ...PASS_INFO, passes: n });
   return resultOf(a, s, historyMinutes);
 }
 
