@@ -98,12 +98,12 @@ export class DirectoryTailer {
     // left the thread idle about 5% of a cold pass over 250 files. The stats
     // run a few files ahead of that (StatsAhead); all of them at once raised
     // the RSS of back-to-back passes by 20 MB.
-    let ahead = handled(this.nextToRead(names, 0, seen, stats));
+    let ahead = handled(this.nextToRead(stats, 0, seen));
     try {
       for (;;) {
         const next = await ahead;
         if (!next) break;
-        ahead = handled(this.nextToRead(names, next.after, seen, stats));
+        ahead = handled(this.nextToRead(stats, next.after, seen));
         bytesRead += await this.readLines(next.f, next.size, next.first);
         next.f.lastActivePass = this.passNo;
       }
@@ -120,17 +120,13 @@ export class DirectoryTailer {
   }
 
   /**
-   * The first of names[from...] with bytes to read, opened, its first read
-   * made into a free buffer; null when there is none. Files are looked at in
-   * name order (`seen` keeps a second hard link from being read twice).
+   * The first of the pass's files, from index `from` on, with bytes to read,
+   * opened, its first read made into a free buffer; null when there is none.
+   * Files are looked at in name order (`seen` keeps a second hard link from
+   * being read twice).
    */
-  private async nextToRead(
-    names: string[],
-    from: number,
-    seen: Set<string>,
-    stats: StatsAhead,
-  ): Promise<NextFile | null> {
-    for (let k = from; k < names.length; k++) {
+  private async nextToRead(stats: StatsAhead, from: number, seen: Set<string>): Promise<NextFile | null> {
+    for (let k = from; k < stats.paths.length; k++) {
       const path = stats.paths[k]!;
       const st = await stats.get(k);
       if (!st || seen.has(st.key)) continue;

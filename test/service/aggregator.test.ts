@@ -5,10 +5,10 @@ import { at, completed, heartbeat, ndjson, PASS_INFO as info, started } from "..
 /** When `snap` takes its snapshot, and the aggregator's clock then: the windows are measured back from it, whatever today is. */
 const SNAP_AT = new Date("2026-11-27T00:00:00Z");
 
-function snap(events: unknown[], extra = "") {
-  const a = new Aggregator({ now: () => SNAP_AT.getTime() });
+function snap(events: unknown[], extra = "", end = SNAP_AT) {
+  const a = new Aggregator({ now: () => end.getTime() });
   a.consume(ndjson(events) + extra);
-  return a.snapshot(SNAP_AT, "ok", info);
+  return a.snapshot(end, "ok", info);
 }
 
 describe("aggregator: statistics from events", () => {
@@ -150,10 +150,11 @@ describe("aggregator: statistics from events", () => {
 
   it("gives up on a start older than GitHub's 5-day job limit", () => {
     const later = (ABANDON_AFTER_MS + 60_000) / 1000;
-    const end = new Date(Date.parse(at(later)) + 60_000);
-    const a = new Aggregator({ now: () => end.getTime() });
-    a.consume(ndjson([started({ runId: 1 }, 0), heartbeat("runner-02", later)]));
-    const s = a.snapshot(end, "ok", info);
+    const s = snap(
+      [started({ runId: 1 }, 0), heartbeat("runner-02", later)],
+      "",
+      new Date(Date.parse(at(later)) + 60_000),
+    );
     expect(s.jobs).to.include({ started: 1, running: 0, abandoned: 1 });
     expect(s.runners["runner-01"]!.running).to.equal(0);
   });
